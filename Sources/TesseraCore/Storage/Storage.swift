@@ -1,0 +1,79 @@
+import Foundation
+
+/// Why a store refused an operation.
+public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
+    private enum Code: Hashable, Sendable {
+        case conflict
+        case limitReached
+        case notFound
+        case unavailable
+    }
+
+    private let code: Code
+    public let message: String
+
+    private init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    /// A uniqueness rule would break (a duplicate name, slug or id).
+    public static func conflict(_ message: String) -> StoreError { StoreError(.conflict, message) }
+    /// The tenant's account limit would be exceeded.
+    public static func limitReached(_ message: String) -> StoreError { StoreError(.limitReached, message) }
+    /// A referenced row does not exist.
+    public static func notFound(_ message: String) -> StoreError { StoreError(.notFound, message) }
+    /// The database cannot be reached or answered with an error.
+    public static func unavailable(_ message: String) -> StoreError { StoreError(.unavailable, message) }
+
+    public var isConflict: Bool { code == .conflict }
+    public var isLimitReached: Bool { code == .limitReached }
+    public var isNotFound: Bool { code == .notFound }
+    public var isUnavailable: Bool { code == .unavailable }
+
+    public var description: String { message }
+}
+
+/// Tenants and their role catalogues.
+public protocol TenantStorage: Sendable {
+    /// Inserts the tenant with the given roles, assigning its `number`.
+    /// Throws ``StoreError/conflict(_:)`` when the id or slug is taken.
+    func createTenant(_ tenant: Tenant, roles: [Role]) async throws -> Tenant
+    func tenant(id: UUID) async throws -> Tenant?
+    func tenant(slug: String) async throws -> Tenant?
+    func roles(tenantID: UUID) async throws -> [Role]
+}
+
+/// Service accounts and their secrets.
+public protocol ServiceAccountStorage: Sendable {
+    /// Inserts the account and its first secret in one durable transaction,
+    /// assigning the account's `number`. Throws ``StoreError/conflict(_:)`` for a
+    /// duplicate name in the tenant and ``StoreError/limitReached(_:)`` when the
+    /// tenant already holds `limit` accounts.
+    func createServiceAccount(_ account: ServiceAccount, secret: ClientSecret, limit: Int?) async throws -> ServiceAccount
+    func serviceAccount(id: UUID, tenantID: UUID) async throws -> ServiceAccount?
+    /// The account with this client id and all of its secrets, for authentication.
+    func credentials(clientID: String) async throws -> (account: ServiceAccount, secrets: [ClientSecret])?
+    func countServiceAccounts(tenantID: UUID) async throws -> Int
+    /// Writes `last_used_at` for many accounts and secrets at once; rows that no
+    /// longer exist are skipped.
+    func recordUsage(accounts: [UUID: Date], secrets: [UUID: Date]) async throws
+}
+
+/// The issuer's signing keys.
+public protocol SigningKeyStorage: Sendable {
+    func signingKeys() async throws -> [StoredSigningKey]
+    /// Inserts a key. When `state` is `active`, it becomes the active key only if
+    /// no other key is active, so two processes starting at once agree on one;
+    /// returns false when another active key won.
+    func insertSigningKey(_ key: StoredSigningKey) async throws -> Bool
+}
+
+/// Everything Tessera keeps. Each backend implements all of it and passes the
+/// shared conformance suite.
+public typealias Storage = TenantStorage & ServiceAccountStorage & SigningKeyStorage & StorageHealth
+
+/// A cheap round trip to the database, for readiness checks.
+public protocol StorageHealth: Sendable {
+    func ping() async throws
+}

@@ -1,0 +1,48 @@
+import Foundation
+import Logging
+import TesseraJOSE
+
+/// The domain wired together: one store, one key ring, the caches and the use
+/// cases. The HTTP layer and the CLI build one of these and call into it.
+public struct Tessera: Sendable {
+    /// The public URL of the issuer, without a trailing slash (`iss` of every token).
+    public let issuer: String
+    public let storage: any Storage
+    public let keyRing: KeyRing
+    public let clients: ClientDirectory
+    public let usage: UsageRecorder
+    public let tokens: TokenService
+    public let accounts: ServiceAccountService
+    public let tenants: TenantService
+    public let validator: AccessTokenValidator
+    public let dependencies: Dependencies
+
+    public init(
+        issuer: String, storage: any Storage, masterKey: MasterKey,
+        dependencies: Dependencies = .live, clientCacheTTL: TimeInterval = 30
+    ) {
+        let issuer = Tessera.normalizeIssuer(issuer)
+        self.issuer = issuer
+        self.storage = storage
+        self.dependencies = dependencies
+        keyRing = KeyRing(storage: storage, masterKey: masterKey)
+        clients = ClientDirectory(storage: storage, timeToLive: clientCacheTTL)
+        usage = UsageRecorder(storage: storage)
+        tokens = TokenService(issuer: issuer, clients: clients, keyRing: keyRing, usage: usage, dependencies: dependencies)
+        accounts = ServiceAccountService(storage: storage, clients: clients, dependencies: dependencies)
+        tenants = TenantService(storage: storage, dependencies: dependencies)
+        validator = AccessTokenValidator(issuer: issuer, keyRing: keyRing, clients: clients, dependencies: dependencies)
+    }
+
+    /// Loads the signing keys, generating a key for `signingAlgorithm` on first start.
+    public func start(signingAlgorithm: JWSAlgorithm) async throws {
+        try await keyRing.load(generating: signingAlgorithm, now: dependencies.now())
+    }
+
+    /// `issuer` without trailing slashes.
+    public static func normalizeIssuer(_ issuer: String) -> String {
+        var value = issuer
+        while value.hasSuffix("/") { value.removeLast() }
+        return value
+    }
+}

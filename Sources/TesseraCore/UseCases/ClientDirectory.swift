@@ -1,0 +1,70 @@
+import Foundation
+import Synchronization
+
+/// What the token endpoint needs to know about a client, resolved once and cached.
+public struct ClientRecord: Sendable {
+    public let account: ServiceAccount
+    public let secrets: [ClientSecret]
+    public let tenant: Tenant
+    /// The union of the scopes of the account's roles.
+    public let allowedScopes: Set<String>
+}
+
+/// An in-memory, bounded cache of client records by client id, so the token
+/// endpoint reads nothing from disk in its steady state (DESIGN §6).
+///
+/// Entries live at most `timeToLive`, which bounds how long a change made by
+/// another process can go unseen; changes made through this process call
+/// ``invalidate(clientID:)`` and take effect at once. Unknown client ids are
+/// cached too, so a flood of made-up ids cannot turn into a flood of queries.
+public final class ClientDirectory: Sendable {
+    private struct Entry {
+        let record: ClientRecord?
+        let loadedAt: Date
+    }
+
+    private let storage: any Storage
+    private let timeToLive: TimeInterval
+    private let capacity: Int
+    private let entries: Mutex<[String: Entry]>
+
+    public init(storage: any Storage, timeToLive: TimeInterval = 30, capacity: Int = 200_000) {
+        self.storage = storage
+        self.timeToLive = timeToLive
+        self.capacity = capacity
+        self.entries = Mutex([:])
+    }
+
+    /// The client with this id, or `nil` when there is none.
+    public func client(id clientID: String, now: Date) async throws -> ClientRecord? {
+        let cached = entries.withLock { $0[clientID] }
+        if let cached, now.timeIntervalSince(cached.loadedAt) < timeToLive, cached.loadedAt <= now {
+            return cached.record
+        }
+        let record = try await load(clientID)
+        entries.withLock { entries in
+            if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
+            entries[clientID] = Entry(record: record, loadedAt: now)
+        }
+        return record
+    }
+
+    /// Forgets one client, so its next request reads the store.
+    public func invalidate(clientID: String) {
+        _ = entries.withLock { $0.removeValue(forKey: clientID) }
+    }
+
+    /// Forgets every client (after a change to roles or a tenant).
+    public func invalidateAll() {
+        entries.withLock { $0.removeAll() }
+    }
+
+    private func load(_ clientID: String) async throws -> ClientRecord? {
+        guard let (account, secrets) = try await storage.credentials(clientID: clientID) else { return nil }
+        guard let tenant = try await storage.tenant(id: account.tenantID) else { return nil }
+        let roles = try await storage.roles(tenantID: tenant.id)
+        let granted = Set(account.roles)
+        let allowed = roles.filter { granted.contains($0.name) }.reduce(into: Set<String>()) { $0.formUnion($1.scopes) }
+        return ClientRecord(account: account, secrets: secrets, tenant: tenant, allowedScopes: allowed)
+    }
+}

@@ -1,0 +1,156 @@
+import Foundation
+
+/// The fields a caller may give when creating a service account (DESIGN §5).
+public struct NewServiceAccount: Sendable, Hashable {
+    public var name: String?
+    public var description: String?
+    public var roles: [String]?
+    public var groups: [String]?
+    public var projects: [ServiceAccount.ProjectMembership]?
+    public var audiences: [String]?
+    public var expiresAt: Date?
+
+    public init(
+        name: String? = nil, description: String? = nil, roles: [String]? = nil, groups: [String]? = nil,
+        projects: [ServiceAccount.ProjectMembership]? = nil, audiences: [String]? = nil, expiresAt: Date? = nil
+    ) {
+        self.name = name
+        self.description = description
+        self.roles = roles
+        self.groups = groups
+        self.projects = projects
+        self.audiences = audiences
+        self.expiresAt = expiresAt
+    }
+}
+
+/// A created account with its first secret, which is shown this once.
+public struct CreatedServiceAccount: Sendable {
+    public let account: ServiceAccount
+    public let secret: ClientSecret
+    /// The plain secret; never stored, never logged.
+    public let clientSecret: String
+}
+
+/// Service-account use cases.
+public struct ServiceAccountService: Sendable {
+    public static let maximumNameLength = 100
+    public static let maximumDescriptionLength = 500
+    public static let maximumListCount = 50
+    public static let maximumItemLength = 200
+
+    private let storage: any Storage
+    private let clients: ClientDirectory
+    private let dependencies: Dependencies
+
+    public init(storage: any Storage, clients: ClientDirectory, dependencies: Dependencies) {
+        self.storage = storage
+        self.clients = clients
+        self.dependencies = dependencies
+    }
+
+    /// Creates an account in `tenant` with one secret named `default`.
+    ///
+    /// Validates every field (naming the one that fails), checks roles against the
+    /// tenant's catalogue, and stores account and secret in one durable write.
+    public func create(in tenant: Tenant, _ input: NewServiceAccount, createdBy: String?) async throws -> CreatedServiceAccount {
+        let now = dependencies.now()
+        let name = try input.name.map { try Self.validateName($0) }
+        if let description = input.description, description.count > Self.maximumDescriptionLength {
+            throw DomainError.invalid("description", "description must be at most \(Self.maximumDescriptionLength) characters")
+        }
+        let roles = try Self.validateList(input.roles ?? [Role.defaultRoleName], field: "roles", allowEmpty: false)
+        let catalogue = Set(try await storage.roles(tenantID: tenant.id).map(\.name))
+        if let unknown = roles.first(where: { !catalogue.contains($0) }) {
+            throw DomainError.invalid("roles", "unknown role \"\(unknown)\"")
+        }
+        let groups = try Self.validateList(input.groups ?? [], field: "groups", allowEmpty: true)
+        let audiences = try Self.validateList(input.audiences ?? [], field: "audiences", allowEmpty: true)
+        let projects = input.projects ?? []
+        guard projects.count <= Self.maximumListCount else {
+            throw DomainError.invalid("projects", "at most \(Self.maximumListCount) projects")
+        }
+        for project in projects {
+            _ = try Self.validateList([project.project], field: "projects", allowEmpty: false)
+            guard catalogue.contains(project.role) else {
+                throw DomainError.invalid("projects", "unknown role \"\(project.role)\" in project \"\(project.project)\"")
+            }
+        }
+        if let expiresAt = input.expiresAt, expiresAt <= now {
+            throw DomainError.invalid("expires_at", "expires_at must be in the future")
+        }
+
+        let secretValue = SecretFormat.make(randomBytes: dependencies.randomBytes(32))
+        let accountID = dependencies.uuid()
+        let secret = ClientSecret(
+            id: dependencies.uuid(), accountID: accountID, name: "default",
+            hint: SecretFormat.hint(secretValue), digest: SecretFormat.digest(secretValue), createdAt: now
+        )
+        var account = ServiceAccount(
+            id: accountID, tenantID: tenant.id, clientID: dependencies.clientID(),
+            name: name ?? Self.generatedName(at: now), description: input.description,
+            roles: roles, groups: groups, projects: projects, audiences: audiences,
+            expiresAt: input.expiresAt, createdAt: now, updatedAt: now, createdBy: createdBy
+        )
+        // A generated name may meet another created in the same second: number it.
+        var attempt = 1
+        while true {
+            do {
+                let stored = try await storage.createServiceAccount(account, secret: secret, limit: tenant.accountLimit)
+                clients.invalidate(clientID: stored.clientID)
+                return CreatedServiceAccount(account: stored, secret: secret, clientSecret: secretValue)
+            } catch let error as StoreError where error.isConflict {
+                guard name == nil, attempt < 20 else {
+                    throw DomainError(.conflict, "a service account named \"\(account.name)\" already exists")
+                }
+                attempt += 1
+                account.name = Self.generatedName(at: now) + "-\(attempt)"
+            } catch let error as StoreError where error.isLimitReached {
+                throw DomainError(.limitReached, "the tenant's limit of \(tenant.accountLimit ?? 0) service accounts is reached")
+            } catch let error as StoreError where error.isUnavailable {
+                throw DomainError(.unavailable, "the store is unavailable")
+            }
+        }
+    }
+
+    /// `service-account-YYYYMMDDHHMMSS` in UTC (DESIGN §4).
+    public static func generatedName(at date: Date) -> String {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
+        func pad(_ value: Int?, _ width: Int) -> String {
+            let text = String(value ?? 0)
+            return String(repeating: "0", count: max(0, width - text.count)) + text
+        }
+        return "service-account-" + pad(c.year, 4) + pad(c.month, 2) + pad(c.day, 2) + pad(c.hour, 2) + pad(c.minute, 2) + pad(c.second, 2)
+    }
+
+    /// A name: 1–100 characters after trimming, no control characters.
+    static func validateName(_ name: String) throws -> String {
+        let trimmed = name.trimmingCharacters(in: .whitespaces)
+        guard !trimmed.isEmpty else { throw DomainError.invalid("name", "name must not be empty") }
+        guard trimmed.count <= maximumNameLength else {
+            throw DomainError.invalid("name", "name must be at most \(maximumNameLength) characters")
+        }
+        guard !trimmed.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw DomainError.invalid("name", "name must not contain control characters")
+        }
+        return trimmed
+    }
+
+    /// A list of short, non-empty strings without control characters; duplicates folded.
+    static func validateList(_ values: [String], field: String, allowEmpty: Bool) throws -> [String] {
+        guard allowEmpty || !values.isEmpty else { throw DomainError.invalid(field, "\(field) must not be empty") }
+        guard values.count <= maximumListCount else { throw DomainError.invalid(field, "at most \(maximumListCount) \(field)") }
+        var result: [String] = []
+        for value in values {
+            guard !value.isEmpty, value.count <= maximumItemLength,
+                  !value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+            else {
+                throw DomainError.invalid(field, "each of \(field) must be 1–\(maximumItemLength) characters without control characters")
+            }
+            if !result.contains(value) { result.append(value) }
+        }
+        return result
+    }
+}

@@ -1,0 +1,84 @@
+import Foundation
+
+/// Tenant use cases.
+public struct TenantService: Sendable {
+    private let storage: any Storage
+    private let dependencies: Dependencies
+
+    public init(storage: any Storage, dependencies: Dependencies) {
+        self.storage = storage
+        self.dependencies = dependencies
+    }
+
+    /// Finds a tenant by id (a UUID) or slug.
+    public func find(_ reference: String) async throws -> Tenant? {
+        if let id = UUID(uuidString: reference) { return try await storage.tenant(id: id) }
+        guard Tenant.isValidSlug(reference) else { return nil }
+        return try await storage.tenant(slug: reference)
+    }
+
+    /// Creates a tenant with the default role catalogue.
+    public func create(slug: String, name: String? = nil, accountLimit: Int? = nil) async throws -> Tenant {
+        guard Tenant.isValidSlug(slug) else {
+            throw DomainError.invalid("slug", "slug must be 1–63 characters of a-z, 0-9 and '-', starting with a letter or digit")
+        }
+        let now = dependencies.now()
+        let tenant = Tenant(id: dependencies.uuid(), slug: slug, name: name ?? slug, accountLimit: accountLimit, createdAt: now, updatedAt: now)
+        do {
+            return try await storage.createTenant(tenant, roles: Role.defaultCatalogue)
+        } catch let error as StoreError where error.isConflict {
+            throw DomainError(.conflict, "a tenant with slug \"\(slug)\" already exists")
+        }
+    }
+
+    /// Returns the tenant with `slug`, creating it when missing (a concurrent
+    /// creation of the same slug is tolerated).
+    public func findOrCreate(slug: String) async throws -> Tenant {
+        if let existing = try await storage.tenant(slug: slug) { return existing }
+        do {
+            return try await create(slug: slug)
+        } catch let error as DomainError where error.kind == .conflict {
+            if let existing = try await storage.tenant(slug: slug) { return existing }
+            throw error
+        }
+    }
+}
+
+/// `tessera bootstrap`: a tenant (created if missing) and a new admin account in it.
+public struct Bootstrap: Sendable {
+    public struct Result: Sendable, Codable, Hashable {
+        public let tenantID: String
+        public let tenantSlug: String
+        public let serviceAccountID: String
+        public let clientID: String
+        public let clientSecret: String
+
+        enum CodingKeys: String, CodingKey {
+            case tenantID = "tenant_id"
+            case tenantSlug = "tenant_slug"
+            case serviceAccountID = "service_account_id"
+            case clientID = "client_id"
+            case clientSecret = "client_secret"
+        }
+    }
+
+    private let tenants: TenantService
+    private let accounts: ServiceAccountService
+
+    public init(tenants: TenantService, accounts: ServiceAccountService) {
+        self.tenants = tenants
+        self.accounts = accounts
+    }
+
+    public func run(tenantSlug: String, role: String) async throws -> Result {
+        let tenant = try await tenants.findOrCreate(slug: tenantSlug)
+        let created = try await accounts.create(in: tenant, NewServiceAccount(roles: [role]), createdBy: "bootstrap")
+        return Result(
+            tenantID: tenant.id.uuidString.lowercased(),
+            tenantSlug: tenant.slug,
+            serviceAccountID: created.account.id.uuidString.lowercased(),
+            clientID: created.account.clientID,
+            clientSecret: created.clientSecret
+        )
+    }
+}

@@ -1,0 +1,137 @@
+import Foundation
+import TesseraJOSE
+
+/// The client-credentials grant (RFC 6749 §4.4): authenticates a client and mints
+/// an RFC 9068 access token whose scopes come from the account's roles.
+public struct TokenService: Sendable {
+    /// A token as the token endpoint returns it (RFC 6749 §5.1).
+    public struct IssuedToken: Sendable, Hashable {
+        public let accessToken: String
+        public let expiresIn: Int
+        /// The granted scopes, space-delimited.
+        public let scope: String
+        public let claims: AccessTokenClaims
+    }
+
+    /// The default access-token lifetime in seconds (DESIGN §3).
+    public static let defaultLifetime = 3600
+
+    public let issuer: String
+    private let clients: ClientDirectory
+    private let keyRing: KeyRing
+    private let usage: UsageRecorder
+    private let dependencies: Dependencies
+
+    public init(issuer: String, clients: ClientDirectory, keyRing: KeyRing, usage: UsageRecorder, dependencies: Dependencies) {
+        self.issuer = issuer
+        self.clients = clients
+        self.keyRing = keyRing
+        self.usage = usage
+        self.dependencies = dependencies
+    }
+
+    /// The authenticated client and the secret it used.
+    public struct AuthenticatedClient: Sendable {
+        public let record: ClientRecord
+        public let secret: ClientSecret
+    }
+
+    /// Checks a client id and secret. Every failure is the same `invalid_client`,
+    /// so a caller cannot learn whether the id exists.
+    public func authenticate(clientID: String, secret: String) async throws -> AuthenticatedClient {
+        let now = dependencies.now()
+        // Hash even when the id is unknown, so timing does not tell.
+        let digest = SecretFormat.digest(secret)
+        guard SecretFormat.isWellFormed(secret), clientID.utf8.count <= 256 else { throw OAuthError.invalidClient() }
+        let record: ClientRecord?
+        do {
+            record = try await clients.client(id: clientID, now: now)
+        } catch {
+            throw OAuthError.temporarilyUnavailable("the client store is unavailable")
+        }
+        guard let record else { throw OAuthError.invalidClient() }
+        var matched: ClientSecret?
+        for candidate in record.secrets where ConstantTime.equals(candidate.digest, digest) {
+            matched = candidate
+        }
+        guard let secret = matched, secret.isUsable(at: now), record.account.isUsable(at: now) else {
+            throw OAuthError.invalidClient()
+        }
+        usage.record(accountID: record.account.id, secretID: secret.id, at: now)
+        return AuthenticatedClient(record: record, secret: secret)
+    }
+
+    /// Mints a token for an authenticated client.
+    ///
+    /// - Parameters:
+    ///   - scope: the raw `scope` parameter; `nil` grants every allowed scope.
+    ///   - audiences: the `audience`/`resource` values (RFC 8707); empty uses the tenant default.
+    public func issue(for client: AuthenticatedClient, scope: String?, audiences: [String]) throws -> IssuedToken {
+        let record = client.record
+        var allowed = record.allowedScopes
+        if let restriction = client.secret.scopes { allowed.formIntersection(restriction) }
+
+        let granted: [String]
+        if let scope {
+            let requested = try Self.parseScope(scope)
+            let missing = requested.filter { !allowed.contains($0) }
+            guard missing.isEmpty else {
+                throw OAuthError.invalidScope("scope not allowed for this client: \(missing.joined(separator: " "))")
+            }
+            granted = requested
+        } else {
+            granted = allowed.sorted()
+        }
+
+        let defaultAudience = record.tenant.defaultAudience ?? issuer
+        var audience: [String] = []
+        for requested in audiences where !audience.contains(requested) {
+            guard requested == defaultAudience || record.account.audiences.contains(requested) else {
+                throw OAuthError.invalidTarget("audience not allowed for this client")
+            }
+            audience.append(requested)
+        }
+        if audience.isEmpty { audience = [defaultAudience] }
+
+        guard let signingKey = keyRing.snapshot?.active else {
+            throw OAuthError.temporarilyUnavailable("no signing key is loaded")
+        }
+        let now = Int64(dependencies.now().timeIntervalSince1970)
+        let lifetime = record.account.tokenLifetime ?? record.tenant.tokenLifetime ?? Self.defaultLifetime
+        let claims = AccessTokenClaims(
+            iss: issuer,
+            sub: record.account.id.uuidString.lowercased(),
+            aud: audience,
+            exp: now + Int64(lifetime),
+            iat: now,
+            nbf: now,
+            jti: Base64URL.encode(dependencies.randomBytes(16)),
+            clientID: record.account.clientID,
+            scope: granted.joined(separator: " "),
+            tenant: record.tenant.id.uuidString.lowercased(),
+            roles: record.account.roles
+        )
+        let token: String
+        do {
+            token = try claims.sign(with: signingKey)
+        } catch {
+            throw OAuthError.serverError("the token could not be signed")
+        }
+        return IssuedToken(accessToken: token, expiresIn: lifetime, scope: claims.scope, claims: claims)
+    }
+
+    /// Parses a `scope` parameter (RFC 6749 §3.3): space-delimited scope tokens of
+    /// `%x21 / %x23-5B / %x5D-7E`, duplicates folded, order kept.
+    public static func parseScope(_ scope: String) throws -> [String] {
+        var result: [String] = []
+        for token in scope.split(separator: " ", omittingEmptySubsequences: true) {
+            guard token.utf8.allSatisfy({ $0 == 0x21 || (0x23...0x5B).contains($0) || (0x5D...0x7E).contains($0) }) else {
+                throw OAuthError.invalidScope("scope contains a character RFC 6749 §3.3 does not allow")
+            }
+            let value = String(token)
+            if !result.contains(value) { result.append(value) }
+        }
+        guard !result.isEmpty else { throw OAuthError.invalidScope("scope is empty") }
+        return result
+    }
+}

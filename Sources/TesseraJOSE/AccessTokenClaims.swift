@@ -1,0 +1,95 @@
+import Foundation
+
+/// The claims of a JWT access token as RFC 9068 §2.2 defines them, plus Tessera's
+/// `tenant` and `roles`.
+///
+/// `aud` may be a single string or an array on the wire (RFC 7519 §4.1.3); it is
+/// always an array here and is written as a string when it has one member.
+public struct AccessTokenClaims: Codable, Sendable, Hashable {
+    public var iss: String
+    /// The service account id.
+    public var sub: String
+    public var aud: [String]
+    public var exp: Int64
+    public var iat: Int64
+    public var nbf: Int64
+    public var jti: String
+    public var clientID: String
+    /// Space-delimited scopes (RFC 6749 §3.3); empty when none were granted.
+    public var scope: String
+    /// The tenant id.
+    public var tenant: String
+    public var roles: [String]
+
+    public init(
+        iss: String, sub: String, aud: [String], exp: Int64, iat: Int64, nbf: Int64, jti: String,
+        clientID: String, scope: String, tenant: String, roles: [String]
+    ) {
+        self.iss = iss
+        self.sub = sub
+        self.aud = aud
+        self.exp = exp
+        self.iat = iat
+        self.nbf = nbf
+        self.jti = jti
+        self.clientID = clientID
+        self.scope = scope
+        self.tenant = tenant
+        self.roles = roles
+    }
+
+    /// The granted scopes as a set.
+    public var scopes: Set<String> {
+        Set(scope.split(separator: " ", omittingEmptySubsequences: true).map(String.init))
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case iss, sub, aud, exp, iat, nbf, jti, scope, tenant, roles
+        case clientID = "client_id"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        iss = try container.decode(String.self, forKey: .iss)
+        sub = try container.decode(String.self, forKey: .sub)
+        if let single = try? container.decode(String.self, forKey: .aud) {
+            aud = [single]
+        } else {
+            aud = try container.decode([String].self, forKey: .aud)
+        }
+        exp = try container.decode(Int64.self, forKey: .exp)
+        iat = try container.decode(Int64.self, forKey: .iat)
+        nbf = try container.decodeIfPresent(Int64.self, forKey: .nbf) ?? iat
+        jti = try container.decode(String.self, forKey: .jti)
+        clientID = try container.decode(String.self, forKey: .clientID)
+        scope = try container.decodeIfPresent(String.self, forKey: .scope) ?? ""
+        tenant = try container.decodeIfPresent(String.self, forKey: .tenant) ?? ""
+        roles = try container.decodeIfPresent([String].self, forKey: .roles) ?? []
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(iss, forKey: .iss)
+        try container.encode(sub, forKey: .sub)
+        if aud.count == 1 {
+            try container.encode(aud[0], forKey: .aud)
+        } else {
+            try container.encode(aud, forKey: .aud)
+        }
+        try container.encode(exp, forKey: .exp)
+        try container.encode(iat, forKey: .iat)
+        try container.encode(nbf, forKey: .nbf)
+        try container.encode(jti, forKey: .jti)
+        try container.encode(clientID, forKey: .clientID)
+        try container.encode(scope, forKey: .scope)
+        try container.encode(tenant, forKey: .tenant)
+        try container.encode(roles, forKey: .roles)
+    }
+
+    /// Signs these claims as an RFC 9068 access token (`typ: at+jwt`).
+    public func sign(with key: SigningKey) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .withoutEscapingSlashes
+        return try JWS.sign(payload: Array(try encoder.encode(self)), with: key, type: "at+jwt")
+    }
+}

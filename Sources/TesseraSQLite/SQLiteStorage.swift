@@ -1,0 +1,379 @@
+import Foundation
+import GRDB
+import TesseraCore
+import TesseraJOSE
+
+/// The embedded default store: SQLite through GRDB, in WAL mode with
+/// `synchronous=FULL`, so an acknowledged write survives a crash or power loss.
+///
+/// GRDB runs every statement on its own dispatch queues, off Swift's cooperative pool.
+public final class SQLiteStorage: Storage {
+    private let pool: DatabasePool
+
+    /// Opens (creating if needed) the database at `path` and applies pending migrations.
+    public init(path: String) throws {
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty {
+            try FileManager.default.createDirectory(
+                atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700]
+            )
+        }
+        // The file holds secret digests and sealed keys: readable by the owner only.
+        // SQLite gives the -wal and -shm files the same mode.
+        if !FileManager.default.fileExists(atPath: path) {
+            FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
+        }
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        pool = try DatabasePool(path: path, configuration: configuration)
+        try SQLiteStorage.migrator.migrate(pool)
+    }
+
+    /// The schema, one versioned migration after another. Never edit a shipped
+    /// migration; add a new one.
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE tenants (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    slug TEXT NOT NULL UNIQUE,
+                    number INTEGER NOT NULL UNIQUE,
+                    name TEXT NOT NULL,
+                    account_limit INTEGER,
+                    token_lifetime INTEGER,
+                    default_audience TEXT,
+                    created_at REAL NOT NULL,
+                    updated_at REAL NOT NULL
+                );
+                CREATE TABLE roles (
+                    tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+                    name TEXT NOT NULL,
+                    scopes TEXT NOT NULL,
+                    builtin INTEGER NOT NULL,
+                    PRIMARY KEY (tenant_id, name)
+                );
+                CREATE TABLE service_accounts (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+                    number INTEGER NOT NULL UNIQUE,
+                    client_id TEXT NOT NULL UNIQUE,
+                    name TEXT NOT NULL,
+                    description TEXT,
+                    roles TEXT NOT NULL,
+                    groups TEXT NOT NULL,
+                    projects TEXT NOT NULL,
+                    audiences TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    expires_at REAL,
+                    token_lifetime INTEGER,
+                    created_at REAL NOT NULL,
+                    updated_at REAL NOT NULL,
+                    created_by TEXT,
+                    last_used_at REAL,
+                    UNIQUE (tenant_id, name)
+                );
+                CREATE TABLE client_secrets (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    account_id TEXT NOT NULL REFERENCES service_accounts(id) ON DELETE CASCADE,
+                    name TEXT NOT NULL,
+                    hint TEXT NOT NULL,
+                    digest BLOB NOT NULL,
+                    scopes TEXT,
+                    enabled INTEGER NOT NULL,
+                    created_at REAL NOT NULL,
+                    expires_at REAL,
+                    last_used_at REAL,
+                    UNIQUE (account_id, name)
+                );
+                CREATE INDEX client_secrets_account ON client_secrets(account_id);
+                CREATE TABLE signing_keys (
+                    kid TEXT PRIMARY KEY NOT NULL,
+                    algorithm TEXT NOT NULL,
+                    public_jwk TEXT NOT NULL,
+                    sealed_private_key BLOB NOT NULL,
+                    state TEXT NOT NULL,
+                    created_at REAL NOT NULL,
+                    activated_at REAL,
+                    retired_at REAL
+                );
+                CREATE UNIQUE INDEX signing_keys_one_active ON signing_keys(state) WHERE state = 'active';
+                """)
+        }
+        return migrator
+    }
+
+    /// The applied migration identifiers, oldest first.
+    public func appliedMigrations() throws -> [String] {
+        try pool.read { db in try SQLiteStorage.migrator.appliedMigrations(db) }
+    }
+
+    // MARK: Tenants
+
+    public func createTenant(_ tenant: Tenant, roles: [Role]) async throws -> Tenant {
+        try await write { db in
+            var stored = tenant
+            stored.number = try Int.fetchOne(db, sql: "SELECT COALESCE(MAX(number), 0) + 1 FROM tenants") ?? 1
+            try db.execute(
+                sql: """
+                    INSERT INTO tenants (id, slug, number, name, account_limit, token_lifetime, default_audience, created_at, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    stored.id.text, stored.slug, stored.number, stored.name, stored.accountLimit, stored.tokenLifetime,
+                    stored.defaultAudience, stored.createdAt.timeIntervalSince1970, stored.updatedAt.timeIntervalSince1970,
+                ]
+            )
+            for role in roles {
+                try db.execute(
+                    sql: "INSERT INTO roles (tenant_id, name, scopes, builtin) VALUES (?, ?, ?, ?)",
+                    arguments: [stored.id.text, role.name, try JSONColumn.encode(role.scopes), role.builtin]
+                )
+            }
+            return stored
+        }
+    }
+
+    public func tenant(id: UUID) async throws -> Tenant? {
+        try await read { db in try Row.fetchOne(db, sql: "SELECT * FROM tenants WHERE id = ?", arguments: [id.text]).map(Self.tenant) }
+    }
+
+    public func tenant(slug: String) async throws -> Tenant? {
+        try await read { db in try Row.fetchOne(db, sql: "SELECT * FROM tenants WHERE slug = ?", arguments: [slug]).map(Self.tenant) }
+    }
+
+    public func roles(tenantID: UUID) async throws -> [Role] {
+        try await read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM roles WHERE tenant_id = ? ORDER BY name", arguments: [tenantID.text]).map { row in
+                Role(name: row["name"], scopes: try JSONColumn.decode(row["scopes"]), builtin: row["builtin"])
+            }
+        }
+    }
+
+    // MARK: Service accounts
+
+    public func createServiceAccount(_ account: ServiceAccount, secret: ClientSecret, limit: Int?) async throws -> ServiceAccount {
+        try await write { db in
+            if let limit {
+                let count = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM service_accounts WHERE tenant_id = ?", arguments: [account.tenantID.text]) ?? 0
+                if count >= limit { throw StoreError.limitReached("tenant holds \(count) of \(limit) service accounts") }
+            }
+            var stored = account
+            stored.number = try Int.fetchOne(db, sql: "SELECT COALESCE(MAX(number), 0) + 1 FROM service_accounts") ?? 1
+            try db.execute(
+                sql: """
+                    INSERT INTO service_accounts (id, tenant_id, number, client_id, name, description, roles, groups, projects,
+                        audiences, status, expires_at, token_lifetime, created_at, updated_at, created_by, last_used_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    stored.id.text, stored.tenantID.text, stored.number, stored.clientID, stored.name, stored.description,
+                    try JSONColumn.encode(stored.roles), try JSONColumn.encode(stored.groups), try JSONColumn.encode(stored.projects),
+                    try JSONColumn.encode(stored.audiences), stored.status.rawValue, stored.expiresAt?.timeIntervalSince1970,
+                    stored.tokenLifetime, stored.createdAt.timeIntervalSince1970, stored.updatedAt.timeIntervalSince1970,
+                    stored.createdBy, stored.lastUsedAt?.timeIntervalSince1970,
+                ]
+            )
+            try Self.insert(secret, db: db)
+            return stored
+        }
+    }
+
+    public func serviceAccount(id: UUID, tenantID: UUID) async throws -> ServiceAccount? {
+        try await read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM service_accounts WHERE id = ? AND tenant_id = ?", arguments: [id.text, tenantID.text])
+                .map(Self.account)
+        }
+    }
+
+    public func credentials(clientID: String) async throws -> (account: ServiceAccount, secrets: [ClientSecret])? {
+        try await read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM service_accounts WHERE client_id = ?", arguments: [clientID]) else {
+                return nil
+            }
+            let account = try Self.account(row)
+            let secrets = try Row.fetchAll(
+                db, sql: "SELECT * FROM client_secrets WHERE account_id = ? ORDER BY created_at", arguments: [account.id.text]
+            ).map(Self.secret)
+            return (account, secrets)
+        }
+    }
+
+    public func countServiceAccounts(tenantID: UUID) async throws -> Int {
+        try await read { db in
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM service_accounts WHERE tenant_id = ?", arguments: [tenantID.text]) ?? 0
+        }
+    }
+
+    public func recordUsage(accounts: [UUID: Date], secrets: [UUID: Date]) async throws {
+        try await write { db in
+            for (id, date) in accounts {
+                try db.execute(
+                    sql: "UPDATE service_accounts SET last_used_at = MAX(COALESCE(last_used_at, 0), ?) WHERE id = ?",
+                    arguments: [date.timeIntervalSince1970, id.text]
+                )
+            }
+            for (id, date) in secrets {
+                try db.execute(
+                    sql: "UPDATE client_secrets SET last_used_at = MAX(COALESCE(last_used_at, 0), ?) WHERE id = ?",
+                    arguments: [date.timeIntervalSince1970, id.text]
+                )
+            }
+        }
+    }
+
+    // MARK: Signing keys
+
+    public func signingKeys() async throws -> [StoredSigningKey] {
+        try await read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM signing_keys ORDER BY created_at DESC").map { row in
+                guard let algorithm = JWSAlgorithm(rawValue: row["algorithm"]),
+                      let state = StoredSigningKey.State(rawValue: row["state"])
+                else {
+                    throw StoreError.unavailable("signing_keys row has an unknown algorithm or state")
+                }
+                return StoredSigningKey(
+                    kid: row["kid"], algorithm: algorithm,
+                    publicJWK: try JSONDecoder().decode(JWK.self, from: Data((row["public_jwk"] as String).utf8)),
+                    sealedPrivateKey: Array(row["sealed_private_key"] as Data), state: state,
+                    createdAt: Date(timeIntervalSince1970: row["created_at"]),
+                    activatedAt: (row["activated_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
+                    retiredAt: (row["retired_at"] as Double?).map(Date.init(timeIntervalSince1970:))
+                )
+            }
+        }
+    }
+
+    public func insertSigningKey(_ key: StoredSigningKey) async throws -> Bool {
+        do {
+            try await write { db in
+                try db.execute(
+                    sql: """
+                        INSERT INTO signing_keys (kid, algorithm, public_jwk, sealed_private_key, state, created_at, activated_at, retired_at)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [
+                        key.kid, key.algorithm.rawValue, String(decoding: try JSONEncoder().encode(key.publicJWK), as: UTF8.self),
+                        Data(key.sealedPrivateKey), key.state.rawValue, key.createdAt.timeIntervalSince1970,
+                        key.activatedAt?.timeIntervalSince1970, key.retiredAt?.timeIntervalSince1970,
+                    ]
+                )
+            }
+            return true
+        } catch let error as StoreError where error.isConflict {
+            return false
+        }
+    }
+
+    // MARK: Health
+
+    public func ping() async throws {
+        _ = try await read { db in try Int.fetchOne(db, sql: "SELECT 1") }
+    }
+
+    // MARK: Rows
+
+    private static func insert(_ secret: ClientSecret, db: Database) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO client_secrets (id, account_id, name, hint, digest, scopes, enabled, created_at, expires_at, last_used_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                secret.id.text, secret.accountID.text, secret.name, secret.hint, Data(secret.digest),
+                try secret.scopes.map { try JSONColumn.encode($0) }, secret.enabled, secret.createdAt.timeIntervalSince1970,
+                secret.expiresAt?.timeIntervalSince1970, secret.lastUsedAt?.timeIntervalSince1970,
+            ]
+        )
+    }
+
+    private static func tenant(_ row: Row) throws -> Tenant {
+        Tenant(
+            id: try uuid(row["id"]), slug: row["slug"], number: row["number"], name: row["name"],
+            accountLimit: row["account_limit"], tokenLifetime: row["token_lifetime"], defaultAudience: row["default_audience"],
+            createdAt: Date(timeIntervalSince1970: row["created_at"]), updatedAt: Date(timeIntervalSince1970: row["updated_at"])
+        )
+    }
+
+    private static func account(_ row: Row) throws -> ServiceAccount {
+        guard let status = ServiceAccount.Status(rawValue: row["status"]) else {
+            throw StoreError.unavailable("service_accounts row has an unknown status")
+        }
+        return ServiceAccount(
+            id: try uuid(row["id"]), tenantID: try uuid(row["tenant_id"]), number: row["number"], clientID: row["client_id"],
+            name: row["name"], description: row["description"], roles: try JSONColumn.decode(row["roles"]),
+            groups: try JSONColumn.decode(row["groups"]), projects: try JSONColumn.decode(row["projects"]),
+            audiences: try JSONColumn.decode(row["audiences"]), status: status,
+            expiresAt: (row["expires_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
+            tokenLifetime: row["token_lifetime"],
+            createdAt: Date(timeIntervalSince1970: row["created_at"]), updatedAt: Date(timeIntervalSince1970: row["updated_at"]),
+            createdBy: row["created_by"], lastUsedAt: (row["last_used_at"] as Double?).map(Date.init(timeIntervalSince1970:))
+        )
+    }
+
+    private static func secret(_ row: Row) throws -> ClientSecret {
+        ClientSecret(
+            id: try uuid(row["id"]), accountID: try uuid(row["account_id"]), name: row["name"], hint: row["hint"],
+            digest: Array(row["digest"] as Data), scopes: try (row["scopes"] as String?).map { try JSONColumn.decode($0) },
+            enabled: row["enabled"], createdAt: Date(timeIntervalSince1970: row["created_at"]),
+            expiresAt: (row["expires_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
+            lastUsedAt: (row["last_used_at"] as Double?).map(Date.init(timeIntervalSince1970:))
+        )
+    }
+
+    private static func uuid(_ text: String) throws -> UUID {
+        guard let id = UUID(uuidString: text) else { throw StoreError.unavailable("stored id \"\(text)\" is not a UUID") }
+        return id
+    }
+
+    // MARK: Access
+
+    private func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        do {
+            return try await pool.read(body)
+        } catch {
+            throw Self.translate(error)
+        }
+    }
+
+    private func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        do {
+            return try await pool.write(body)
+        } catch {
+            throw Self.translate(error)
+        }
+    }
+
+    private static func translate(_ error: any Error) -> any Error {
+        if error is StoreError { return error }
+        if let error = error as? DatabaseError {
+            if error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE || error.extendedResultCode == .SQLITE_CONSTRAINT_PRIMARYKEY {
+                return StoreError.conflict("a unique value is already taken")
+            }
+            if error.extendedResultCode == .SQLITE_CONSTRAINT_FOREIGNKEY {
+                return StoreError.notFound("a referenced row does not exist")
+            }
+            return StoreError.unavailable("SQLite error \(error.resultCode.rawValue)")
+        }
+        return error
+    }
+}
+
+extension UUID {
+    /// The lower-case text form stored in the database.
+    var text: String { uuidString.lowercased() }
+}
+
+/// Arrays and small structures stored as JSON text.
+enum JSONColumn {
+    static func encode<T: Encodable>(_ value: T) throws -> String {
+        String(decoding: try JSONEncoder().encode(value), as: UTF8.self)
+    }
+
+    static func decode<T: Decodable>(_ text: String) throws -> T {
+        try JSONDecoder().decode(T.self, from: Data(text.utf8))
+    }
+}

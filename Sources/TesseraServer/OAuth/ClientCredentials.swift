@@ -1,0 +1,45 @@
+import Foundation
+import Hummingbird
+import TesseraCore
+
+/// The client credentials a request presents, by `client_secret_basic` (RFC 6749
+/// §2.3.1, with the Appendix B form-url-decoding of id and secret) or
+/// `client_secret_post`. Presenting both is refused (§2.3: one method per request).
+struct ClientCredentials {
+    enum Method: String {
+        case basic = "client_secret_basic"
+        case post = "client_secret_post"
+    }
+
+    let clientID: String
+    let secret: String
+    let method: Method
+
+    /// Extracts credentials; `nil` when the request presents none.
+    static func extract(from headers: HTTPFields, form: FormBody) throws(OAuthError) -> ClientCredentials? {
+        let postID = form["client_id"], postSecret = form["client_secret"]
+        guard let authorization = headers[.authorization] else {
+            guard let postID else {
+                if postSecret != nil { throw .invalidRequest("client_secret was sent without client_id") }
+                return nil
+            }
+            guard let postSecret else { throw OAuthError.invalidClient() }
+            return ClientCredentials(clientID: postID, secret: postSecret, method: .post)
+        }
+        guard authorization.count >= 6, authorization.prefix(6).lowercased() == "basic " else {
+            throw .invalidClient("the Authorization header must use the Basic scheme")
+        }
+        if postSecret != nil { throw .invalidRequest("use one client authentication method, not Basic and client_secret together") }
+        let encoded = authorization.dropFirst(6).trimmingCharacters(in: .whitespaces)
+        guard let data = Data(base64Encoded: encoded), let decoded = String(data: data, encoding: .utf8),
+              let colon = decoded.firstIndex(of: ":"),
+              let id = FormBody.decode(Array(decoded[..<colon].utf8)),
+              let secret = FormBody.decode(Array(decoded[decoded.index(after: colon)...].utf8)),
+              !id.isEmpty
+        else {
+            throw .invalidClient("the Basic credentials are malformed")
+        }
+        if let postID, postID != id { throw .invalidRequest("client_id does not match the Basic credentials") }
+        return ClientCredentials(clientID: id, secret: secret, method: .basic)
+    }
+}

@@ -1,0 +1,53 @@
+import Hummingbird
+import TesseraCore
+import TesseraJOSE
+
+/// `GET /.well-known/jwks.json` (RFC 7517) and the authorization server metadata
+/// (RFC 8414), also served at `/.well-known/openid-configuration`.
+struct Discovery: Sendable {
+    let tessera: Tessera
+    let jwksMaxAge: Int
+
+    func jwks(_ request: Request, context: some RequestContext) -> Response {
+        guard let snapshot = tessera.keyRing.snapshot else {
+            return Problem(.serviceUnavailable, "no signing key is loaded", headers: [.retryAfter: "1"]).response
+        }
+        return .json(JWKSet(keys: snapshot.published), contentType: "application/jwk-set+json",
+                     headers: [.cacheControl: "public, max-age=\(jwksMaxAge)"])
+    }
+
+    struct Metadata: Encodable {
+        let issuer: String
+        let tokenEndpoint: String
+        let jwksURI: String
+        let grantTypesSupported = ["client_credentials"]
+        let tokenEndpointAuthMethodsSupported = ["client_secret_basic", "client_secret_post"]
+        let responseTypesSupported: [String] = []
+        let scopesSupported: [String]
+        let accessTokenSigningAlgValuesSupported: [String]
+
+        enum CodingKeys: String, CodingKey {
+            case issuer
+            case tokenEndpoint = "token_endpoint"
+            case jwksURI = "jwks_uri"
+            case grantTypesSupported = "grant_types_supported"
+            case tokenEndpointAuthMethodsSupported = "token_endpoint_auth_methods_supported"
+            case responseTypesSupported = "response_types_supported"
+            case scopesSupported = "scopes_supported"
+            case accessTokenSigningAlgValuesSupported = "access_token_signing_alg_values_supported"
+        }
+    }
+
+    func metadata(_ request: Request, context: some RequestContext) -> Response {
+        let issuer = tessera.issuer
+        let algorithms = tessera.keyRing.snapshot.map { [$0.active.algorithm.rawValue] } ?? []
+        let scopes = Set(Role.defaultCatalogue.flatMap(\.scopes)).sorted()
+        return .json(
+            Metadata(
+                issuer: issuer, tokenEndpoint: issuer + "/oauth2/token", jwksURI: issuer + "/.well-known/jwks.json",
+                scopesSupported: scopes, accessTokenSigningAlgValuesSupported: algorithms
+            ),
+            headers: [.cacheControl: "public, max-age=\(jwksMaxAge)"]
+        )
+    }
+}

@@ -1,0 +1,68 @@
+import Foundation
+
+/// An `application/x-www-form-urlencoded` body (HTML 4.01 §17.13.4, as RFC 6749
+/// Appendix B uses it).
+///
+/// Parameters sent without a value are treated as omitted (RFC 6749 §3.1); a
+/// parameter given twice is refused (§3.1, "Request and response parameters
+/// MUST NOT be included more than once"), except those listed as repeatable.
+struct FormBody {
+    private(set) var values: [String: [String]] = [:]
+
+    enum ParseError: Error, Equatable {
+        case malformedEncoding
+        case duplicate(String)
+    }
+
+    init(_ bytes: [UInt8], repeatable: Set<String> = []) throws(ParseError) {
+        for pair in bytes.split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: true) {
+            let parts = pair.split(separator: UInt8(ascii: "="), maxSplits: 1, omittingEmptySubsequences: false)
+            guard let name = FormBody.decode(parts[0]) else { throw .malformedEncoding }
+            let value: String
+            if parts.count == 2 {
+                guard let decoded = FormBody.decode(parts[1]) else { throw .malformedEncoding }
+                value = decoded
+            } else {
+                value = ""
+            }
+            if value.isEmpty || name.isEmpty { continue }
+            if values[name] != nil, !repeatable.contains(name) { throw .duplicate(name) }
+            values[name, default: []].append(value)
+        }
+    }
+
+    subscript(name: String) -> String? { values[name]?.first }
+
+    func all(_ name: String) -> [String] { values[name] ?? [] }
+
+    /// Form-url-decodes: `+` is a space, `%XX` a byte; the result must be UTF-8
+    /// without control characters other than none at all.
+    static func decode(_ bytes: some Collection<UInt8>) -> String? {
+        var output: [UInt8] = []
+        output.reserveCapacity(bytes.count)
+        var iterator = bytes.makeIterator()
+        while let byte = iterator.next() {
+            switch byte {
+            case UInt8(ascii: "+"):
+                output.append(0x20)
+            case UInt8(ascii: "%"):
+                guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue) else { return nil }
+                output.append(high << 4 | low)
+            default:
+                output.append(byte)
+            }
+        }
+        guard let string = String(validating: output, as: UTF8.self) else { return nil }
+        guard !string.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else { return nil }
+        return string
+    }
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+}

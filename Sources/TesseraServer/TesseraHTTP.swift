@@ -1,0 +1,83 @@
+import Hummingbird
+import Logging
+import Prometheus
+import TesseraCore
+
+/// Builds Tessera's HTTP surface: the OAuth endpoints, discovery, the admin API,
+/// health and metrics.
+public enum TesseraHTTP {
+    /// HTTP settings that are not part of the domain.
+    public struct Configuration: Sendable {
+        public var host: String
+        public var port: Int
+        /// `max-age` of the JWKS and metadata responses, in seconds.
+        public var jwksMaxAge: Int
+
+        public init(host: String = "127.0.0.1", port: Int = 8080, jwksMaxAge: Int = 300) {
+            self.host = host
+            self.port = port
+            self.jwksMaxAge = jwksMaxAge
+        }
+    }
+
+    /// The router with every route and middleware.
+    ///
+    /// - Parameter metrics: the registry `/metrics` renders; `nil` serves no `/metrics`.
+    public static func router(
+        tessera: Tessera, configuration: Configuration, metrics: PrometheusCollectorRegistry? = nil
+    ) -> Router<BasicRequestContext> {
+        let router = Router()
+        router.add(middleware: RequestIDMiddleware(dependencies: tessera.dependencies))
+        router.add(middleware: ErrorMiddleware())
+        if metrics != nil { router.add(middleware: MetricsMiddleware()) }
+
+        let token = TokenEndpoint(tessera: tessera)
+        router.post("/oauth2/token") { request, context in await token.handle(request, context: context) }
+        router.get("/oauth2/token") { _, _ in methodNotAllowed(allow: "POST") }
+
+        let discovery = Discovery(tessera: tessera, jwksMaxAge: configuration.jwksMaxAge)
+        router.get("/.well-known/jwks.json") { request, context in discovery.jwks(request, context: context) }
+        router.get("/.well-known/oauth-authorization-server") { request, context in discovery.metadata(request, context: context) }
+        router.get("/.well-known/openid-configuration") { request, context in discovery.metadata(request, context: context) }
+
+        let health = Health(tessera: tessera)
+        router.get("/health/alive") { request, context in health.alive(request, context: context) }
+        router.get("/health/ready") { request, context in await health.ready(request, context: context) }
+
+        if let metrics {
+            router.get("/metrics") { _, _ in
+                var buffer: [UInt8] = []
+                metrics.emit(into: &buffer)
+                return Response(
+                    status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                    body: ResponseBody(byteBuffer: ByteBuffer(bytes: buffer))
+                )
+            }
+        }
+
+        let authentication = AdminAuthentication(tessera: tessera)
+        let accounts = ServiceAccountRoutes(tessera: tessera, authentication: authentication)
+        router.post("/v1/tenants/:tenant/service-accounts") { request, context in try await accounts.create(request, context: context) }
+        return router
+    }
+
+    /// The application: the router served on `configuration.host:port`, with the
+    /// batched last-used writer and the key-ring refresher as services.
+    public static func application(
+        tessera: Tessera, configuration: Configuration, metrics: PrometheusCollectorRegistry? = nil, logger: Logger,
+        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
+        var app = Application(
+            router: router(tessera: tessera, configuration: configuration, metrics: metrics),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
+            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
+            logger: logger
+        )
+        app.addServices(BackgroundWork(tessera: tessera, logger: logger))
+        return app
+    }
+
+    static func methodNotAllowed(allow: String) -> Response {
+        Problem(.methodNotAllowed, "use \(allow)", headers: [.allow: allow]).response
+    }
+}

@@ -1,0 +1,41 @@
+/// Why a token was not accepted. Compare with the static members' ``code``, or
+/// read ``reason`` for a message fit for logs (it never contains the token).
+public struct TokenVerificationError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// The kind of failure.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private let name: String
+        private init(_ name: String) { self.name = name }
+
+        /// Not a compact JWS, bad base64url, not JSON, or missing claims.
+        public static let malformed = Code("malformed")
+        /// The header's algorithm is not the key's, or not accepted at all (`none`, HMAC).
+        public static let algorithmNotAllowed = Code("algorithm_not_allowed")
+        /// No published key has the token's `kid`, even after a refresh.
+        public static let unknownKey = Code("unknown_key")
+        public static let invalidSignature = Code("invalid_signature")
+        /// `typ` is not `at+jwt` (RFC 9068 §4).
+        public static let wrongType = Code("wrong_type")
+        public static let wrongIssuer = Code("wrong_issuer")
+        public static let wrongAudience = Code("wrong_audience")
+        public static let expired = Code("expired")
+        public static let notYetValid = Code("not_yet_valid")
+        /// `iat` lies in the future beyond the leeway.
+        public static let issuedInFuture = Code("issued_in_future")
+        /// The token is valid but lacks a scope the caller requires.
+        public static let insufficientScope = Code("insufficient_scope")
+        /// The issuer's metadata or JWKS could not be fetched or read.
+        public static let keysUnavailable = Code("keys_unavailable")
+
+        public var description: String { name }
+    }
+
+    public let code: Code
+    public let reason: String
+
+    public init(_ code: Code, _ reason: String) {
+        self.code = code
+        self.reason = reason
+    }
+
+    public var description: String { "\(code): \(reason)" }
+}

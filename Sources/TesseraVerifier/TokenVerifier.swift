@@ -1,0 +1,140 @@
+import AsyncHTTPClient
+import Foundation
+import TesseraJOSE
+
+/// Verifies Tessera access tokens (RFC 9068) offline, against the issuer's JWKS.
+///
+/// ```swift
+/// let verifier = TokenVerifier(issuer: "https://auth.example.com", audience: "https://orders.example.com")
+/// let token = try await verifier.verify(bearerToken)
+/// try token.require(scopes: "orders:read")
+/// print(token.subject, token.tenant)
+/// ```
+///
+/// It discovers the JWKS through the issuer's RFC 8414 metadata, caches it for
+/// the `max-age` the issuer sends, and checks, in order: structure, `typ`
+/// (`at+jwt`), the key by `kid` (one rate-limited refresh when unknown), the
+/// algorithm bound to that key (`none` and HMAC never pass), the signature,
+/// `iss`, `aud`, `exp`, `nbf` and `iat` with a small leeway (RFC 9068 §4).
+public final class TokenVerifier: Sendable {
+    /// Tuning knobs; the defaults suit most services.
+    public struct Configuration: Sendable {
+        /// Clock skew tolerated on `exp`, `nbf` and `iat`, in seconds.
+        public var leeway: TimeInterval = 30
+        /// Least time between two JWKS fetches caused by unknown `kid`s, in seconds.
+        public var minimumRefreshInterval: TimeInterval = 10
+        /// Cache time when the JWKS response has no `max-age`, in seconds.
+        public var defaultMaxAge: TimeInterval = 300
+        /// Upper bound on any `max-age`, in seconds.
+        public var maximumMaxAge: TimeInterval = 86_400
+        /// Timeout of one metadata or JWKS request, in seconds.
+        public var fetchTimeout: TimeInterval = 5
+
+        public init() {}
+    }
+
+    public let issuer: String
+    public let audience: String
+    private let configuration: Configuration
+    private let now: @Sendable () -> Date
+    private enum Keys: Sendable {
+        case fixed(KeySet)
+        case discovered(JWKSSource)
+    }
+    private let keys: Keys
+
+    /// A verifier that discovers the issuer's keys over HTTP.
+    ///
+    /// - Parameters:
+    ///   - issuer: the issuer URL exactly as tokens carry it in `iss` (trailing slashes ignored).
+    ///   - audience: the value this service expects in `aud`.
+    public init(
+        issuer: String, audience: String, httpClient: HTTPClient = .shared,
+        configuration: Configuration = Configuration(), now: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        let issuer = Self.normalize(issuer)
+        self.issuer = issuer
+        self.audience = audience
+        self.configuration = configuration
+        self.now = now
+        keys = .discovered(JWKSSource(issuer: issuer, httpClient: httpClient, configuration: configuration, now: now))
+    }
+
+    /// A verifier with a fixed key set and no network access.
+    public init(
+        issuer: String, audience: String, keys: JWKSet,
+        configuration: Configuration = Configuration(), now: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        self.issuer = Self.normalize(issuer)
+        self.audience = audience
+        self.configuration = configuration
+        self.now = now
+        self.keys = .fixed(KeySet(jwks: keys))
+    }
+
+    /// Verifies `token` and returns its claims, or throws ``TokenVerificationError``.
+    public func verify(_ token: String) async throws -> VerifiedToken {
+        let jws: CompactJWS
+        do {
+            jws = try CompactJWS(token)
+        } catch let error as JOSEError {
+            throw TokenVerificationError(.malformed, error.reason)
+        }
+        guard let typ = jws.header.typ?.lowercased(), typ == "at+jwt" || typ == "application/at+jwt" else {
+            throw TokenVerificationError(.wrongType, "typ is \(jws.header.typ.map { "\"\($0)\"" } ?? "missing"), expected \"at+jwt\"")
+        }
+        guard JWSAlgorithm(rawValue: jws.header.alg) != nil else {
+            throw TokenVerificationError(.algorithmNotAllowed, "algorithm \"\(jws.header.alg)\" is not accepted")
+        }
+        guard let kid = jws.header.kid else { throw TokenVerificationError(.unknownKey, "the token header has no kid") }
+        let key: VerificationKey
+        switch keys {
+        case .fixed(let set):
+            guard let found = set[kid] else { throw TokenVerificationError(.unknownKey, "no key has kid \"\(kid)\"") }
+            key = found
+        case .discovered(let source):
+            key = try await source.key(for: kid)
+        }
+        do {
+            try jws.verify(with: key)
+        } catch let error as JOSEError where error.isAlgorithmMismatch {
+            throw TokenVerificationError(.algorithmNotAllowed, error.reason)
+        } catch {
+            throw TokenVerificationError(.invalidSignature, "the signature does not verify")
+        }
+        let claims: AccessTokenClaims
+        do {
+            claims = try JSONDecoder().decode(AccessTokenClaims.self, from: Data(jws.payload))
+        } catch {
+            throw TokenVerificationError(.malformed, "the claims lack iss, sub, aud, exp, iat, jti or client_id")
+        }
+        try check(claims)
+        return VerifiedToken(claims: claims)
+    }
+
+    private func check(_ claims: AccessTokenClaims) throws {
+        guard claims.iss == issuer else {
+            throw TokenVerificationError(.wrongIssuer, "iss is \"\(claims.iss)\", expected \"\(issuer)\"")
+        }
+        guard claims.aud.contains(audience) else {
+            throw TokenVerificationError(.wrongAudience, "aud does not contain \"\(audience)\"")
+        }
+        let current = now().timeIntervalSince1970
+        let leeway = configuration.leeway
+        guard TimeInterval(claims.exp) + leeway > current else {
+            throw TokenVerificationError(.expired, "the token expired at \(claims.exp)")
+        }
+        guard TimeInterval(claims.nbf) - leeway <= current else {
+            throw TokenVerificationError(.notYetValid, "the token is not valid before \(claims.nbf)")
+        }
+        guard TimeInterval(claims.iat) - leeway <= current else {
+            throw TokenVerificationError(.issuedInFuture, "the token was issued in the future (\(claims.iat))")
+        }
+    }
+
+    private static func normalize(_ issuer: String) -> String {
+        var value = issuer
+        while value.hasSuffix("/") { value.removeLast() }
+        return value
+    }
+}

@@ -1,0 +1,38 @@
+import Foundation
+import TesseraJOSE
+
+/// An access token whose signature and claims have been verified.
+public struct VerifiedToken: Sendable, Hashable {
+    /// All claims as issued.
+    public let claims: AccessTokenClaims
+
+    /// The service account id (`sub`).
+    public var subject: String { claims.sub }
+    public var clientID: String { claims.clientID }
+    /// The tenant id.
+    public var tenant: String { claims.tenant }
+    public var roles: [String] { claims.roles }
+    public var scopes: Set<String> { claims.scopes }
+    public var audience: [String] { claims.aud }
+    public var tokenID: String { claims.jti }
+    public var issuedAt: Date { Date(timeIntervalSince1970: TimeInterval(claims.iat)) }
+    public var expiresAt: Date { Date(timeIntervalSince1970: TimeInterval(claims.exp)) }
+
+    /// Throws ``TokenVerificationError/Code-swift.struct/insufficientScope`` unless the token holds every scope in `required`.
+    ///
+    /// ```swift
+    /// let token = try await verifier.verify(bearer)
+    /// try token.require(scopes: "orders:read")
+    /// ```
+    public func require(scopes required: String...) throws {
+        try require(scopes: Set(required))
+    }
+
+    /// Throws unless the token holds every scope in `required`.
+    public func require(scopes required: Set<String>) throws {
+        let missing = required.subtracting(scopes)
+        guard missing.isEmpty else {
+            throw TokenVerificationError(.insufficientScope, "missing scope: \(missing.sorted().joined(separator: " "))")
+        }
+    }
+}

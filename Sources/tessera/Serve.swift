@@ -1,0 +1,83 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import Metrics
+import Prometheus
+import ServiceLifecycle
+import TesseraCore
+import TesseraServer
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the token issuer and admin API.",
+        discussion: """
+            Serves on http://127.0.0.1:8080 by default, with the SQLite store in data/tessera.sqlite and the master key \
+            in keys/master.key, all created on first start. The master key may instead come from TESSERA_MASTER_KEY \
+            (32 bytes, base64). SIGTERM or SIGINT shut down gracefully.
+            """
+    )
+
+    @Option(help: "Address to listen on (env TESSERA_HOST; default 127.0.0.1).")
+    var host: String?
+
+    @Option(help: "Port to listen on (env TESSERA_PORT; default 8080).")
+    var port: Int?
+
+    @Option(help: "Public URL of the issuer, used in iss and discovery (env TESSERA_ISSUER; default http://HOST:PORT).")
+    var issuer: String?
+
+    @Option(name: .customLong("jwks-max-age"), help: "Cache-Control max-age of the JWKS, in seconds (env TESSERA_JWKS_MAX_AGE; default 300).")
+    var jwksMaxAge: Int?
+
+    @OptionGroup var store: StoreOptions
+
+    func validate() throws {
+        if let port = resolvedPortOrNil(), !(0...65535).contains(port) { throw ValidationError("--port must be 0–65535") }
+        if let maxAge = jwksMaxAge ?? Env.value("TESSERA_JWKS_MAX_AGE").flatMap(Int.init), maxAge < 0 {
+            throw ValidationError("--jwks-max-age must not be negative")
+        }
+        if let issuer = issuer ?? Env.value("TESSERA_ISSUER") {
+            guard let url = URL(string: issuer), url.scheme == "http" || url.scheme == "https", url.host != nil else {
+                throw ValidationError("--issuer must be an absolute http or https URL")
+            }
+        }
+    }
+
+    private func resolvedPortOrNil() -> Int? { port ?? Env.value("TESSERA_PORT").flatMap(Int.init) }
+
+    func run() async throws {
+        Logs.bootstrap(level: store.logLevel)
+        let logger = Logger(label: "tessera")
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+
+        let host = host ?? Env.value("TESSERA_HOST") ?? "127.0.0.1"
+        let port = resolvedPortOrNil() ?? 8080
+        let displayHost = host.contains(":") ? "[\(host)]" : host
+        let issuer = issuer ?? Env.value("TESSERA_ISSUER") ?? "http://\(displayHost):\(port)"
+        let jwksMaxAge = jwksMaxAge ?? Env.value("TESSERA_JWKS_MAX_AGE").flatMap(Int.init) ?? 300
+
+        let tessera: Tessera
+        do {
+            tessera = Tessera(issuer: issuer, storage: try store.openStorage(), masterKey: try store.masterKey())
+            try await tessera.start(signingAlgorithm: try store.signingAlgorithm())
+        } catch let error as ValidationError {
+            throw error
+        } catch {
+            logger.critical("cannot start", metadata: ["error": "\(error)"])
+            throw ExitCode.failure
+        }
+        if let active = tessera.keyRing.snapshot?.active {
+            logger.info("signing key loaded", metadata: ["kid": "\(active.keyID)", "alg": "\(active.algorithm.rawValue)"])
+        }
+        let app = TesseraHTTP.application(
+            tessera: tessera,
+            configuration: .init(host: host, port: port, jwksMaxAge: jwksMaxAge),
+            metrics: registry,
+            logger: logger,
+            onServerRunning: { port in logger.info("tessera serving", metadata: ["issuer": "\(issuer)", "port": "\(port)"]) }
+        )
+        try await app.runService()
+    }
+}
