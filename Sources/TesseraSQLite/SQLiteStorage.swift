@@ -111,6 +111,11 @@ public final class SQLiteStorage: Storage {
         try pool.read { db in try SQLiteStorage.migrator.appliedMigrations(db) }
     }
 
+    /// The value of a PRAGMA as text, as a reader connection sees it (for diagnostics and tests).
+    func pragma(_ name: String) throws -> String? {
+        try pool.read { db in try String.fetchOne(db, sql: "PRAGMA \(name)") }
+    }
+
     // MARK: Tenants
 
     public func createTenant(_ tenant: Tenant, roles: [Role]) async throws -> Tenant {

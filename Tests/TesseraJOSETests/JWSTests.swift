@@ -1,0 +1,228 @@
+import Foundation
+import Testing
+@testable import TesseraJOSE
+
+@Suite struct JWSTests {
+    static func token(_ key: SigningKey, payload: String = #"{"sub":"x"}"#, type: String? = "at+jwt") throws -> String {
+        try JWS.sign(payload: Array(payload.utf8), with: key, type: type)
+    }
+
+    @Test(arguments: JWSAlgorithm.allCases)
+    func roundTripsEveryAlgorithm(_ algorithm: JWSAlgorithm) throws {
+        let key = try SigningKey.generate(algorithm)
+        let token = try Self.token(key)
+        let jws = try CompactJWS(token)
+        #expect(jws.header.alg == algorithm.rawValue)
+        #expect(jws.header.kid == key.keyID)
+        #expect(jws.header.typ == "at+jwt")
+        try jws.verify(with: KeySet([key.verificationKey]))
+        #expect(String(decoding: jws.payload, as: UTF8.self) == #"{"sub":"x"}"#)
+    }
+
+    @Test(arguments: JWSAlgorithm.allCases)
+    func storedPrivateKeyRestoresTheSameKey(_ algorithm: JWSAlgorithm) throws {
+        let key = try SigningKey.generate(algorithm)
+        let restored = try SigningKey(algorithm: algorithm, privateKeyBytes: key.privateKeyBytes)
+        #expect(restored.keyID == key.keyID)
+        #expect(restored.publicJWK == key.publicJWK)
+        try CompactJWS(try Self.token(restored)).verify(with: key.verificationKey)
+    }
+
+    @Test(arguments: JWSAlgorithm.allCases)
+    func publishedJWKIsPublicAndNamesItsAlgorithm(_ algorithm: JWSAlgorithm) throws {
+        let key = try SigningKey.generate(algorithm)
+        #expect(!key.publicJWK.isPrivate)
+        #expect(key.publicJWK.alg == algorithm.rawValue)
+        #expect(key.publicJWK.use == "sig")
+        #expect(key.publicJWK.kid == (try key.publicJWK.thumbprint()))
+        let fromJWK = try VerificationKey(jwk: key.publicJWK)
+        #expect(fromJWK.algorithm == algorithm)
+    }
+
+    @Test func rejectsAlgNone() throws {
+        let key = try SigningKey.generate(.es256)
+        let header = Base64URL.encode(#"{"alg":"none","kid":"\#(key.keyID)"}"#)
+        let token = header + "." + Base64URL.encode(#"{"sub":"x"}"#) + "." + Base64URL.encode("x")
+        let error = try #require(throws: JOSEError.self) { try CompactJWS(token).verify(with: KeySet([key.verificationKey])) }
+        #expect(error.isAlgorithmMismatch)
+    }
+
+    @Test func rejectsUnsignedTokenWithEmptySignature() throws {
+        let token = Base64URL.encode(#"{"alg":"none"}"#) + "." + Base64URL.encode("{}") + "."
+        let error = try #require(throws: JOSEError.self) { try CompactJWS(token) }
+        #expect(error.isMalformed)
+    }
+
+    @Test func rejectsHeaderAlgorithmOtherThanTheKeys() throws {
+        // An ES256 key's token relabelled as RS256 must fail before any signature check.
+        let key = try SigningKey.generate(.es256)
+        let parts = try Self.token(key).split(separator: ".")
+        let forged = Base64URL.encode(#"{"alg":"RS256","kid":"\#(key.keyID)","typ":"at+jwt"}"#) + "." + parts[1] + "." + parts[2]
+        let error = try #require(throws: JOSEError.self) { try CompactJWS(forged).verify(with: key.verificationKey) }
+        #expect(error.isAlgorithmMismatch)
+    }
+
+    @Test func rejectsHMACWithThePublicKeyAsSecret() throws {
+        // The classic confusion attack: HS256 keyed with the published key bytes.
+        let key = try SigningKey.generate(.rs256)
+        let header = Base64URL.encode(#"{"alg":"HS256","kid":"\#(key.keyID)"}"#)
+        let token = header + "." + Base64URL.encode("{}") + "." + Base64URL.encode(Array(repeating: UInt8(1), count: 32))
+        let error = try #require(throws: JOSEError.self) { try CompactJWS(token).verify(with: KeySet([key.verificationKey])) }
+        #expect(error.isAlgorithmMismatch)
+    }
+
+    @Test func rejectsUnknownKeyID() throws {
+        let signer = try SigningKey.generate(.es256)
+        let other = try SigningKey.generate(.es256)
+        let error = try #require(throws: JOSEError.self) {
+            try CompactJWS(try Self.token(signer)).verify(with: KeySet([other.verificationKey]))
+        }
+        #expect(error.isUnknownKeyID)
+    }
+
+    @Test func rejectsMissingKeyID() throws {
+        let key = try SigningKey.generate(.es256)
+        let parts = try Self.token(key).split(separator: ".")
+        let stripped = Base64URL.encode(#"{"alg":"ES256","typ":"at+jwt"}"#) + "." + parts[1] + "." + parts[2]
+        let error = try #require(throws: JOSEError.self) { try CompactJWS(stripped).verify(with: KeySet([key.verificationKey])) }
+        #expect(error.isUnknownKeyID)
+    }
+
+    @Test func rejectsTamperedPayload() throws {
+        let key = try SigningKey.generate(.es256)
+        let parts = try Self.token(key).split(separator: ".")
+        let tampered = parts[0] + "." + Base64URL.encode(#"{"sub":"y"}"#) + "." + parts[2]
+        let error = try #require(throws: JOSEError.self) { try CompactJWS(tampered).verify(with: key.verificationKey) }
+        #expect(error.isInvalidSignature)
+    }
+
+    @Test func rejectsSignatureOfAnotherKeyWithTheSameKid() throws {
+        let key = try SigningKey.generate(.eddsa)
+        let impostor = try SigningKey.generate(.eddsa)
+        let parts = try Self.token(key).split(separator: ".")
+        let signature = try impostor.sign(Array("\(parts[0]).\(parts[1])".utf8))
+        let forged = parts[0] + "." + parts[1] + "." + Base64URL.encode(signature)
+        let error = try #require(throws: JOSEError.self) { try CompactJWS(forged).verify(with: key.verificationKey) }
+        #expect(error.isInvalidSignature)
+    }
+
+    @Test(arguments: [
+        "", "abc", "a.b", "a.b.c.d", "..", "a..c", ".b.c", "a.b.",
+        "eyJhbGciOiJFUzI1NiJ9.e30.!!!!", "eyJhbGciOiJFUzI1NiJ9.e3=.AAAA",
+        "eyJhbGciOiJFUzI1NiJ9 .e30.AAAA", "bm90IGpzb24.e30.AAAA",
+        "W10.e30.AAAA", // header is a JSON array
+        "e30.e30.AAAA", // header without alg
+    ])
+    func rejectsMalformedStructure(_ token: String) {
+        #expect(throws: JOSEError.self) { try CompactJWS(token) }
+    }
+
+    @Test func truncatedTokenIsRejected() throws {
+        let key = try SigningKey.generate(.es256)
+        let token = try Self.token(key)
+        for cut in [1, 10, token.count / 2, token.count - 1] {
+            let truncated = String(token.prefix(token.count - cut))
+            #expect(throws: JOSEError.self) { try CompactJWS(truncated).verify(with: key.verificationKey) }
+        }
+    }
+
+    @Test func hugeTokenIsRefusedBeforeDecoding() {
+        let huge = String(repeating: "A", count: CompactJWS.maximumLength + 1)
+        let error = #expect(throws: JOSEError.self) { try CompactJWS(huge + ".e30.AAAA") }
+        #expect(error == JOSEError.tooLarge("token exceeds \(CompactJWS.maximumLength) bytes"))
+    }
+
+    @Test func criticalHeaderIsRefused() {
+        let token = Base64URL.encode(#"{"alg":"ES256","crit":["exp"],"exp":1}"#) + ".e30.AAAA"
+        let error = #expect(throws: JOSEError.self) { try CompactJWS(token) }
+        #expect(error?.isMalformed == true)
+    }
+
+    @Test func accessTokenHeaderIsExactlyAlgKidTyp() throws {
+        let key = try SigningKey.generate(.es256)
+        let header = try #require(Base64URL.decode(try Self.token(key).split(separator: ".")[0]))
+        #expect(String(decoding: header, as: UTF8.self) == #"{"alg":"ES256","kid":"\#(key.keyID)","typ":"at+jwt"}"#)
+    }
+}
+
+@Suite struct Base64URLTests {
+    @Test(arguments: [
+        ("", ""), ("f", "Zg"), ("fo", "Zm8"), ("foo", "Zm9v"), ("foob", "Zm9vYg"), ("fooba", "Zm9vYmE"), ("foobar", "Zm9vYmFy"),
+    ])
+    func rfc4648Vectors(_ plain: String, _ encoded: String) {
+        #expect(Base64URL.encode(plain) == encoded)
+        #expect(Base64URL.decode(encoded) == Array(plain.utf8))
+    }
+
+    @Test func usesTheURLSafeAlphabet() {
+        #expect(Base64URL.encode([0xFB, 0xFF]) == "-_8")
+        #expect(Base64URL.decode("-_8") == [0xFB, 0xFF])
+    }
+
+    @Test(arguments: ["Zg==", "Zm9v+", "Zm9v/", "Z", "Zm9v\n", "Zh", "Zm9=", "Zm 9v"])
+    func rejectsNonCanonicalInput(_ input: String) {
+        #expect(Base64URL.decode(input) == nil)
+    }
+}
+
+@Suite struct VerificationKeyTests {
+    @Test func rsaKeyWithoutAlgIsRefused() throws {
+        var jwk = try SigningKey.generate(.rs256).publicJWK
+        jwk.alg = nil
+        #expect(throws: JOSEError.invalidKey("an RSA key must name its algorithm (RS256 or PS256)")) { try VerificationKey(jwk: jwk) }
+    }
+
+    @Test func ecKeyClaimingAnotherAlgorithmIsRefused() throws {
+        var jwk = try SigningKey.generate(.es256).publicJWK
+        jwk.alg = "EdDSA"
+        let error = try #require(throws: JOSEError.self) { try VerificationKey(jwk: jwk) }
+        #expect(error.isAlgorithmMismatch)
+    }
+
+    @Test func encryptionKeyIsRefused() throws {
+        var jwk = try SigningKey.generate(.es256).publicJWK
+        jwk.use = "enc"
+        #expect(throws: JOSEError.invalidKey("key use \"enc\" is not \"sig\"")) { try VerificationKey(jwk: jwk) }
+    }
+
+    @Test func pointOffTheCurveIsRefused() throws {
+        var jwk = try SigningKey.generate(.es256).publicJWK
+        jwk.y = Base64URL.encode([UInt8](repeating: 7, count: 32))
+        #expect(throws: JOSEError.invalidKey("P-256 point is not on the curve")) { try VerificationKey(jwk: jwk) }
+    }
+
+    @Test func symmetricKeyIsRefused() {
+        #expect(throws: JOSEError.invalidKey("key type \"oct\" is not supported")) { try VerificationKey(jwk: JWK(kty: "oct")) }
+    }
+
+    @Test func keySetSkipsUnusableKeysButKeepsTheRest() throws {
+        let good = try SigningKey.generate(.es256)
+        var rsaWithoutAlg = try SigningKey.generate(.rs256).publicJWK
+        rsaWithoutAlg.alg = nil
+        let set = KeySet(jwks: JWKSet(keys: [rsaWithoutAlg, good.publicJWK, JWK(kty: "oct", kid: "hmac")]))
+        #expect(set.keyIDs == [good.keyID])
+    }
+}
+
+@Suite struct AccessTokenClaimsTests {
+    @Test func singleAudienceIsAStringAndDecodesBack() throws {
+        let claims = AccessTokenClaims(
+            iss: "https://issuer.example", sub: "s", aud: ["https://api.example"], exp: 2, iat: 1, nbf: 1, jti: "j",
+            clientID: "c", scope: "a b", tenant: "t", roles: ["admin"]
+        )
+        let encoded = try JSONEncoder().encode(claims)
+        let object = try #require(try JSONSerialization.jsonObject(with: encoded) as? [String: Any])
+        #expect(object["aud"] as? String == "https://api.example")
+        #expect(object["client_id"] as? String == "c")
+        #expect(try JSONDecoder().decode(AccessTokenClaims.self, from: encoded) == claims)
+        #expect(claims.scopes == ["a", "b"])
+    }
+
+    @Test func audienceArrayDecodes() throws {
+        let json = #"{"iss":"i","sub":"s","aud":["a","b"],"exp":2,"iat":1,"jti":"j","client_id":"c"}"#
+        let claims = try JSONDecoder().decode(AccessTokenClaims.self, from: Data(json.utf8))
+        #expect(claims.aud == ["a", "b"])
+        #expect(claims.nbf == 1)
+        #expect(claims.scope == "")
+    }
+}

@@ -1,0 +1,209 @@
+import Foundation
+import Testing
+import TesseraCore
+import TesseraJOSE
+@testable import TesseraSQLite
+
+/// The store contract every backend must meet. Each test runs against every
+/// backend in ``Backend/all``; PostgreSQL joins the list when it exists.
+struct Backend: CustomTestStringConvertible, Sendable {
+    let name: String
+    let make: @Sendable () throws -> (any Storage, cleanup: @Sendable () -> Void)
+
+    var testDescription: String { name }
+
+    static let sqlite = Backend(name: "SQLite") {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-\(UUID().uuidString)")
+        let storage = try SQLiteStorage(path: directory.appendingPathComponent("tessera.sqlite").path)
+        return (storage, { try? FileManager.default.removeItem(at: directory) })
+    }
+
+    static let all: [Backend] = [.sqlite]
+}
+
+enum Fixtures {
+    static let now = Date(timeIntervalSince1970: 1_800_000_000)
+
+    static func tenant(_ slug: String, limit: Int? = nil) -> Tenant {
+        Tenant(id: UUID(), slug: slug, name: slug.capitalized, accountLimit: limit, createdAt: now, updatedAt: now)
+    }
+
+    static func account(in tenant: Tenant, name: String, roles: [String] = ["admin"]) -> (ServiceAccount, ClientSecret) {
+        let account = ServiceAccount(
+            id: UUID(), tenantID: tenant.id, clientID: "tsc_\(UUID().uuidString.lowercased())", name: name,
+            description: "d", roles: roles, groups: ["Public"], projects: [.init(project: "p1", role: "analyst")],
+            audiences: ["https://api.example"], createdAt: now, updatedAt: now, createdBy: "bootstrap"
+        )
+        let secret = ClientSecret(
+            id: UUID(), accountID: account.id, name: "default", hint: "tss_…abcd",
+            digest: Array(repeating: 7, count: 32), scopes: ["scim"], createdAt: now
+        )
+        return (account, secret)
+    }
+}
+
+@Suite struct StorageConformanceTests {
+    @Test(arguments: Backend.all)
+    func tenantRoundTripsAndNumbersAreAssigned(_ backend: Backend) async throws {
+        let (storage, cleanup) = try backend.make()
+        defer { cleanup() }
+        let first = try await storage.createTenant(Fixtures.tenant("acme", limit: 5), roles: Role.defaultCatalogue)
+        let second = try await storage.createTenant(Fixtures.tenant("globex"), roles: [])
+        #expect(first.number == 1)
+        #expect(second.number == 2)
+        let loaded = try #require(try await storage.tenant(slug: "acme"))
+        #expect(loaded == first)
+        #expect(try await storage.tenant(id: second.id) == second)
+        #expect(try await storage.tenant(slug: "missing") == nil)
+        #expect(try await storage.roles(tenantID: first.id).map(\.name) == Role.defaultCatalogue.map(\.name).sorted())
+        #expect(try await storage.roles(tenantID: second.id).isEmpty)
+    }
+
+    @Test(arguments: Backend.all)
+    func duplicateTenantSlugIsAConflict(_ backend: Backend) async throws {
+        let (storage, cleanup) = try backend.make()
+        defer { cleanup() }
+        _ = try await storage.createTenant(Fixtures.tenant("acme"), roles: [])
+        let error = await #expect(throws: StoreError.self) { try await storage.createTenant(Fixtures.tenant("acme"), roles: []) }
+        #expect(error?.isConflict == true)
+    }
+
+    @Test(arguments: Backend.all)
+    func accountAndSecretRoundTrip(_ backend: Backend) async throws {
+        let (storage, cleanup) = try backend.make()
+        defer { cleanup() }
+        let tenant = try await storage.createTenant(Fixtures.tenant("acme"), roles: Role.defaultCatalogue)
+        let (account, secret) = Fixtures.account(in: tenant, name: "billing")
+        let stored = try await storage.createServiceAccount(account, secret: secret, limit: nil)
+        #expect(stored.number >= 1)
+        var expected = account
+        expected.number = stored.number
+        #expect(stored == expected)
+        #expect(try await storage.serviceAccount(id: account.id, tenantID: tenant.id) == expected)
+        let credentials = try #require(try await storage.credentials(clientID: account.clientID))
+        #expect(credentials.account == expected)
+        #expect(credentials.secrets == [secret])
+        #expect(try await storage.credentials(clientID: "tsc_unknown") == nil)
+        #expect(try await storage.countServiceAccounts(tenantID: tenant.id) == 1)
+    }
+
+    @Test(arguments: Backend.all)
+    func accountIsInvisibleFromAnotherTenant(_ backend: Backend) async throws {
+        let (storage, cleanup) = try backend.make()
+        defer { cleanup() }
+        let acme = try await storage.createTenant(Fixtures.tenant("acme"), roles: [])
+        let globex = try await storage.createTenant(Fixtures.tenant("globex"), roles: [])
+        let (account, secret) = Fixtures.account(in: acme, name: "billing")
+        _ = try await storage.createServiceAccount(account, secret: secret, limit: nil)
+        #expect(try await storage.serviceAccount(id: account.id, tenantID: globex.id) == nil)
+    }
+
+    @Test(arguments: Backend.all)
+    func duplicateNameInOneTenantIsAConflictButNotAcrossTenants(_ backend: Backend) async throws {
+        let (storage, cleanup) = try backend.make()
+        defer { cleanup() }
+        let acme = try await storage.createTenant(Fixtures.tenant("acme"), roles: [])
+        let globex = try await storage.createTenant(Fixtures.tenant("globex"), roles: [])
+        let (first, firstSecret) = Fixtures.account(in: acme, name: "billing")
+        _ = try await storage.createServiceAccount(first, secret: firstSecret, limit: nil)
+        let (duplicate, duplicateSecret) = Fixtures.account(in: acme, name: "billing")
+        let error = await #expect(throws: StoreError.self) {
+            try await storage.createServiceAccount(duplicate, secret: duplicateSecret, limit: nil)
+        }
+        #expect(error?.isConflict == true)
+        // Nothing of the refused account was written: its secret neither.
+        #expect(try await storage.credentials(clientID: duplicate.clientID) == nil)
+        let (elsewhere, elsewhereSecret) = Fixtures.account(in: globex, name: "billing")
+        _ = try await storage.createServiceAccount(elsewhere, secret: elsewhereSecret, limit: nil)
+        #expect(try await storage.countServiceAccounts(tenantID: acme.id) == 1)
+        #expect(try await storage.countServiceAccounts(tenantID: globex.id) == 1)
+    }
+
+    @Test(arguments: Backend.all)
+    func accountLimitIsEnforced(_ backend: Backend) async throws {
+        let (storage, cleanup) = try backend.make()
+        defer { cleanup() }
+        let tenant = try await storage.createTenant(Fixtures.tenant("acme", limit: 2), roles: [])
+        for name in ["a", "b"] {
+            let (account, secret) = Fixtures.account(in: tenant, name: name)
+            _ = try await storage.createServiceAccount(account, secret: secret, limit: 2)
+        }
+        let (third, thirdSecret) = Fixtures.account(in: tenant, name: "c")
+        let error = await #expect(throws: StoreError.self) { try await storage.createServiceAccount(third, secret: thirdSecret, limit: 2) }
+        #expect(error?.isLimitReached == true)
+        #expect(try await storage.countServiceAccounts(tenantID: tenant.id) == 2)
+    }
+
+    @Test(arguments: Backend.all)
+    func usageIsRecordedAndNeverMovesBackwards(_ backend: Backend) async throws {
+        let (storage, cleanup) = try backend.make()
+        defer { cleanup() }
+        let tenant = try await storage.createTenant(Fixtures.tenant("acme"), roles: [])
+        let (account, secret) = Fixtures.account(in: tenant, name: "billing")
+        _ = try await storage.createServiceAccount(account, secret: secret, limit: nil)
+        let later = Fixtures.now.addingTimeInterval(60)
+        try await storage.recordUsage(accounts: [account.id: later, UUID(): later], secrets: [secret.id: later])
+        try await storage.recordUsage(accounts: [account.id: Fixtures.now], secrets: [secret.id: Fixtures.now])
+        let credentials = try #require(try await storage.credentials(clientID: account.clientID))
+        #expect(credentials.account.lastUsedAt == later)
+        #expect(credentials.secrets.first?.lastUsedAt == later)
+    }
+
+    @Test(arguments: Backend.all)
+    func signingKeysRoundTripAndOnlyOneIsActive(_ backend: Backend) async throws {
+        let (storage, cleanup) = try backend.make()
+        defer { cleanup() }
+        func record(_ state: StoredSigningKey.State) throws -> StoredSigningKey {
+            let key = try SigningKey.generate(.es256)
+            return StoredSigningKey(
+                kid: key.keyID, algorithm: .es256, publicJWK: key.publicJWK, sealedPrivateKey: [1, 2, 3],
+                state: state, createdAt: Fixtures.now, activatedAt: Fixtures.now
+            )
+        }
+        let first = try record(.active)
+        #expect(try await storage.insertSigningKey(first))
+        #expect(try await storage.insertSigningKey(try record(.active)) == false)
+        let next = try record(.next)
+        #expect(try await storage.insertSigningKey(next))
+        let stored = try await storage.signingKeys()
+        #expect(Set(stored.map(\.kid)) == [first.kid, next.kid])
+        #expect(stored.first { $0.kid == first.kid } == first)
+    }
+
+    @Test(arguments: Backend.all)
+    func pingAnswers(_ backend: Backend) async throws {
+        let (storage, cleanup) = try backend.make()
+        defer { cleanup() }
+        try await storage.ping()
+    }
+}
+
+@Suite struct SQLiteFileTests {
+    @Test func dataSurvivesCloseAndReopen() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("nested/tessera.sqlite").path
+        let tenant = Fixtures.tenant("acme")
+        let (account, secret) = Fixtures.account(in: tenant, name: "billing")
+        do {
+            let storage = try SQLiteStorage(path: path)
+            _ = try await storage.createTenant(tenant, roles: Role.defaultCatalogue)
+            _ = try await storage.createServiceAccount(account, secret: secret, limit: nil)
+        }
+        let reopened = try SQLiteStorage(path: path)
+        #expect(try reopened.appliedMigrations() == ["v1"])
+        #expect(try await reopened.tenant(slug: "acme")?.id == tenant.id)
+        #expect(try await reopened.credentials(clientID: account.clientID)?.secrets == [secret])
+    }
+
+    @Test func databaseIsWALWithFullSynchronousAndPrivateFileMode() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("tessera.sqlite").path
+        let storage = try SQLiteStorage(path: path)
+        #expect(try storage.pragma("journal_mode") == "wal")
+        #expect(try storage.pragma("synchronous") == "2") // FULL
+        let mode = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+    }
+}
