@@ -96,7 +96,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TesseraCoreTests",
-            dependencies: ["TesseraCore", "TesseraSQLite"],
+            dependencies: ["TesseraCore", "TesseraSQLite", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .testTarget(
@@ -117,6 +117,8 @@ let package = Package(
             dependencies: [
                 "TesseraVerifier", "TesseraServer", "TesseraSQLite", "TesseraCore",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
         ),

@@ -45,12 +45,16 @@ public final class UsageRecorder: Sendable {
         }
     }
 
-    /// Flushes every `interval` until cancelled, then once more.
+    /// Flushes every `interval` until cancelled, then once more. The last flush
+    /// runs in a task of its own, so the cancellation that ends the loop does not
+    /// abort the write that saves what is pending.
     public func run(interval: Duration, logger: Logger) async {
         while !Task.isCancelled {
-            try? await Task.sleep(for: interval)
+            do { try await Task.sleep(for: interval) } catch { break }
             do { try await flush() } catch { logger.warning("could not record last use", metadata: ["error": "\(error)"]) }
         }
-        do { try await flush() } catch { logger.warning("could not record last use at shutdown", metadata: ["error": "\(error)"]) }
+        await Task {
+            do { try await flush() } catch { logger.warning("could not record last use at shutdown", metadata: ["error": "\(error)"]) }
+        }.value
     }
 }

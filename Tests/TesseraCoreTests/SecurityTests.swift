@@ -1,0 +1,131 @@
+import Foundation
+import Testing
+import TesseraCore
+import TesseraJOSE
+import TesseraSQLite
+
+@Suite struct SecretFormatTests {
+    @Test func secretHasPrefixLengthAndValidChecksum() throws {
+        let secret = SecretFormat.make(randomBytes: Dependencies.live.randomBytes(32))
+        #expect(secret.hasPrefix("tss_"))
+        #expect(secret.count == 53)
+        #expect(secret.wholeMatch(of: try Regex(SecretFormat.pattern)) != nil)
+        #expect(SecretFormat.isWellFormed(secret))
+        #expect(SecretFormat.hint(secret) == "tss_…" + secret.suffix(4))
+    }
+
+    @Test func extremeRandomValuesStillFitTheFormat() {
+        for byte: UInt8 in [0x00, 0xFF] {
+            let secret = SecretFormat.make(randomBytes: Array(repeating: byte, count: 32))
+            #expect(secret.count == 53)
+            #expect(SecretFormat.isWellFormed(secret))
+        }
+    }
+
+    @Test func anyChangedCharacterBreaksTheChecksum() {
+        let secret = Array(SecretFormat.make(randomBytes: Array(repeating: 42, count: 32)))
+        for index in 4..<secret.count {
+            var changed = secret
+            changed[index] = changed[index] == "a" ? "b" : "a"
+            #expect(!SecretFormat.isWellFormed(String(changed)), "position \(index)")
+        }
+    }
+
+    @Test func digestIsSHA256OfTheSecret() {
+        // SHA-256("abc"), FIPS 180-2 appendix B.1.
+        #expect(SecretFormat.digest("abc").map { String(format: "%02x", $0) }.joined()
+            == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+    }
+
+    @Test func constantTimeEquality() {
+        #expect(ConstantTime.equals([1, 2, 3], [1, 2, 3]))
+        #expect(!ConstantTime.equals([1, 2, 3], [1, 2, 4]))
+        #expect(!ConstantTime.equals([1, 2, 3], [1, 2]))
+    }
+}
+
+@Suite struct MasterKeyTests {
+    func temporaryDirectory() -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("tessera-keys-\(UUID().uuidString)").path
+    }
+
+    @Test func createsKeyFileWithMode0600AndReadsItBack() throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let created = try MasterKey.load(keysDirectory: directory, environmentValue: nil)
+        let path = directory + "/master.key"
+        #expect(try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int == 0o600)
+        let loaded = try MasterKey.load(keysDirectory: directory, environmentValue: nil)
+        #expect(loaded.text == created.text)
+        #expect(Data(base64Encoded: created.text)?.count == 32)
+    }
+
+    @Test func environmentValueWinsAndCreatesNoFile() throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let text = Data(repeating: 1, count: 32).base64EncodedString()
+        #expect(try MasterKey.load(keysDirectory: directory, environmentValue: text).text == text)
+        #expect(!FileManager.default.fileExists(atPath: directory + "/master.key"))
+    }
+
+    @Test func groupReadableKeyFileIsRefused() throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        _ = try MasterKey.load(keysDirectory: directory, environmentValue: nil)
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: directory + "/master.key")
+        #expect(throws: MasterKeyError.self) { try MasterKey.load(keysDirectory: directory, environmentValue: nil) }
+    }
+
+    @Test func wrongLengthAndNonBase64AreRefused() {
+        #expect(throws: MasterKeyError.self) { try MasterKey(text: Data(repeating: 1, count: 16).base64EncodedString()) }
+        #expect(throws: MasterKeyError.self) { try MasterKey(text: "not base64!") }
+    }
+
+    @Test func sealedDataOpensOnlyWithTheSameKeyAndContext() throws {
+        let key = MasterKey.generate()
+        let sealed = try key.seal([1, 2, 3], context: "kid-1")
+        #expect(try key.unseal(sealed, context: "kid-1") == [1, 2, 3])
+        #expect(throws: MasterKeyError.self) { try key.unseal(sealed, context: "kid-2") }
+        #expect(throws: MasterKeyError.self) { try MasterKey.generate().unseal(sealed, context: "kid-1") }
+    }
+}
+
+@Suite struct KeyRingTests {
+    @Test(arguments: JWSAlgorithm.allCases)
+    func firstStartGeneratesOneEncryptedKeyAndLaterStartsReuseIt(_ algorithm: JWSAlgorithm) async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-ring-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let storage = try SQLiteStorage(path: directory.appendingPathComponent("db.sqlite").path)
+        let master = MasterKey.generate()
+        let first = try await KeyRing(storage: storage, masterKey: master).load(generating: algorithm, now: Date())
+        let second = try await KeyRing(storage: storage, masterKey: master).load(generating: algorithm, now: Date())
+        #expect(first.active.keyID == second.active.keyID)
+        #expect(first.active.algorithm == algorithm)
+        let stored = try await storage.signingKeys()
+        #expect(stored.count == 1)
+        #expect(stored[0].state == .active)
+        // The private key is not in the row in clear.
+        let plain = first.active.privateKeyBytes
+        #expect(stored[0].sealedPrivateKey.count == plain.count + 28)
+        #expect(!stored[0].sealedPrivateKey.contains(plain))
+        #expect(first.published.map(\.kid) == [first.active.keyID])
+        #expect(!first.published[0].isPrivate)
+    }
+
+    @Test func anotherMasterKeyCannotOpenTheStoredKey() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-ring-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let storage = try SQLiteStorage(path: directory.appendingPathComponent("db.sqlite").path)
+        try await KeyRing(storage: storage, masterKey: .generate()).load(generating: .es256, now: Date())
+        let other = KeyRing(storage: storage, masterKey: .generate())
+        await #expect(throws: MasterKeyError.self) { try await other.load(generating: .es256, now: Date()) }
+        #expect(other.snapshot == nil)
+    }
+}
+
+extension Array where Element == UInt8 {
+    func contains(_ needle: [UInt8]) -> Bool {
+        guard needle.count <= count else { return false }
+        return (0...(count - needle.count)).contains { Array(self[$0..<($0 + needle.count)]) == needle }
+    }
+}

@@ -1,0 +1,92 @@
+import Foundation
+import Testing
+import TesseraCore
+
+@Suite struct ServiceAccountServiceTests {
+    @Test func createStoresOnlyTheDigestOfTheSecret() async throws {
+        let harness = try await CoreHarness()
+        defer { harness.cleanup() }
+        let tenant = try await harness.tenant()
+        let created = try await harness.account(in: tenant, NewServiceAccount(name: "  billing  ", description: "pays", roles: ["analyst"]))
+        #expect(created.account.name == "billing")
+        #expect(created.account.clientID.hasPrefix("tsc_"))
+        #expect(created.account.clientID.count == 30)
+        let stored = try #require(try await harness.tessera.storage.credentials(clientID: created.account.clientID))
+        #expect(stored.account.description == "pays")
+        #expect(stored.secrets.count == 1)
+        #expect(stored.secrets[0].digest == SecretFormat.digest(created.clientSecret))
+        #expect(stored.secrets[0].hint == SecretFormat.hint(created.clientSecret))
+        #expect(stored.secrets[0].name == "default")
+    }
+
+    @Test func generatedNamesAreNumberedWhenTheyMeet() async throws {
+        let harness = try await CoreHarness()
+        defer { harness.cleanup() }
+        let tenant = try await harness.tenant()
+        let first = try await harness.account(in: tenant, NewServiceAccount())
+        let second = try await harness.account(in: tenant, NewServiceAccount())
+        #expect(first.account.name == "service-account-20270115080000")
+        #expect(second.account.name == "service-account-20270115080000-2")
+        #expect(first.account.roles == ["consumer"])
+    }
+
+    @Test(arguments: [
+        (NewServiceAccount(name: ""), "name"),
+        (NewServiceAccount(name: String(repeating: "n", count: 101)), "name"),
+        (NewServiceAccount(name: "tab\there"), "name"),
+        (NewServiceAccount(description: String(repeating: "d", count: 501)), "description"),
+        (NewServiceAccount(roles: []), "roles"),
+        (NewServiceAccount(roles: ["wizard"]), "roles"),
+        (NewServiceAccount(groups: [""]), "groups"),
+        (NewServiceAccount(projects: [.init(project: "p", role: "wizard")]), "projects"),
+        (NewServiceAccount(audiences: [String(repeating: "a", count: 201)]), "audiences"),
+        (NewServiceAccount(expiresAt: Date(timeIntervalSince1970: 0)), "expires_at"),
+    ])
+    func invalidInputNamesTheField(_ input: NewServiceAccount, _ field: String) async throws {
+        let harness = try await CoreHarness()
+        defer { harness.cleanup() }
+        let tenant = try await harness.tenant()
+        let error = await #expect(throws: DomainError.self) { try await harness.account(in: tenant, input) }
+        #expect(error?.kind == .invalidInput(field: field))
+        #expect(try await harness.tessera.storage.countServiceAccounts(tenantID: tenant.id) == 0)
+    }
+
+    @Test func descriptionOfExactly500IsAccepted() async throws {
+        let harness = try await CoreHarness()
+        defer { harness.cleanup() }
+        let created = try await harness.account(in: try await harness.tenant(), NewServiceAccount(description: String(repeating: "d", count: 500)))
+        #expect(created.account.description?.count == 500)
+    }
+
+    @Test func duplicateNameIsAConflict() async throws {
+        let harness = try await CoreHarness()
+        defer { harness.cleanup() }
+        let tenant = try await harness.tenant()
+        _ = try await harness.account(in: tenant, NewServiceAccount(name: "billing"))
+        await #expect(throws: DomainError(.conflict, "a service account named \"billing\" already exists")) {
+            try await harness.account(in: tenant, NewServiceAccount(name: "billing"))
+        }
+    }
+
+    @Test func bootstrapCreatesTenantOnceAndAnAdminEachTime() async throws {
+        let harness = try await CoreHarness()
+        defer { harness.cleanup() }
+        let bootstrap = Bootstrap(tenants: harness.tessera.tenants, accounts: harness.tessera.accounts)
+        let first = try await bootstrap.run(tenantSlug: "acme", role: "admin")
+        let second = try await bootstrap.run(tenantSlug: "acme", role: "super_admin")
+        #expect(first.tenantID == second.tenantID)
+        #expect(first.tenantSlug == "acme")
+        #expect(first.clientID != second.clientID)
+        let record = try #require(try await harness.tessera.clients.client(id: second.clientID, now: harness.clock.now))
+        #expect(record.allowedScopes.contains(TesseraScope.superAdmin))
+        #expect(record.account.createdBy == "bootstrap")
+    }
+
+    @Test func invalidTenantSlugIsRefused() async throws {
+        let harness = try await CoreHarness()
+        defer { harness.cleanup() }
+        await #expect(throws: DomainError.self) { try await harness.tessera.tenants.create(slug: "Not A Slug") }
+        #expect(!Tenant.isValidSlug("-acme"))
+        #expect(Tenant.isValidSlug("acme-2"))
+    }
+}

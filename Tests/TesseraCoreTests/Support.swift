@@ -1,0 +1,52 @@
+import Foundation
+import Synchronization
+import TesseraCore
+import TesseraSQLite
+
+/// A clock tests move by hand.
+final class TestClock: Sendable {
+    private let current: Mutex<Date>
+
+    init(_ start: Date = Date(timeIntervalSince1970: 1_800_000_000)) {
+        current = Mutex(start)
+    }
+
+    var now: Date { current.withLock { $0 } }
+
+    func advance(_ seconds: TimeInterval) {
+        current.withLock { $0 = $0.addingTimeInterval(seconds) }
+    }
+}
+
+/// A Tessera on a fresh SQLite file with a controlled clock.
+struct CoreHarness {
+    let tessera: Tessera
+    let clock: TestClock
+    let directory: URL
+
+    static let issuer = "https://issuer.example"
+
+    init(clientCacheTTL: TimeInterval = 30) async throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-core-\(UUID().uuidString)")
+        let storage = try SQLiteStorage(path: directory.appendingPathComponent("tessera.sqlite").path)
+        let clock = TestClock()
+        self.clock = clock
+        let dependencies = Dependencies(now: { clock.now }, randomBytes: Dependencies.live.randomBytes)
+        tessera = Tessera(
+            issuer: Self.issuer + "/", storage: storage, masterKey: .generate(), dependencies: dependencies, clientCacheTTL: clientCacheTTL
+        )
+        try await tessera.start(signingAlgorithm: .es256)
+    }
+
+    func cleanup() {
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    func tenant(_ slug: String = "acme") async throws -> Tenant {
+        try await tessera.tenants.create(slug: slug)
+    }
+
+    func account(in tenant: Tenant, _ input: NewServiceAccount = NewServiceAccount(roles: ["analyst"])) async throws -> CreatedServiceAccount {
+        try await tessera.accounts.create(in: tenant, input, createdBy: "test")
+    }
+}

@@ -1,0 +1,152 @@
+import Foundation
+import Testing
+import TesseraCore
+import TesseraJOSE
+import Logging
+
+@Suite struct TokenServiceTests {
+    @Test func issuesRFC9068TokenWithRoleScopes() async throws {
+        let harness = try await CoreHarness()
+        defer { harness.cleanup() }
+        let tenant = try await harness.tenant()
+        let created = try await harness.account(in: tenant, NewServiceAccount(name: "billing", roles: ["analyst", "editor"]))
+        let client = try await harness.tessera.tokens.authenticate(clientID: created.account.clientID, secret: created.clientSecret)
+        let issued = try harness.tessera.tokens.issue(for: client, scope: nil, audiences: [])
+
+        #expect(issued.scope == "api:read api:write")
+        #expect(issued.expiresIn == 3600)
+        let jws = try CompactJWS(issued.accessToken)
+        let keys = try #require(harness.tessera.keyRing.snapshot?.verificationKeys)
+        try jws.verify(with: keys)
+        #expect(jws.header.typ == "at+jwt")
+        let claims = try JSONDecoder().decode(AccessTokenClaims.self, from: Data(jws.payload))
+        let now = Int64(harness.clock.now.timeIntervalSince1970)
+        #expect(claims.iss == "https://issuer.example")
+        #expect(claims.sub == created.account.id.uuidString.lowercased())
+        #expect(claims.aud == ["https://issuer.example"])
+        #expect(claims.iat == now)
+        #expect(claims.nbf == now)
+        #expect(claims.exp == now + 3600)
+        #expect(claims.clientID == created.account.clientID)
+        #expect(claims.tenant == tenant.id.uuidString.lowercased())
+        #expect(claims.roles == ["analyst", "editor"])
+        #expect(claims.jti.count == 22)
+    }
+
+    @Test func everyTokenHasItsOwnJTI() async throws {
+        let harness = try await CoreHarness()
+        defer { harness.cleanup() }
+        let created = try await harness.account(in: try await harness.tenant())
+        let client = try await harness.tessera.tokens.authenticate(clientID: created.account.clientID, secret: created.clientSecret)
+        let ids = try (0..<20).map { _ in try harness.tessera.tokens.issue(for: client, scope: nil, audiences: []).claims.jti }
+        #expect(Set(ids).count == 20)
+    }
+
+    @Test func scopeCanBeNarrowedButNotWidened() async throws {
+        let harness = try await CoreHarness()
+        defer { harness.cleanup() }
+        let created = try await harness.account(in: try await harness.tenant(), NewServiceAccount(roles: ["editor"]))
+        let client = try await harness.tessera.tokens.authenticate(clientID: created.account.clientID, secret: created.clientSecret)
+        #expect(try harness.tessera.tokens.issue(for: client, scope: "api:write api:write", audiences: []).scope == "api:write")
+        #expect(throws: OAuthError.invalidScope("scope not allowed for this client: tessera:admin")) {
+            try harness.tessera.tokens.issue(for: client, scope: "api:read tessera:admin", audiences: [])
+        }
+        #expect(throws: OAuthError.invalidScope("scope contains a character RFC 6749 §3.3 does not allow")) {
+            try harness.tessera.tokens.issue(for: client, scope: "api:read \"x\"", audiences: [])
+        }
+        #expect(throws: OAuthError.invalidScope("scope is empty")) {
+            try harness.tessera.tokens.issue(for: client, scope: "   ", audiences: [])
+        }
+    }
+
+    @Test func audienceMustBeAllowed() async throws {
+        let harness = try await CoreHarness()
+        defer { harness.cleanup() }
+        let created = try await harness.account(
+            in: try await harness.tenant(), NewServiceAccount(roles: ["analyst"], audiences: ["https://orders.example"])
+        )
+        let client = try await harness.tessera.tokens.authenticate(clientID: created.account.clientID, secret: created.clientSecret)
+        #expect(try harness.tessera.tokens.issue(for: client, scope: nil, audiences: ["https://orders.example"]).claims.aud == ["https://orders.example"])
+        #expect(throws: OAuthError.invalidTarget("audience not allowed for this client")) {
+            try harness.tessera.tokens.issue(for: client, scope: nil, audiences: ["https://payroll.example"])
+        }
+    }
+
+    @Test func wrongSecretUnknownClientAndMalformedSecretAreAllTheSameInvalidClient() async throws {
+        let harness = try await CoreHarness()
+        defer { harness.cleanup() }
+        let created = try await harness.account(in: try await harness.tenant())
+        let other = SecretFormat.make(randomBytes: Array(repeating: 9, count: 32))
+        for (id, secret) in [
+            (created.account.clientID, other),
+            ("tsc_doesnotexist", created.clientSecret),
+            (created.account.clientID, "not-a-secret"),
+            (created.account.clientID, String(created.clientSecret.dropLast()) + "x"),
+        ] {
+            await #expect(throws: OAuthError.invalidClient()) { try await harness.tessera.tokens.authenticate(clientID: id, secret: secret) }
+        }
+    }
+
+    @Test func accountPastItsExpiryIsRefused() async throws {
+        let harness = try await CoreHarness()
+        defer { harness.cleanup() }
+        let created = try await harness.account(
+            in: try await harness.tenant(), NewServiceAccount(roles: ["analyst"], expiresAt: harness.clock.now.addingTimeInterval(60))
+        )
+        _ = try await harness.tessera.tokens.authenticate(clientID: created.account.clientID, secret: created.clientSecret)
+        harness.clock.advance(61)
+        await #expect(throws: OAuthError.invalidClient()) {
+            try await harness.tessera.tokens.authenticate(clientID: created.account.clientID, secret: created.clientSecret)
+        }
+    }
+
+    @Test func successfulAuthenticationIsRecordedInABatch() async throws {
+        let harness = try await CoreHarness()
+        defer { harness.cleanup() }
+        let created = try await harness.account(in: try await harness.tenant())
+        _ = try await harness.tessera.tokens.authenticate(clientID: created.account.clientID, secret: created.clientSecret)
+        // Nothing is written until the batch is flushed.
+        #expect(try await harness.tessera.storage.credentials(clientID: created.account.clientID)?.account.lastUsedAt == nil)
+        try await harness.tessera.usage.flush()
+        let stored = try #require(try await harness.tessera.storage.credentials(clientID: created.account.clientID))
+        #expect(stored.account.lastUsedAt == harness.clock.now)
+        #expect(stored.secrets.first?.lastUsedAt == harness.clock.now)
+    }
+}
+
+@Suite struct ClientDirectoryTests {
+    @Test func cachedEntryIsServedUntilItsTimeToLive() async throws {
+        let harness = try await CoreHarness(clientCacheTTL: 30)
+        defer { harness.cleanup() }
+        let tenant = try await harness.tenant()
+        // Written straight to the store, bypassing the use case that invalidates.
+        let now = harness.clock.now
+        let account = ServiceAccount(id: UUID(), tenantID: tenant.id, clientID: "tsc_direct", name: "direct", roles: ["analyst"], createdAt: now, updatedAt: now)
+        let directory = harness.tessera.clients
+        #expect(try await directory.client(id: "tsc_direct", now: now) == nil)
+        let secret = ClientSecret(id: UUID(), accountID: account.id, name: "default", hint: "h", digest: Array(repeating: 1, count: 32), createdAt: now)
+        _ = try await harness.tessera.storage.createServiceAccount(account, secret: secret, limit: nil)
+        // The negative answer is cached...
+        #expect(try await directory.client(id: "tsc_direct", now: now.addingTimeInterval(29)) == nil)
+        // ...until it expires.
+        let record = try #require(try await directory.client(id: "tsc_direct", now: now.addingTimeInterval(31)))
+        #expect(record.allowedScopes == ["api:read"])
+        directory.invalidate(clientID: "tsc_direct")
+        #expect(try await directory.client(id: "tsc_direct", now: now.addingTimeInterval(31))?.account.id == account.id)
+    }
+}
+
+@Suite struct UsageRecorderTests {
+    @Test func pendingUsageIsWrittenWhenTheRecorderIsStopped() async throws {
+        let harness = try await CoreHarness()
+        defer { harness.cleanup() }
+        let created = try await harness.account(in: try await harness.tenant())
+        let usage = harness.tessera.usage
+        let loop = Task { await usage.run(interval: .seconds(3600), logger: .init(label: "test")) }
+        _ = try await harness.tessera.tokens.authenticate(clientID: created.account.clientID, secret: created.clientSecret)
+        loop.cancel()
+        await loop.value
+        let stored = try #require(try await harness.tessera.storage.credentials(clientID: created.account.clientID))
+        #expect(stored.account.lastUsedAt == harness.clock.now)
+    }
+}

@@ -1,0 +1,94 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Testing
+import TesseraCore
+import TesseraJOSE
+@testable import TesseraServer
+
+@Suite struct DiscoveryTests {
+    @Test func metadataHasAbsoluteURLsAndTheAliasMatches() async throws {
+        let harness = try await ServerHarness()
+        defer { harness.cleanup() }
+        try await harness.run { client in
+            let response = try await client.execute(uri: "/.well-known/oauth-authorization-server", method: .get)
+            #expect(response.status == .ok)
+            let body = try response.jsonObject()
+            #expect(body["issuer"] as? String == "http://tessera.test")
+            #expect(body["token_endpoint"] as? String == "http://tessera.test/oauth2/token")
+            #expect(body["jwks_uri"] as? String == "http://tessera.test/.well-known/jwks.json")
+            #expect(body["grant_types_supported"] as? [String] == ["client_credentials"])
+            #expect(body["token_endpoint_auth_methods_supported"] as? [String] == ["client_secret_basic", "client_secret_post"])
+            #expect(body["access_token_signing_alg_values_supported"] as? [String] == ["ES256"])
+            #expect((body["scopes_supported"] as? [String])?.contains("tessera:admin") == true)
+            let alias = try await client.execute(uri: "/.well-known/openid-configuration", method: .get)
+            #expect(alias.status == .ok)
+            #expect(alias.text == response.text)
+        }
+    }
+
+    @Test func jwksPublishesThePublicSigningKeyWithMaxAge() async throws {
+        let harness = try await ServerHarness(jwksMaxAge: 120)
+        defer { harness.cleanup() }
+        let active = try #require(harness.tessera.keyRing.snapshot?.active)
+        try await harness.run { client in
+            let response = try await client.execute(uri: "/.well-known/jwks.json", method: .get)
+            #expect(response.status == .ok)
+            #expect(response.headers[.cacheControl] == "public, max-age=120")
+            #expect(response.headers[.contentType] == "application/jwk-set+json")
+            let set = try JSONDecoder().decode(JWKSet.self, from: Data(response.body.readableBytesView))
+            #expect(set.keys == [active.publicJWK])
+            #expect(set.keys.allSatisfy { !$0.isPrivate })
+            #expect(!response.text.contains("\"d\""))
+        }
+    }
+
+    @Test func healthAndRequestIDs() async throws {
+        let harness = try await ServerHarness()
+        defer { harness.cleanup() }
+        try await harness.run { client in
+            let alive = try await client.execute(uri: "/health/alive", method: .get)
+            #expect(alive.status == .ok)
+            let ready = try await client.execute(uri: "/health/ready", method: .get)
+            #expect(ready.status == .ok)
+            #expect(try ready.jsonObject()["checks"] as? [String: String] == ["store": "ok", "signing_key": "ok"])
+
+            let echoed = try await client.execute(uri: "/health/alive", method: .get, headers: [.requestID: "abc-123_x.y"])
+            #expect(echoed.headers[.requestID] == "abc-123_x.y")
+            let unsafe = try await client.execute(uri: "/health/alive", method: .get, headers: [.requestID: "evil\"value"])
+            let generated = try #require(unsafe.headers[.requestID])
+            #expect(generated != "evil\"value")
+            #expect(generated.count == 26)
+        }
+    }
+
+    @Test func unknownRouteIsAProblem404() async throws {
+        let harness = try await ServerHarness()
+        defer { harness.cleanup() }
+        try await harness.run { client in
+            let response = try await client.execute(uri: "/nope", method: .get)
+            #expect(response.status == .notFound)
+            #expect(response.headers[.contentType] == "application/problem+json")
+        }
+    }
+}
+
+@Suite struct LiveSocketTests {
+    @Test func wholeFlowOverARealSocket() async throws {
+        let harness = try await ServerHarness()
+        defer { harness.cleanup() }
+        let admin = try await harness.credentials()
+        try await harness.app.test(.live) { client in
+            let token = try await client.accessToken(admin)
+            let created = try await client.createAccount(tenant: "acme", token: token, body: #"{"name":"over-the-wire","roles":["member"]}"#)
+            #expect(created.status == .created)
+            let body = try created.jsonObject()
+            let id = try #require(body["client_id"] as? String), secret = try #require(body["client_secret"] as? String)
+            let issued = try await client.token("grant_type=client_credentials", basic: (id, secret))
+            #expect(issued.status == .ok)
+            #expect(try issued.jsonObject()["scope"] as? String == "api:read")
+            let jwks = try await client.execute(uri: "/.well-known/jwks.json", method: .get)
+            #expect(jwks.status == .ok)
+        }
+    }
+}

@@ -1,0 +1,75 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Testing
+import TesseraCore
+import TesseraJOSE
+import TesseraSQLite
+@testable import TesseraServer
+
+/// A Tessera on a fresh SQLite file behind the real router.
+struct ServerHarness {
+    static let issuer = "http://tessera.test"
+
+    let tessera: Tessera
+    let directory: URL
+    let app: Application<RouterResponder<BasicRequestContext>>
+
+    init(jwksMaxAge: Int = 300) async throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-http-\(UUID().uuidString)")
+        let storage = try SQLiteStorage(path: directory.appendingPathComponent("tessera.sqlite").path)
+        tessera = Tessera(issuer: Self.issuer, storage: storage, masterKey: .generate())
+        try await tessera.start(signingAlgorithm: .es256)
+        app = Application(router: TesseraHTTP.router(tessera: tessera, configuration: .init(jwksMaxAge: jwksMaxAge)))
+    }
+
+    func cleanup() {
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// Credentials of a new account with `role` in tenant `slug` (created if missing).
+    func credentials(tenant slug: String = "acme", role: String = "admin") async throws -> Bootstrap.Result {
+        try await Bootstrap(tenants: tessera.tenants, accounts: tessera.accounts).run(tenantSlug: slug, role: role)
+    }
+
+    func run<Value>(_ body: @Sendable (any TestClientProtocol) async throws -> Value) async throws -> Value {
+        try await app.test(.router, body)
+    }
+}
+
+extension TestClientProtocol {
+    /// POSTs a form to the token endpoint.
+    func token(
+        _ form: String, basic: (String, String)? = nil, contentType: String? = "application/x-www-form-urlencoded"
+    ) async throws -> TestResponse {
+        var headers: HTTPFields = [:]
+        if let contentType { headers[.contentType] = contentType }
+        if let (id, secret) = basic {
+            headers[.authorization] = "Basic " + Data("\(id):\(secret)".utf8).base64EncodedString()
+        }
+        return try await execute(uri: "/oauth2/token", method: .post, headers: headers, body: ByteBuffer(string: form))
+    }
+
+    /// An access token for `credentials` through the real endpoint.
+    func accessToken(_ credentials: Bootstrap.Result) async throws -> String {
+        let response = try await token("grant_type=client_credentials", basic: (credentials.clientID, credentials.clientSecret))
+        #expect(response.status == .ok)
+        return try #require(try response.jsonObject()["access_token"] as? String)
+    }
+
+    func createAccount(tenant: String, token: String?, body: String, contentType: String? = "application/json") async throws -> TestResponse {
+        var headers: HTTPFields = [:]
+        if let token { headers[.authorization] = "Bearer \(token)" }
+        if let contentType { headers[.contentType] = contentType }
+        return try await execute(uri: "/v1/tenants/\(tenant)/service-accounts", method: .post, headers: headers, body: ByteBuffer(string: body))
+    }
+}
+
+extension TestResponse {
+    func jsonObject() throws -> [String: Any] {
+        let object = try JSONSerialization.jsonObject(with: Data(body.readableBytesView))
+        return try #require(object as? [String: Any])
+    }
+
+    var text: String { String(buffer: body) }
+}

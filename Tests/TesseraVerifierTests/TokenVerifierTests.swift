@@ -1,0 +1,175 @@
+import Foundation
+import Testing
+import TesseraJOSE
+@testable import TesseraVerifier
+
+/// Claim checks, with a fixed key set and a controlled clock.
+@Suite struct TokenVerifierClaimTests {
+    let key: SigningKey
+    let clock = ManualClock()
+    let verifier: TokenVerifier
+    static let issuer = "https://issuer.example"
+
+    init() throws {
+        key = try SigningKey.generate(.es256)
+        let clock = self.clock
+        verifier = TokenVerifier(
+            issuer: Self.issuer, audience: "https://api.example", keys: JWKSet(keys: [key.publicJWK]), now: { clock.now }
+        )
+    }
+
+    func rejection(_ token: String) async -> TokenVerificationError? {
+        await #expect(throws: TokenVerificationError.self) { try await verifier.verify(token) }
+    }
+
+    @Test func validTokenExposesItsClaims() async throws {
+        let token = try accessToken(key, issuer: Self.issuer, scope: "orders:read orders:write", iat: clock.now)
+        let verified = try await verifier.verify(token)
+        #expect(verified.subject == "9b2f1c1e-0000-4000-8000-000000000001")
+        #expect(verified.clientID == "tsc_client")
+        #expect(verified.tenant == "7c1d1c1e-0000-4000-8000-000000000002")
+        #expect(verified.roles == ["analyst"])
+        #expect(verified.scopes == ["orders:read", "orders:write"])
+        try verified.require(scopes: "orders:read")
+        let error = #expect(throws: TokenVerificationError.self) { try verified.require(scopes: "orders:read", "admin") }
+        #expect(error?.code == .insufficientScope)
+        #expect(error?.reason == "missing scope: admin")
+    }
+
+    @Test func wrongAudienceIsRejected() async throws {
+        let error = await rejection(try accessToken(key, issuer: Self.issuer, audience: ["https://other.example"], iat: clock.now))
+        #expect(error?.code == .wrongAudience)
+    }
+
+    @Test func wrongIssuerIsRejected() async throws {
+        let error = await rejection(try accessToken(key, issuer: "https://evil.example", iat: clock.now))
+        #expect(error?.code == .wrongIssuer)
+    }
+
+    @Test func expiryHonoursTheLeeway() async throws {
+        let token = try accessToken(key, issuer: Self.issuer, iat: clock.now, lifetime: 60)
+        clock.advance(60 + 29)
+        _ = try await verifier.verify(token)
+        clock.advance(2)
+        #expect(await rejection(token)?.code == .expired)
+    }
+
+    @Test func notYetValidAndIssuedInTheFutureAreRejected() async throws {
+        let future = try accessToken(key, issuer: Self.issuer, iat: clock.now.addingTimeInterval(120))
+        #expect(await rejection(future)?.code == .notYetValid)
+    }
+
+    @Test func wrongTypeIsRejected() async throws {
+        let plainJWT = try accessToken(key, issuer: Self.issuer, iat: clock.now, type: "JWT")
+        #expect(await rejection(plainJWT)?.code == .wrongType)
+    }
+
+    @Test func tamperedTokenIsRejected() async throws {
+        let parts = try accessToken(key, issuer: Self.issuer, iat: clock.now).split(separator: ".")
+        var payload = try #require(Base64URL.decode(parts[1]))
+        payload[payload.count / 2] ^= 0x01
+        let tampered = "\(parts[0]).\(Base64URL.encode(payload)).\(parts[2])"
+        let code = await rejection(tampered)?.code
+        #expect(code == .invalidSignature || code == .malformed)
+    }
+
+    @Test func algNoneAndHMACAreRejected() async throws {
+        let parts = try accessToken(key, issuer: Self.issuer, iat: clock.now).split(separator: ".")
+        for alg in ["none", "HS256"] {
+            let header = Base64URL.encode(#"{"alg":"\#(alg)","kid":"\#(key.keyID)","typ":"at+jwt"}"#)
+            #expect(await rejection("\(header).\(parts[1]).\(parts[2])")?.code == .algorithmNotAllowed)
+        }
+    }
+
+    @Test func algorithmOtherThanTheKeysIsRejected() async throws {
+        let parts = try accessToken(key, issuer: Self.issuer, iat: clock.now).split(separator: ".")
+        let header = Base64URL.encode(#"{"alg":"EdDSA","kid":"\#(key.keyID)","typ":"at+jwt"}"#)
+        #expect(await rejection("\(header).\(parts[1]).\(parts[2])")?.code == .algorithmNotAllowed)
+    }
+
+    @Test func unknownKidIsRejected() async throws {
+        let stranger = try SigningKey.generate(.es256)
+        #expect(await rejection(try accessToken(stranger, issuer: Self.issuer, iat: clock.now))?.code == .unknownKey)
+    }
+
+    @Test func garbageIsMalformed() async throws {
+        for token in ["", "x", "a.b.c", String(repeating: "A", count: 20_000)] {
+            #expect(await rejection(token)?.code == .malformed)
+        }
+    }
+}
+
+/// Discovery and JWKS caching against a stand-in issuer on a real socket.
+@Suite struct JWKSDiscoveryTests {
+    @Test func keysAreFetchedOnceAndCachedForMaxAge() async throws {
+        let issuer = try FakeIssuer()
+        let key = try SigningKey.generate(.es256)
+        issuer.publish([key.publicJWK])
+        let clock = ManualClock()
+        let verifier = TokenVerifier(issuer: issuer.issuer, audience: "https://api.example", now: { clock.now })
+        try await serving(issuer.application()) {
+            try await waitUntilServing(port: issuer.port)
+            for _ in 0..<5 { _ = try await verifier.verify(try accessToken(key, issuer: issuer.issuer, iat: clock.now)) }
+            #expect(issuer.jwksFetches == 1)
+            clock.advance(301)
+            _ = try await verifier.verify(try accessToken(key, issuer: issuer.issuer, iat: clock.now))
+            #expect(issuer.jwksFetches == 2)
+        }
+    }
+
+    @Test func unknownKidRefreshesOnceThenIsRateLimited() async throws {
+        let issuer = try FakeIssuer()
+        let old = try SigningKey.generate(.es256), new = try SigningKey.generate(.eddsa), stranger = try SigningKey.generate(.es256)
+        issuer.publish([old.publicJWK])
+        let clock = ManualClock()
+        let verifier = TokenVerifier(issuer: issuer.issuer, audience: "https://api.example", now: { clock.now })
+        try await serving(issuer.application()) {
+            try await waitUntilServing(port: issuer.port)
+            _ = try await verifier.verify(try accessToken(old, issuer: issuer.issuer, iat: clock.now))
+            #expect(issuer.jwksFetches == 1)
+            // Rotation: the new key appears; a token signed by it triggers one refresh after the interval.
+            issuer.publish([new.publicJWK, old.publicJWK])
+            clock.advance(11)
+            _ = try await verifier.verify(try accessToken(new, issuer: issuer.issuer, iat: clock.now))
+            #expect(issuer.jwksFetches == 2)
+            // An unknown kid right after a refresh does not cause another fetch.
+            let error = await #expect(throws: TokenVerificationError.self) {
+                try await verifier.verify(try accessToken(stranger, issuer: issuer.issuer, iat: clock.now))
+            }
+            #expect(error?.code == .unknownKey)
+            #expect(issuer.jwksFetches == 2)
+        }
+    }
+
+    @Test func metadataForAnotherIssuerIsRefused() async throws {
+        let issuer = try FakeIssuer()
+        let key = try SigningKey.generate(.es256)
+        issuer.publish([key.publicJWK])
+        issuer.state.withLock { $0.metadataIssuer = "https://impostor.example" }
+        let verifier = TokenVerifier(issuer: issuer.issuer, audience: "https://api.example")
+        try await serving(issuer.application()) {
+            try await waitUntilServing(port: issuer.port)
+            let error = await #expect(throws: TokenVerificationError.self) {
+                try await verifier.verify(try accessToken(key, issuer: issuer.issuer))
+            }
+            #expect(error?.code == .keysUnavailable)
+            #expect(issuer.jwksFetches == 0)
+        }
+    }
+
+    @Test func unreachableIssuerIsKeysUnavailable() async throws {
+        let verifier = TokenVerifier(issuer: "http://127.0.0.1:\(try freePort())", audience: "https://api.example")
+        let key = try SigningKey.generate(.es256)
+        let error = await #expect(throws: TokenVerificationError.self) {
+            try await verifier.verify(try accessToken(key, issuer: verifier.issuer))
+        }
+        #expect(error?.code == .keysUnavailable)
+    }
+
+    @Test func cacheControlMaxAgeIsParsed() {
+        #expect(JWKSSource.maxAge("public, max-age=120") == 120)
+        #expect(JWKSSource.maxAge("max-age=\"60\"") == 60)
+        #expect(JWKSSource.maxAge("no-store") == 0)
+        #expect(JWKSSource.maxAge("public") == nil)
+    }
+}
