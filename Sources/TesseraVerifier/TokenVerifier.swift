@@ -52,7 +52,7 @@ public final class TokenVerifier: Sendable {
         issuer: String, audience: String, httpClient: HTTPClient = .shared,
         configuration: Configuration = Configuration(), now: @escaping @Sendable () -> Date = { Date() }
     ) {
-        let issuer = Self.normalize(issuer)
+        let issuer = Self.normalizeIssuer(issuer)
         self.issuer = issuer
         self.audience = audience
         self.configuration = configuration
@@ -65,7 +65,7 @@ public final class TokenVerifier: Sendable {
         issuer: String, audience: String, keys: JWKSet,
         configuration: Configuration = Configuration(), now: @escaping @Sendable () -> Date = { Date() }
     ) {
-        self.issuer = Self.normalize(issuer)
+        self.issuer = Self.normalizeIssuer(issuer)
         self.audience = audience
         self.configuration = configuration
         self.now = now
@@ -132,7 +132,8 @@ public final class TokenVerifier: Sendable {
         }
     }
 
-    private static func normalize(_ issuer: String) -> String {
+    /// `issuer` without trailing slashes, the form Tessera puts in `iss`.
+    public static func normalizeIssuer(_ issuer: String) -> String {
         var value = issuer
         while value.hasSuffix("/") { value.removeLast() }
         return value

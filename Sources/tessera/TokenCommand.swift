@@ -2,6 +2,7 @@ import ArgumentParser
 import AsyncHTTPClient
 import Foundation
 import NIOCore
+import TesseraVerifier
 
 struct TokenCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -39,8 +40,7 @@ struct TokenCommand: AsyncParsableCommand {
 
     func run() async throws {
         let secret = clientSecret ?? Env.value("TESSERA_CLIENT_SECRET") ?? ""
-        var base = issuer
-        while base.hasSuffix("/") { base.removeLast() }
+        let base = TokenVerifier.normalizeIssuer(issuer)
         let tokenEndpoint = try await discoverTokenEndpoint(base) ?? base + "/oauth2/token"
 
         var form = ["grant_type": "client_credentials"]

@@ -25,9 +25,8 @@ struct VerifyCommand: AsyncParsableCommand {
     var token: String
 
     func run() async throws {
-        var normalizedIssuer = issuer
-        while normalizedIssuer.hasSuffix("/") { normalizedIssuer.removeLast() }
-        let verifier = TokenVerifier(issuer: normalizedIssuer, audience: audience ?? normalizedIssuer)
+        let trimmed = TokenVerifier.normalizeIssuer(issuer)
+        let verifier = TokenVerifier(issuer: trimmed, audience: audience ?? trimmed)
         do {
             let verified = try await verifier.verify(token)
             if let requireScope {

@@ -18,11 +18,13 @@ struct AdminAuthentication: Sendable {
         let token = header.dropFirst(7).trimmingCharacters(in: .whitespaces)
         do {
             return try await tessera.validator.validate(token)
-        } catch {
+        } catch is AccessTokenValidator.Rejection {
             throw Problem(
                 .unauthorized, "the access token is invalid or expired",
                 headers: [.wwwAuthenticate: Self.challenge + #", error="invalid_token", error_description="the access token is invalid or expired""#]
             )
+        } catch {
+            throw Problem(.serviceUnavailable, "the store is unavailable", headers: [.retryAfter: "1"])
         }
     }
 

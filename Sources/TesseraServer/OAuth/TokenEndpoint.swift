@@ -77,22 +77,3 @@ struct TokenEndpoint: Sendable {
         return try tessera.tokens.issue(for: client, scope: form["scope"], audiences: audiences)
     }
 }
-
-/// The body was larger than the route accepts.
-struct BodyTooLarge: Error, CustomStringConvertible {
-    let limit: Int
-    var description: String { "the body exceeds \(limit) bytes" }
-}
-
-extension Request {
-    /// Collects the body, refusing more than `limit` bytes.
-    func collectBody(upTo limit: Int) async throws -> [UInt8] {
-        if let length = headers[.contentLength].flatMap(Int.init), length > limit { throw BodyTooLarge(limit: limit) }
-        do {
-            let buffer = try await body.collect(upTo: limit)
-            return Array(buffer.readableBytesView)
-        } catch let error as HTTPError where error.status == .contentTooLarge {
-            throw BodyTooLarge(limit: limit)
-        }
-    }
-}

@@ -1,0 +1,115 @@
+"""Starts release-built `tessera serve` processes on free loopback ports for the interop suite."""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+
+import pytest
+import requests
+
+BIN = os.environ.get("TESSERA_BIN", os.path.join(os.path.dirname(__file__), "..", ".build", "release", "tessera"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Server:
+    directory: str
+    port: int
+    issuer: str
+    process: subprocess.Popen
+    env: dict = field(default_factory=dict)
+
+    def tessera(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        """Runs the tessera CLI against this server's store."""
+        return subprocess.run(
+            [BIN, *args], cwd=self.directory, env=self.env, capture_output=True, text=True, timeout=60, check=check
+        )
+
+    def bootstrap(self, tenant: str = "acme", role: str = "admin") -> dict:
+        result = self.tessera("bootstrap", "--tenant", tenant, "--role", role, "--json")
+        return json.loads(result.stdout)
+
+    def token(self, client_id: str, secret: str, **form: str) -> dict:
+        response = requests.post(
+            self.issuer + "/oauth2/token",
+            data={"grant_type": "client_credentials", **form},
+            auth=(client_id, secret),
+            timeout=10,
+        )
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def create_account(self, admin: dict, tenant: str = "acme", **body) -> dict:
+        token = self.token(admin["client_id"], admin["client_secret"])["access_token"]
+        response = requests.post(
+            f"{self.issuer}/v1/tenants/{tenant}/service-accounts",
+            json=body,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        )
+        assert response.status_code == 201, response.text
+        return response.json()
+
+
+def start_server(alg: str = "ES256") -> Server:
+    directory = tempfile.mkdtemp(prefix="tessera-interop-")
+    port = free_port()
+    issuer = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TESSERA_")}
+    env["TESSERA_SIGNING_ALG"] = alg
+    log = open(os.path.join(directory, "serve.log"), "w")
+    process = subprocess.Popen(
+        [BIN, "serve", "--port", str(port)], cwd=directory, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(open(os.path.join(directory, "serve.log")).read())
+        try:
+            if requests.get(issuer + "/health/ready", timeout=1).status_code == 200:
+                return Server(directory, port, issuer, process, env)
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("tessera serve did not become ready")
+
+
+def stop_server(server: Server) -> None:
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+    shutil.rmtree(server.directory, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def server():
+    instance = start_server()
+    yield instance
+    stop_server(instance)
+
+
+@pytest.fixture(scope="module")
+def server_factory():
+    started = []
+
+    def make(alg: str) -> Server:
+        instance = start_server(alg)
+        started.append(instance)
+        return instance
+
+    yield make
+    for instance in started:
+        stop_server(instance)

@@ -1,0 +1,211 @@
+"""Interop: implementations nobody on this project wrote obtain and verify Tessera tokens."""
+
+import base64
+import hashlib
+import hmac
+import json
+
+import jwt
+import pytest
+import requests
+from authlib.integrations.requests_client import OAuth2Session
+from cryptography.hazmat.primitives.asymmetric import ec
+from joserfc import jwt as jose_jwt
+from joserfc.jwk import KeySet
+
+from conftest import Server
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def metadata(server: Server) -> dict:
+    return requests.get(server.issuer + "/.well-known/oauth-authorization-server", timeout=10).json()
+
+
+def verify_with_pyjwt(server: Server, token: str, alg: str) -> dict:
+    """PyJWT, keys from our JWKS through PyJWKClient, every registered claim required."""
+    meta = metadata(server)
+    header = jwt.get_unverified_header(token)
+    assert header["typ"] == "at+jwt"
+    assert header["alg"] == alg
+    signing_key = jwt.PyJWKClient(meta["jwks_uri"]).get_signing_key_from_jwt(token)
+    return jwt.decode(
+        token,
+        signing_key,
+        algorithms=[alg],
+        audience=server.issuer,
+        issuer=server.issuer,
+        options={"require": ["exp", "iat", "nbf", "iss", "aud", "sub", "jti"]},
+    )
+
+
+@pytest.mark.parametrize("method", ["client_secret_basic", "client_secret_post"])
+def test_authlib_fetches_a_token_that_pyjwt_verifies(server: Server, method: str):
+    admin = server.bootstrap()
+    account = server.create_account(admin, name=f"authlib-{method}", roles=["editor"])
+    meta = metadata(server)
+    session = OAuth2Session(account["client_id"], account["client_secret"], token_endpoint_auth_method=method)
+    token = session.fetch_token(meta["token_endpoint"], grant_type="client_credentials")
+    assert token["token_type"] == "Bearer"
+    assert token["scope"] == "api:read api:write"
+    assert 3590 <= token["expires_in"] <= 3600
+
+    claims = verify_with_pyjwt(server, token["access_token"], "ES256")
+    assert claims["client_id"] == account["client_id"]
+    assert claims["sub"] == account["id"]
+    assert claims["tenant"] == account["tenant_id"]
+    assert claims["scope"] == "api:read api:write"
+    assert claims["roles"] == ["editor"]
+    assert claims["exp"] - claims["iat"] == 3600
+
+
+def test_authlib_down_scoping_and_invalid_scope(server: Server):
+    admin = server.bootstrap()
+    account = server.create_account(admin, name="narrow", roles=["editor"])
+    session = OAuth2Session(account["client_id"], account["client_secret"], scope="api:read")
+    token = session.fetch_token(server.issuer + "/oauth2/token", grant_type="client_credentials")
+    assert token["scope"] == "api:read"
+    response = requests.post(
+        server.issuer + "/oauth2/token",
+        data={"grant_type": "client_credentials", "scope": "tessera:admin"},
+        auth=(account["client_id"], account["client_secret"]),
+        timeout=10,
+    )
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_scope"
+
+
+def test_joserfc_verifies_with_claims_registry(server: Server):
+    admin = server.bootstrap()
+    token = server.token(admin["client_id"], admin["client_secret"])["access_token"]
+    keys = KeySet.import_key_set(requests.get(metadata(server)["jwks_uri"], timeout=10).json())
+    decoded = jose_jwt.decode(token, keys, algorithms=["ES256"])
+    assert decoded.header["typ"] == "at+jwt"
+    registry = jose_jwt.JWTClaimsRegistry(
+        iss={"essential": True, "value": server.issuer},
+        aud={"essential": True, "value": server.issuer},
+        exp={"essential": True},
+        sub={"essential": True},
+        jti={"essential": True},
+    )
+    registry.validate(decoded.claims)
+
+
+def test_wrong_secret_is_invalid_client_with_challenge(server: Server):
+    admin = server.bootstrap()
+    response = requests.post(
+        server.issuer + "/oauth2/token",
+        data={"grant_type": "client_credentials"},
+        auth=(admin["client_id"], admin["client_secret"][:-1] + ("A" if admin["client_secret"][-1] != "A" else "B")),
+        timeout=10,
+    )
+    assert response.status_code == 401
+    assert response.json() == {"error": "invalid_client", "error_description": "client authentication failed"}
+    assert response.headers["WWW-Authenticate"].startswith("Basic")
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+@pytest.mark.parametrize("alg", ["EdDSA", "RS256", "PS256"])
+def test_every_signing_algorithm_verifies_in_pyjwt(server_factory, alg: str):
+    server = server_factory(alg)
+    admin = server.bootstrap()
+    token = server.token(admin["client_id"], admin["client_secret"])["access_token"]
+    claims = verify_with_pyjwt(server, token, alg)
+    assert claims["client_id"] == admin["client_id"]
+    # Our own verifier accepts it too.
+    result = server.tessera("verify", "--issuer", server.issuer, token)
+    assert json.loads(result.stdout)["client_id"] == admin["client_id"]
+
+
+# --- Our verifier (TesseraVerifier through `tessera verify`) rejects what it must ---------------
+
+
+def rejected(server: Server, token: str) -> str:
+    result = server.tessera("verify", "--issuer", server.issuer, token, check=False)
+    assert result.returncode == 1, result.stdout
+    assert result.stdout == ""
+    return result.stderr.strip()
+
+
+def issued(server: Server) -> str:
+    admin = server.bootstrap()
+    return server.token(admin["client_id"], admin["client_secret"])["access_token"]
+
+
+def test_our_verifier_accepts_a_genuine_token(server: Server):
+    token = issued(server)
+    result = server.tessera("verify", "--issuer", server.issuer, "--require-scope", "api:read", token)
+    assert json.loads(result.stdout)["iss"] == server.issuer
+
+
+def test_our_verifier_rejects_a_tampered_token(server: Server):
+    header, payload, signature = issued(server).split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=="))
+    claims["scope"] = "tessera:super"
+    forged = ".".join([header, b64url(json.dumps(claims).encode()), signature])
+    assert rejected(server, forged) == "rejected: invalid_signature: the signature does not verify"
+
+
+def test_our_verifier_rejects_hs256_keyed_with_the_public_key(server: Server):
+    header, payload, _ = issued(server).split(".")
+    kid = json.loads(base64.urlsafe_b64decode(header + "=="))["kid"]
+    jwks = requests.get(server.issuer + "/.well-known/jwks.json", timeout=10).content
+    forged_header = b64url(json.dumps({"alg": "HS256", "kid": kid, "typ": "at+jwt"}).encode())
+    signing_input = f"{forged_header}.{payload}".encode()
+    signature = b64url(hmac.new(jwks, signing_input, hashlib.sha256).digest())
+    assert rejected(server, f"{forged_header}.{payload}.{signature}") == (
+        'rejected: algorithm_not_allowed: algorithm "HS256" is not accepted'
+    )
+
+
+def test_our_verifier_rejects_alg_none(server: Server):
+    header, payload, _ = issued(server).split(".")
+    kid = json.loads(base64.urlsafe_b64decode(header + "=="))["kid"]
+    forged_header = b64url(json.dumps({"alg": "none", "kid": kid, "typ": "at+jwt"}).encode())
+    # An empty signature segment is refused as malformed before anything else.
+    assert rejected(server, f"{forged_header}.{payload}.") == "rejected: malformed: a JWS segment is empty"
+    assert rejected(server, f"{forged_header}.{payload}.AAAA") == (
+        'rejected: algorithm_not_allowed: algorithm "none" is not accepted'
+    )
+
+
+def test_our_verifier_rejects_another_algorithm_under_our_kid(server: Server):
+    # An RS256 token from a key we never published, claiming our ES256 kid.
+    token = issued(server)
+    kid = jwt.get_unverified_header(token)["kid"]
+    claims = jwt.decode(token, options={"verify_signature": False})
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    attacker = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    forged = jwt.encode(claims, attacker, algorithm="RS256", headers={"kid": kid, "typ": "at+jwt"})
+    assert rejected(server, forged) == (
+        "rejected: algorithm_not_allowed: header algorithm RS256 does not match the key's ES256"
+    )
+
+
+def test_our_verifier_rejects_an_unknown_kid(server: Server):
+    claims = jwt.decode(issued(server), options={"verify_signature": False})
+    attacker = ec.generate_private_key(ec.SECP256R1())
+    forged = jwt.encode(claims, attacker, algorithm="ES256", headers={"kid": "not-ours", "typ": "at+jwt"})
+    assert rejected(server, forged) == 'rejected: unknown_key: no published key has kid "not-ours"'
+
+
+def test_our_verifier_rejects_a_foreign_audience(server: Server):
+    token = issued(server)
+    result = server.tessera("verify", "--issuer", server.issuer, "--audience", "https://elsewhere.example", token, check=False)
+    assert result.returncode == 1
+    assert result.stderr.strip() == 'rejected: wrong_audience: aud does not contain "https://elsewhere.example"'
+
+
+def test_metadata_and_jwks_headers(server: Server):
+    meta = metadata(server)
+    assert meta["issuer"] == server.issuer
+    assert meta["token_endpoint"] == server.issuer + "/oauth2/token"
+    alias = requests.get(server.issuer + "/.well-known/openid-configuration", timeout=10).json()
+    assert alias == meta
+    jwks = requests.get(meta["jwks_uri"], timeout=10)
+    assert jwks.headers["Cache-Control"] == "public, max-age=300"
+    for key in jwks.json()["keys"]:
+        assert "d" not in key and key["use"] == "sig" and key["kid"]
