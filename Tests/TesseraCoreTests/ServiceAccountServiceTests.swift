@@ -82,6 +82,21 @@ import TesseraCore
         #expect(record.account.createdBy == "bootstrap")
     }
 
+    @Test func onlyASuperAdminGrantsSuperAdmin() async throws {
+        let harness = try await CoreHarness()
+        defer { harness.cleanup() }
+        let tenant = try await harness.tenant()
+        let tenantAdmin = Caller(id: "a", isSuperAdmin: false)
+        for input in [NewServiceAccount(roles: ["super_admin"]), NewServiceAccount(roles: ["analyst"], projects: [.init(project: "p", role: "super_admin")])] {
+            await #expect(throws: DomainError(.forbidden, "only a super admin may grant the role \"super_admin\"")) {
+                try await harness.tessera.accounts.create(in: tenant, input, by: tenantAdmin)
+            }
+        }
+        let granted = try await harness.tessera.accounts.create(in: tenant, NewServiceAccount(roles: ["super_admin"]), by: Caller(id: "root", isSuperAdmin: true))
+        #expect(granted.account.roles == ["super_admin"])
+        #expect(granted.account.createdBy == "root")
+    }
+
     @Test func invalidTenantSlugIsRefused() async throws {
         let harness = try await CoreHarness()
         defer { harness.cleanup() }

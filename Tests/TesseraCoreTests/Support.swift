@@ -47,6 +47,6 @@ struct CoreHarness {
     }
 
     func account(in tenant: Tenant, _ input: NewServiceAccount = NewServiceAccount(roles: ["analyst"])) async throws -> CreatedServiceAccount {
-        try await tessera.accounts.create(in: tenant, input, createdBy: "test")
+        try await tessera.accounts.create(in: tenant, input, by: Caller(id: "test", isSuperAdmin: true))
     }
 }

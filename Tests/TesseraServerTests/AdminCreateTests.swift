@@ -126,6 +126,20 @@ import TesseraCore
         }
     }
 
+    @Test func tenantAdminCannotGrantSuperAdmin() async throws {
+        let harness = try await ServerHarness()
+        defer { harness.cleanup() }
+        let admin = try await harness.credentials()
+        try await harness.run { client in
+            let response = try await client.createAccount(
+                tenant: "acme", token: try await client.accessToken(admin), body: #"{"name":"escalate","roles":["super_admin"]}"#
+            )
+            #expect(response.status == .forbidden)
+            #expect(try response.jsonObject()["detail"] as? String == "only a super admin may grant the role \"super_admin\"")
+        }
+        #expect(try await harness.tessera.storage.countServiceAccounts(tenantID: try #require(UUID(uuidString: admin.tenantID))) == 1)
+    }
+
     @Test func nonAdminOfTheTenantGets403InsufficientScope() async throws {
         let harness = try await ServerHarness()
         defer { harness.cleanup() }

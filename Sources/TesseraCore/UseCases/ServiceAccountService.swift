@@ -32,6 +32,27 @@ public struct CreatedServiceAccount: Sendable {
     public let clientSecret: String
 }
 
+/// Who performs an admin action, and whether they may grant cross-tenant power.
+public struct Caller: Sendable, Hashable {
+    /// The acting account's id, or a name such as `bootstrap`.
+    public let id: String
+    /// Holds `tessera:super`: may grant roles that carry it.
+    public let isSuperAdmin: Bool
+
+    public init(id: String, isSuperAdmin: Bool) {
+        self.id = id
+        self.isSuperAdmin = isSuperAdmin
+    }
+
+    /// The principal behind an access token.
+    public init(_ principal: Principal) {
+        self.init(id: principal.accountID.uuidString.lowercased(), isSuperAdmin: principal.isSuperAdmin)
+    }
+
+    /// `tessera bootstrap`, run by whoever holds the database and master key.
+    public static let bootstrap = Caller(id: "bootstrap", isSuperAdmin: true)
+}
+
 /// Service-account use cases.
 public struct ServiceAccountService: Sendable {
     public static let maximumNameLength = 100
@@ -53,17 +74,19 @@ public struct ServiceAccountService: Sendable {
     ///
     /// Validates every field (naming the one that fails), checks roles against the
     /// tenant's catalogue, and stores account and secret in one durable write.
-    public func create(in tenant: Tenant, _ input: NewServiceAccount, createdBy: String?) async throws -> CreatedServiceAccount {
+    public func create(in tenant: Tenant, _ input: NewServiceAccount, by caller: Caller) async throws -> CreatedServiceAccount {
         let now = dependencies.now()
         let name = try input.name.map { try Self.validateName($0) }
         if let description = input.description, description.count > Self.maximumDescriptionLength {
             throw DomainError.invalid("description", "description must be at most \(Self.maximumDescriptionLength) characters")
         }
         let roles = try Self.validateList(input.roles ?? [Role.defaultRoleName], field: "roles", allowEmpty: false)
-        let catalogue = Set(try await storage.roles(tenantID: tenant.id).map(\.name))
+        let tenantRoles = try await storage.roles(tenantID: tenant.id)
+        let catalogue = Set(tenantRoles.map(\.name))
         if let unknown = roles.first(where: { !catalogue.contains($0) }) {
             throw DomainError.invalid("roles", "unknown role \"\(unknown)\"")
         }
+        try Self.checkGrant(roles + (input.projects ?? []).map(\.role), of: tenantRoles, by: caller)
         let groups = try Self.validateList(input.groups ?? [], field: "groups", allowEmpty: true)
         let audiences = try Self.validateList(input.audiences ?? [], field: "audiences", allowEmpty: true)
         let projects = input.projects ?? []
@@ -90,7 +113,7 @@ public struct ServiceAccountService: Sendable {
             id: accountID, tenantID: tenant.id, clientID: dependencies.clientID(),
             name: name ?? Self.generatedName(at: now), description: input.description,
             roles: roles, groups: groups, projects: projects, audiences: audiences,
-            expiresAt: input.expiresAt, createdAt: now, updatedAt: now, createdBy: createdBy
+            expiresAt: input.expiresAt, createdAt: now, updatedAt: now, createdBy: caller.id
         )
         // A generated name may meet another created in the same second: number it.
         var attempt = 1
@@ -110,6 +133,16 @@ public struct ServiceAccountService: Sendable {
             } catch let error as StoreError where error.isUnavailable {
                 throw DomainError(.unavailable, "the store is unavailable")
             }
+        }
+    }
+
+    /// Refuses roles that carry `tessera:super` unless the caller holds it: a
+    /// tenant admin must not mint an account that reaches every tenant.
+    static func checkGrant(_ names: [String], of roles: [Role], by caller: Caller) throws {
+        guard !caller.isSuperAdmin else { return }
+        let granted = Set(names)
+        if let role = roles.first(where: { granted.contains($0.name) && $0.scopes.contains(TesseraScope.superAdmin) }) {
+            throw DomainError(.forbidden, "only a super admin may grant the role \"\(role.name)\"")
         }
     }
 

@@ -72,7 +72,7 @@ public struct Bootstrap: Sendable {
 
     public func run(tenantSlug: String, role: String) async throws -> Result {
         let tenant = try await tenants.findOrCreate(slug: tenantSlug)
-        let created = try await accounts.create(in: tenant, NewServiceAccount(roles: [role]), createdBy: "bootstrap")
+        let created = try await accounts.create(in: tenant, NewServiceAccount(roles: [role]), by: .bootstrap)
         return Result(
             tenantID: tenant.id.uuidString.lowercased(),
             tenantSlug: tenant.slug,

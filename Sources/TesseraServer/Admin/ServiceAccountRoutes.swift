@@ -115,7 +115,7 @@ struct ServiceAccountRoutes: Sendable {
                 expiresAt: try reader.date("expires_at")
             )
             try reader.finish()
-            let created = try await tessera.accounts.create(in: tenant, input, createdBy: principal.accountID.uuidString.lowercased())
+            let created = try await tessera.accounts.create(in: tenant, input, by: Caller(principal))
             context.logger.info("service account created", metadata: [
                 "tenant": "\(tenant.id)", "account": "\(created.account.id)", "actor": "\(principal.accountID)",
             ])
