@@ -14,6 +14,8 @@ public struct Tessera: Sendable {
     public let tokens: TokenService
     public let accounts: ServiceAccountService
     public let tenants: TenantService
+    public let roles: RoleService
+    public let audit: AuditLog
     public let validator: AccessTokenValidator
     public let dependencies: Dependencies
 
@@ -30,7 +32,9 @@ public struct Tessera: Sendable {
         usage = UsageRecorder(storage: storage)
         tokens = TokenService(issuer: issuer, clients: clients, keyRing: keyRing, usage: usage, dependencies: dependencies)
         accounts = ServiceAccountService(storage: storage, clients: clients, dependencies: dependencies)
-        tenants = TenantService(storage: storage, dependencies: dependencies)
+        tenants = TenantService(storage: storage, clients: clients, dependencies: dependencies)
+        roles = RoleService(storage: storage, clients: clients)
+        audit = AuditLog(storage: storage, dependencies: dependencies)
         validator = AccessTokenValidator(issuer: issuer, keyRing: keyRing, clients: clients, dependencies: dependencies)
     }
 

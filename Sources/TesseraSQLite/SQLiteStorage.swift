@@ -21,7 +21,7 @@ public final class SQLiteStorage: Storage {
         // The file holds secret digests and sealed keys: readable by the owner only.
         // SQLite gives the -wal and -shm files the same mode.
         if !FileManager.default.fileExists(atPath: path) {
-            FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
+            _ = FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
         }
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
@@ -103,6 +103,24 @@ public final class SQLiteStorage: Storage {
                 CREATE UNIQUE INDEX signing_keys_one_active ON signing_keys(state) WHERE state = 'active';
                 """)
         }
+        migrator.registerMigration("v2") { db in
+            try db.execute(sql: """
+                CREATE TABLE audit_events (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    tenant_id TEXT,
+                    actor TEXT NOT NULL,
+                    action TEXT NOT NULL,
+                    resource_type TEXT NOT NULL,
+                    resource_id TEXT,
+                    outcome TEXT NOT NULL,
+                    status INTEGER NOT NULL,
+                    request_id TEXT,
+                    at REAL NOT NULL
+                );
+                CREATE INDEX audit_events_tenant ON audit_events(tenant_id, id);
+                CREATE INDEX service_accounts_tenant_number ON service_accounts(tenant_id, number);
+                """)
+        }
         return migrator
     }
 
@@ -155,6 +173,67 @@ public final class SQLiteStorage: Storage {
             try Row.fetchAll(db, sql: "SELECT * FROM roles WHERE tenant_id = ? ORDER BY name", arguments: [tenantID.text]).map { row in
                 Role(name: row["name"], scopes: try JSONColumn.decode(row["scopes"]), builtin: row["builtin"])
             }
+        }
+    }
+
+    public func listTenants(afterNumber: Int?, limit: Int) async throws -> [Tenant] {
+        try await read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM tenants WHERE number > ? ORDER BY number LIMIT ?", arguments: [afterNumber ?? 0, limit]
+            ).map(Self.tenant)
+        }
+    }
+
+    public func updateTenant(_ tenant: Tenant) async throws {
+        try await write { db in
+            try db.execute(
+                sql: """
+                    UPDATE tenants SET name = ?, account_limit = ?, token_lifetime = ?, default_audience = ?, updated_at = ?
+                    WHERE id = ?
+                    """,
+                arguments: [
+                    tenant.name, tenant.accountLimit, tenant.tokenLifetime, tenant.defaultAudience,
+                    tenant.updatedAt.timeIntervalSince1970, tenant.id.text,
+                ]
+            )
+            if db.changesCount == 0 { throw StoreError.notFound("tenant not found") }
+        }
+    }
+
+    public func createRole(_ role: Role, tenantID: UUID) async throws {
+        try await write { db in
+            try db.execute(
+                sql: "INSERT INTO roles (tenant_id, name, scopes, builtin) VALUES (?, ?, ?, ?)",
+                arguments: [tenantID.text, role.name, try JSONColumn.encode(role.scopes), role.builtin]
+            )
+        }
+    }
+
+    public func updateRole(_ role: Role, tenantID: UUID) async throws {
+        try await write { db in
+            try db.execute(
+                sql: "UPDATE roles SET scopes = ? WHERE tenant_id = ? AND name = ?",
+                arguments: [try JSONColumn.encode(role.scopes), tenantID.text, role.name]
+            )
+            if db.changesCount == 0 { throw StoreError.notFound("role not found") }
+        }
+    }
+
+    public func deleteRole(name: String, tenantID: UUID) async throws {
+        try await write { db in
+            let inUse = try Bool.fetchOne(
+                db,
+                sql: """
+                    SELECT EXISTS (SELECT 1 FROM service_accounts, json_each(service_accounts.roles) AS r
+                                   WHERE service_accounts.tenant_id = ?1 AND r.value = ?2)
+                        OR EXISTS (SELECT 1 FROM service_accounts, json_each(service_accounts.projects) AS p
+                                   WHERE service_accounts.tenant_id = ?1 AND json_extract(p.value, '$.role') = ?2)
+                    """,
+                arguments: [tenantID.text, name]
+            ) ?? false
+            if inUse { throw StoreError.conflict("role \"\(name)\" is held by a service account") }
+            try db.execute(sql: "DELETE FROM roles WHERE tenant_id = ? AND name = ?", arguments: [tenantID.text, name])
+            if db.changesCount == 0 { throw StoreError.notFound("role not found") }
         }
     }
 
@@ -225,6 +304,134 @@ public final class SQLiteStorage: Storage {
                 try db.execute(
                     sql: "UPDATE client_secrets SET last_used_at = MAX(COALESCE(last_used_at, 0), ?) WHERE id = ?",
                     arguments: [date.timeIntervalSince1970, id.text]
+                )
+            }
+        }
+    }
+
+    public func listServiceAccounts(
+        tenantID: UUID, filter: ServiceAccountFilter, afterNumber: Int?, limit: Int
+    ) async throws -> [ServiceAccount] {
+        try await read { db in
+            var sql = "SELECT * FROM service_accounts WHERE tenant_id = ? AND number > ?"
+            var arguments: StatementArguments = [tenantID.text, afterNumber ?? 0]
+            if let status = filter.status {
+                sql += " AND status = ?"
+                _ = arguments.append(contentsOf: [status.rawValue])
+            }
+            if let role = filter.role {
+                sql += " AND EXISTS (SELECT 1 FROM json_each(service_accounts.roles) WHERE value = ?)"
+                _ = arguments.append(contentsOf: [role])
+            }
+            if let group = filter.group {
+                sql += " AND EXISTS (SELECT 1 FROM json_each(service_accounts.groups) WHERE value = ?)"
+                _ = arguments.append(contentsOf: [group])
+            }
+            if let prefix = filter.namePrefix {
+                // substr comparison: exact, case-sensitive, and no LIKE wildcards to escape.
+                sql += " AND substr(name, 1, length(?)) = ?"
+                _ = arguments.append(contentsOf: [prefix, prefix])
+            }
+            sql += " ORDER BY number LIMIT ?"
+            _ = arguments.append(contentsOf: [limit])
+            return try Row.fetchAll(db, sql: sql, arguments: arguments).map(Self.account)
+        }
+    }
+
+    public func updateServiceAccount(_ account: ServiceAccount) async throws {
+        try await write { db in
+            try db.execute(
+                sql: """
+                    UPDATE service_accounts SET name = ?, description = ?, roles = ?, groups = ?, projects = ?, audiences = ?,
+                        status = ?, expires_at = ?, token_lifetime = ?, updated_at = ?
+                    WHERE id = ? AND tenant_id = ?
+                    """,
+                arguments: [
+                    account.name, account.description, try JSONColumn.encode(account.roles), try JSONColumn.encode(account.groups),
+                    try JSONColumn.encode(account.projects), try JSONColumn.encode(account.audiences), account.status.rawValue,
+                    account.expiresAt?.timeIntervalSince1970, account.tokenLifetime, account.updatedAt.timeIntervalSince1970,
+                    account.id.text, account.tenantID.text,
+                ]
+            )
+            if db.changesCount == 0 { throw StoreError.notFound("service account not found") }
+        }
+    }
+
+    public func deleteServiceAccount(id: UUID, tenantID: UUID) async throws -> Bool {
+        try await write { db in
+            try db.execute(sql: "DELETE FROM service_accounts WHERE id = ? AND tenant_id = ?", arguments: [id.text, tenantID.text])
+            return db.changesCount > 0
+        }
+    }
+
+    public func secrets(accountID: UUID) async throws -> [ClientSecret] {
+        try await read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM client_secrets WHERE account_id = ? ORDER BY created_at, id", arguments: [accountID.text]
+            ).map(Self.secret)
+        }
+    }
+
+    public func createSecret(_ secret: ClientSecret, limit: Int) async throws {
+        try await write { db in
+            let count = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM client_secrets WHERE account_id = ?", arguments: [secret.accountID.text]) ?? 0
+            if count >= limit { throw StoreError.limitReached("the account holds \(count) of \(limit) secrets") }
+            try Self.insert(secret, db: db)
+        }
+    }
+
+    public func updateSecret(_ secret: ClientSecret) async throws {
+        try await write { db in
+            try db.execute(
+                sql: "UPDATE client_secrets SET enabled = ? WHERE id = ? AND account_id = ?",
+                arguments: [secret.enabled, secret.id.text, secret.accountID.text]
+            )
+            if db.changesCount == 0 { throw StoreError.notFound("secret not found") }
+        }
+    }
+
+    public func deleteSecret(id: UUID, accountID: UUID) async throws -> Bool {
+        try await write { db in
+            try db.execute(sql: "DELETE FROM client_secrets WHERE id = ? AND account_id = ?", arguments: [id.text, accountID.text])
+            return db.changesCount > 0
+        }
+    }
+
+    // MARK: Audit
+
+    public func appendAuditEvent(_ event: AuditEvent) async throws {
+        try await write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO audit_events (tenant_id, actor, action, resource_type, resource_id, outcome, status, request_id, at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    event.tenantID?.text, event.actor, event.action, event.resourceType, event.resourceID,
+                    event.outcome.rawValue, event.status, event.requestID, event.at.timeIntervalSince1970,
+                ]
+            )
+        }
+    }
+
+    public func auditEvents(tenantID: UUID, filter: AuditFilter, beforeID: Int64?, limit: Int) async throws -> [AuditEvent] {
+        try await read { db in
+            var sql = "SELECT * FROM audit_events WHERE tenant_id = ? AND id < ?"
+            var arguments: StatementArguments = [tenantID.text, beforeID ?? Int64.max]
+            for (column, value) in [("action", filter.action), ("actor", filter.actor), ("resource_id", filter.resourceID), ("outcome", filter.outcome?.rawValue)] {
+                if let value {
+                    sql += " AND \(column) = ?"
+                    _ = arguments.append(contentsOf: [value])
+                }
+            }
+            sql += " ORDER BY id DESC LIMIT ?"
+            _ = arguments.append(contentsOf: [limit])
+            return try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
+                AuditEvent(
+                    id: row["id"], tenantID: (row["tenant_id"] as String?).flatMap(UUID.init(uuidString:)), actor: row["actor"],
+                    action: row["action"], resourceType: row["resource_type"], resourceID: row["resource_id"],
+                    outcome: AuditEvent.Outcome(rawValue: row["outcome"]) ?? .failure, status: row["status"],
+                    requestID: row["request_id"], at: Date(timeIntervalSince1970: row["at"])
                 )
             }
         }

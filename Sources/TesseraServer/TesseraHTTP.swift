@@ -55,9 +55,7 @@ public enum TesseraHTTP {
             }
         }
 
-        let authentication = AdminAuthentication(tessera: tessera)
-        let accounts = ServiceAccountRoutes(tessera: tessera, authentication: authentication)
-        router.post("/v1/tenants/:tenant/service-accounts") { request, context in try await accounts.create(request, context: context) }
+        AdminAPI(tessera: tessera, authentication: AdminAuthentication(tessera: tessera)).register(on: router)
         return router
     }
 

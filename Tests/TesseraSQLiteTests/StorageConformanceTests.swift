@@ -191,7 +191,7 @@ enum Fixtures {
             _ = try await storage.createServiceAccount(account, secret: secret, limit: nil)
         }
         let reopened = try SQLiteStorage(path: path)
-        #expect(try reopened.appliedMigrations() == ["v1"])
+        #expect(try reopened.appliedMigrations() == ["v1", "v2"])
         #expect(try await reopened.tenant(slug: "acme")?.id == tenant.id)
         #expect(try await reopened.credentials(clientID: account.clientID)?.secrets == [secret])
     }

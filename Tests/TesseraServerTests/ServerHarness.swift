@@ -65,7 +65,21 @@ extension TestClientProtocol {
     }
 }
 
+extension TestClientProtocol {
+    /// An admin API call with a Bearer token and an optional JSON body.
+    func call(_ method: HTTPRequest.Method, _ uri: String, token: String?, json: String? = nil) async throws -> TestResponse {
+        var headers: HTTPFields = [:]
+        if let token { headers[.authorization] = "Bearer \(token)" }
+        if json != nil { headers[.contentType] = "application/json" }
+        return try await execute(uri: uri, method: method, headers: headers, body: json.map { ByteBuffer(string: $0) })
+    }
+}
+
 extension TestResponse {
+    func items() throws -> [[String: Any]] {
+        try #require(try jsonObject()["items"] as? [[String: Any]])
+    }
+
     func jsonObject() throws -> [String: Any] {
         let object = try JSONSerialization.jsonObject(with: Data(body.readableBytesView))
         return try #require(object as? [String: Any])

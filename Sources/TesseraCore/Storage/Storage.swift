@@ -42,6 +42,17 @@ public protocol TenantStorage: Sendable {
     func tenant(id: UUID) async throws -> Tenant?
     func tenant(slug: String) async throws -> Tenant?
     func roles(tenantID: UUID) async throws -> [Role]
+    /// Tenants ordered by `number`, those after `afterNumber`, at most `limit`.
+    func listTenants(afterNumber: Int?, limit: Int) async throws -> [Tenant]
+    /// Replaces the tenant's mutable fields (name, limit, lifetime, audience, updated_at).
+    func updateTenant(_ tenant: Tenant) async throws
+    /// Throws ``StoreError/conflict(_:)`` when the name is taken in the tenant.
+    func createRole(_ role: Role, tenantID: UUID) async throws
+    /// Replaces a role's scopes; throws ``StoreError/notFound(_:)`` when there is no such role.
+    func updateRole(_ role: Role, tenantID: UUID) async throws
+    /// Deletes a role. Throws ``StoreError/conflict(_:)`` when an account (or a project
+    /// membership) still holds it, ``StoreError/notFound(_:)`` when there is none.
+    func deleteRole(name: String, tenantID: UUID) async throws
 }
 
 /// Service accounts and their secrets.
@@ -58,6 +69,29 @@ public protocol ServiceAccountStorage: Sendable {
     /// Writes `last_used_at` for many accounts and secrets at once; rows that no
     /// longer exist are skipped.
     func recordUsage(accounts: [UUID: Date], secrets: [UUID: Date]) async throws
+    /// The tenant's accounts matching `filter`, ordered by `number`, after `afterNumber`, at most `limit`.
+    func listServiceAccounts(tenantID: UUID, filter: ServiceAccountFilter, afterNumber: Int?, limit: Int) async throws -> [ServiceAccount]
+    /// Replaces the account's mutable fields. Throws ``StoreError/conflict(_:)`` for a
+    /// name taken in the tenant, ``StoreError/notFound(_:)`` when it is gone.
+    func updateServiceAccount(_ account: ServiceAccount) async throws
+    /// Deletes the account and its secrets; false when there was none.
+    func deleteServiceAccount(id: UUID, tenantID: UUID) async throws -> Bool
+    func secrets(accountID: UUID) async throws -> [ClientSecret]
+    /// Throws ``StoreError/conflict(_:)`` when the name is taken for the account,
+    /// ``StoreError/limitReached(_:)`` when the account holds `limit` secrets.
+    func createSecret(_ secret: ClientSecret, limit: Int) async throws
+    /// Replaces `enabled`; throws ``StoreError/notFound(_:)`` when the secret is gone.
+    func updateSecret(_ secret: ClientSecret) async throws
+    /// False when there was no such secret on the account.
+    func deleteSecret(id: UUID, accountID: UUID) async throws -> Bool
+}
+
+/// The audit log.
+public protocol AuditStorage: Sendable {
+    /// Appends an event; the store assigns its id.
+    func appendAuditEvent(_ event: AuditEvent) async throws
+    /// The tenant's events matching `filter`, newest first, older than `beforeID`, at most `limit`.
+    func auditEvents(tenantID: UUID, filter: AuditFilter, beforeID: Int64?, limit: Int) async throws -> [AuditEvent]
 }
 
 /// The issuer's signing keys.
@@ -71,7 +105,7 @@ public protocol SigningKeyStorage: Sendable {
 
 /// Everything Tessera keeps. Each backend implements all of it and passes the
 /// shared conformance suite.
-public typealias Storage = TenantStorage & ServiceAccountStorage & SigningKeyStorage & StorageHealth
+public typealias Storage = TenantStorage & ServiceAccountStorage & SigningKeyStorage & AuditStorage & StorageHealth
 
 /// A cheap round trip to the database, for readiness checks.
 public protocol StorageHealth: Sendable {

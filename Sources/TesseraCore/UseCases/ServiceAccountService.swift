@@ -60,9 +60,9 @@ public struct ServiceAccountService: Sendable {
     public static let maximumListCount = 50
     public static let maximumItemLength = 200
 
-    private let storage: any Storage
-    private let clients: ClientDirectory
-    private let dependencies: Dependencies
+    let storage: any Storage
+    let clients: ClientDirectory
+    let dependencies: Dependencies
 
     public init(storage: any Storage, clients: ClientDirectory, dependencies: Dependencies) {
         self.storage = storage
@@ -81,7 +81,7 @@ public struct ServiceAccountService: Sendable {
             throw DomainError.invalid("description", "description must be at most \(Self.maximumDescriptionLength) characters")
         }
         let roles = try Self.validateList(input.roles ?? [Role.defaultRoleName], field: "roles", allowEmpty: false)
-        let tenantRoles = try await storage.roles(tenantID: tenant.id)
+        let tenantRoles = try await storeCall { try await storage.roles(tenantID: tenant.id) }
         let catalogue = Set(tenantRoles.map(\.name))
         if let unknown = roles.first(where: { !catalogue.contains($0) }) {
             throw DomainError.invalid("roles", "unknown role \"\(unknown)\"")
@@ -89,16 +89,7 @@ public struct ServiceAccountService: Sendable {
         try Self.checkGrant(roles + (input.projects ?? []).map(\.role), of: tenantRoles, by: caller)
         let groups = try Self.validateList(input.groups ?? [], field: "groups", allowEmpty: true)
         let audiences = try Self.validateList(input.audiences ?? [], field: "audiences", allowEmpty: true)
-        let projects = input.projects ?? []
-        guard projects.count <= Self.maximumListCount else {
-            throw DomainError.invalid("projects", "at most \(Self.maximumListCount) projects")
-        }
-        for project in projects {
-            _ = try Self.validateList([project.project], field: "projects", allowEmpty: false)
-            guard catalogue.contains(project.role) else {
-                throw DomainError.invalid("projects", "unknown role \"\(project.role)\" in project \"\(project.project)\"")
-            }
-        }
+        let projects = try Self.validateProjects(input.projects ?? [], catalogue: catalogue)
         if let expiresAt = input.expiresAt, expiresAt <= now {
             throw DomainError.invalid("expires_at", "expires_at must be in the future")
         }

@@ -2,11 +2,13 @@ import Foundation
 
 /// Tenant use cases.
 public struct TenantService: Sendable {
-    private let storage: any Storage
-    private let dependencies: Dependencies
+    let storage: any Storage
+    let clients: ClientDirectory
+    let dependencies: Dependencies
 
-    public init(storage: any Storage, dependencies: Dependencies) {
+    public init(storage: any Storage, clients: ClientDirectory, dependencies: Dependencies) {
         self.storage = storage
+        self.clients = clients
         self.dependencies = dependencies
     }
 

@@ -1,9 +1,39 @@
 import Foundation
 
+/// A JSON value with its exact type kept (booleans are not numbers, integers not fractions).
+enum JSONValue: Decodable, Sendable, Equatable {
+    case null
+    case bool(Bool)
+    case integer(Int)
+    case number(Double)
+    case string(String)
+    case array([JSONValue])
+    case object([String: JSONValue])
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() {
+            self = .null
+        } else if let value = try? container.decode(Bool.self) {
+            self = .bool(value)
+        } else if let value = try? container.decode(Int.self) {
+            self = .integer(value)
+        } else if let value = try? container.decode(Double.self) {
+            self = .number(value)
+        } else if let value = try? container.decode(String.self) {
+            self = .string(value)
+        } else if let value = try? container.decode([JSONValue].self) {
+            self = .array(value)
+        } else {
+            self = .object(try container.decode([String: JSONValue].self))
+        }
+    }
+}
+
 /// Reads a JSON object member by member, so every type or shape error names the
 /// member at fault, and members nobody read are refused.
 struct JSONObjectReader {
-    private let object: [String: Any]
+    private let object: [String: JSONValue]
     private var seen: Set<String> = []
 
     /// Parses `bytes` as one JSON object; an empty body is an empty object.
@@ -12,32 +42,64 @@ struct JSONObjectReader {
             object = [:]
             return
         }
-        let parsed: Any
+        let parsed: JSONValue
         do {
-            parsed = try JSONSerialization.jsonObject(with: Data(bytes), options: [])
+            parsed = try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
         } catch {
             throw Problem(.badRequest, "the body is not valid JSON")
         }
-        guard let object = parsed as? [String: Any] else { throw Problem(.badRequest, "the body must be a JSON object") }
+        guard case .object(let object) = parsed else { throw Problem(.badRequest, "the body must be a JSON object") }
         self.object = object
     }
 
-    private mutating func value(_ key: String) -> Any? {
+    private init(object: [String: JSONValue]) {
+        self.object = object
+    }
+
+    private mutating func value(_ key: String) -> JSONValue? {
         seen.insert(key)
-        guard let value = object[key], !(value is NSNull) else { return nil }
+        guard let value = object[key], value != .null else { return nil }
         return value
+    }
+
+    /// Whether the member is present (even as `null`).
+    func has(_ key: String) -> Bool { object[key] != nil }
+
+    /// For members that `null` clears: `nil` when absent, `.some(nil)` when null, else what `read` gives.
+    mutating func nullable<T>(_ key: String, _ read: (inout JSONObjectReader) throws(Problem) -> T?) throws(Problem) -> T?? {
+        guard let value = object[key] else { return nil }
+        if value == .null {
+            seen.insert(key)
+            return .some(nil)
+        }
+        return .some(try read(&self))
     }
 
     mutating func string(_ key: String) throws(Problem) -> String? {
         guard let value = value(key) else { return nil }
-        guard let string = value as? String else { throw Problem(.badRequest, "\(key) must be a string", field: key) }
+        guard case .string(let string) = value else { throw Problem(.badRequest, "\(key) must be a string", field: key) }
         return string
+    }
+
+    mutating func integer(_ key: String) throws(Problem) -> Int? {
+        guard let value = value(key) else { return nil }
+        guard case .integer(let integer) = value else { throw Problem(.badRequest, "\(key) must be an integer", field: key) }
+        return integer
+    }
+
+    mutating func bool(_ key: String) throws(Problem) -> Bool? {
+        guard let value = value(key) else { return nil }
+        guard case .bool(let bool) = value else { throw Problem(.badRequest, "\(key) must be true or false", field: key) }
+        return bool
     }
 
     mutating func stringArray(_ key: String) throws(Problem) -> [String]? {
         guard let value = value(key) else { return nil }
-        guard let array = value as? [Any], let strings = array as? [String], array.allSatisfy({ $0 is String }) else {
-            throw Problem(.badRequest, "\(key) must be an array of strings", field: key)
+        guard case .array(let array) = value else { throw Problem(.badRequest, "\(key) must be an array of strings", field: key) }
+        var strings: [String] = []
+        for element in array {
+            guard case .string(let string) = element else { throw Problem(.badRequest, "\(key) must be an array of strings", field: key) }
+            strings.append(string)
         }
         return strings
     }
@@ -53,10 +115,10 @@ struct JSONObjectReader {
     /// An array of objects, each read with `body`.
     mutating func objects<T>(_ key: String, _ body: (inout JSONObjectReader) throws(Problem) -> T) throws(Problem) -> [T]? {
         guard let value = value(key) else { return nil }
-        guard let array = value as? [Any] else { throw Problem(.badRequest, "\(key) must be an array of objects", field: key) }
+        guard case .array(let array) = value else { throw Problem(.badRequest, "\(key) must be an array of objects", field: key) }
         var result: [T] = []
         for element in array {
-            guard let object = element as? [String: Any] else { throw Problem(.badRequest, "\(key) must be an array of objects", field: key) }
+            guard case .object(let object) = element else { throw Problem(.badRequest, "\(key) must be an array of objects", field: key) }
             var reader = JSONObjectReader(object: object)
             do {
                 result.append(try body(&reader))
@@ -66,10 +128,6 @@ struct JSONObjectReader {
             }
         }
         return result
-    }
-
-    private init(object: [String: Any]) {
-        self.object = object
     }
 
     /// Refuses members that were never read.

@@ -1,0 +1,258 @@
+import Foundation
+
+/// Changes to an account; `nil` leaves a field alone, and for the nullable fields
+/// `.some(nil)` clears it.
+public struct ServiceAccountPatch: Sendable, Hashable {
+    public var name: String?
+    public var description: String??
+    public var roles: [String]?
+    public var groups: [String]?
+    public var projects: [ServiceAccount.ProjectMembership]?
+    public var audiences: [String]?
+    public var status: ServiceAccount.Status?
+    public var expiresAt: Date??
+    public var tokenLifetime: Int??
+
+    public init(
+        name: String? = nil, description: String?? = nil, roles: [String]? = nil, groups: [String]? = nil,
+        projects: [ServiceAccount.ProjectMembership]? = nil, audiences: [String]? = nil, status: ServiceAccount.Status? = nil,
+        expiresAt: Date?? = nil, tokenLifetime: Int?? = nil
+    ) {
+        self.name = name
+        self.description = description
+        self.roles = roles
+        self.groups = groups
+        self.projects = projects
+        self.audiences = audiences
+        self.status = status
+        self.expiresAt = expiresAt
+        self.tokenLifetime = tokenLifetime
+    }
+}
+
+/// A new secret for an existing account (DESIGN §4).
+public struct NewClientSecret: Sendable, Hashable {
+    public var name: String
+    /// 30, 60, 90 or 365; exclusive with `expiresAt`; neither means never.
+    public var expiresInDays: Int?
+    public var expiresAt: Date?
+    /// Restricts the scopes of tokens obtained with this secret (e.g. `["scim"]`).
+    public var scopes: [String]?
+
+    public init(name: String, expiresInDays: Int? = nil, expiresAt: Date? = nil, scopes: [String]? = nil) {
+        self.name = name
+        self.expiresInDays = expiresInDays
+        self.expiresAt = expiresAt
+        self.scopes = scopes
+    }
+}
+
+/// A created secret; the plain value is shown this once.
+public struct CreatedClientSecret: Sendable {
+    public let secret: ClientSecret
+    public let clientSecret: String
+}
+
+extension ServiceAccountService {
+    public static let tokenLifetimeRange = 60...86_400
+    public static let allowedSecretLifetimes = [30, 60, 90, 365]
+    public static let maximumSecretsPerAccount = 10
+
+    /// The account, or `notFound`.
+    public func get(_ id: UUID, in tenant: Tenant) async throws -> ServiceAccount {
+        guard let account = try await storeCall({ try await storage.serviceAccount(id: id, tenantID: tenant.id) }) else {
+            throw DomainError(.notFound, "service account not found")
+        }
+        return account
+    }
+
+    /// One page of the tenant's accounts.
+    public func list(in tenant: Tenant, filter: ServiceAccountFilter, after cursor: Int64?, limit: Int) async throws -> Page<ServiceAccount> {
+        let items = try await storeCall {
+            try await storage.listServiceAccounts(tenantID: tenant.id, filter: filter, afterNumber: cursor.map(Int.init), limit: limit + 1)
+        }
+        let page = Array(items.prefix(limit))
+        return Page(items: page, nextCursor: items.count > limit ? page.last.map { Int64($0.number) } : nil)
+    }
+
+    /// Applies `patch`. Takes effect at the token endpoint at once in this process.
+    public func update(_ id: UUID, in tenant: Tenant, _ patch: ServiceAccountPatch, by caller: Caller) async throws -> ServiceAccount {
+        var account = try await get(id, in: tenant)
+        let tenantRoles = try await storeCall { try await storage.roles(tenantID: tenant.id) }
+        try Self.checkGrant(account.roles + account.projects.map(\.role), of: tenantRoles, by: caller)
+        let catalogue = Set(tenantRoles.map(\.name))
+        if let name = patch.name { account.name = try Self.validateName(name) }
+        if let description = patch.description {
+            if let description, description.count > Self.maximumDescriptionLength {
+                throw DomainError.invalid("description", "description must be at most \(Self.maximumDescriptionLength) characters")
+            }
+            account.description = description
+        }
+        if let roles = patch.roles {
+            account.roles = try Self.validateList(roles, field: "roles", allowEmpty: false)
+            if let unknown = account.roles.first(where: { !catalogue.contains($0) }) {
+                throw DomainError.invalid("roles", "unknown role \"\(unknown)\"")
+            }
+        }
+        if let groups = patch.groups { account.groups = try Self.validateList(groups, field: "groups", allowEmpty: true) }
+        if let audiences = patch.audiences { account.audiences = try Self.validateList(audiences, field: "audiences", allowEmpty: true) }
+        if let projects = patch.projects {
+            account.projects = try Self.validateProjects(projects, catalogue: catalogue)
+        }
+        try Self.checkGrant(account.roles + account.projects.map(\.role), of: tenantRoles, by: caller)
+        if let status = patch.status { account.status = status }
+        let now = dependencies.now()
+        if let expiresAt = patch.expiresAt {
+            if let expiresAt, expiresAt <= now { throw DomainError.invalid("expires_at", "expires_at must be in the future") }
+            account.expiresAt = expiresAt
+        }
+        if let lifetime = patch.tokenLifetime {
+            if let lifetime, !Self.tokenLifetimeRange.contains(lifetime) {
+                throw DomainError.invalid("token_lifetime", "token_lifetime must be \(Self.tokenLifetimeRange.lowerBound)–\(Self.tokenLifetimeRange.upperBound) seconds")
+            }
+            account.tokenLifetime = lifetime
+        }
+        account.updatedAt = now
+        let updated = account
+        do {
+            try await storage.updateServiceAccount(updated)
+        } catch let error as StoreError where error.isConflict {
+            throw DomainError(.conflict, "a service account named \"\(updated.name)\" already exists")
+        } catch let error as StoreError where error.isNotFound {
+            throw DomainError(.notFound, "service account not found")
+        } catch is StoreError {
+            throw DomainError(.unavailable, "the store is unavailable")
+        }
+        clients.invalidate(clientID: updated.clientID)
+        return updated
+    }
+
+    /// Deletes the account and its secrets; its client id stops working at once here.
+    public func delete(_ id: UUID, in tenant: Tenant, by caller: Caller) async throws -> ServiceAccount {
+        let account = try await get(id, in: tenant)
+        let tenantRoles = try await storeCall { try await storage.roles(tenantID: tenant.id) }
+        try Self.checkGrant(account.roles + account.projects.map(\.role), of: tenantRoles, by: caller)
+        guard try await storeCall({ try await storage.deleteServiceAccount(id: id, tenantID: tenant.id) }) else {
+            throw DomainError(.notFound, "service account not found")
+        }
+        clients.invalidate(clientID: account.clientID)
+        return account
+    }
+
+    // MARK: Secrets
+
+    public func secrets(of id: UUID, in tenant: Tenant) async throws -> (ServiceAccount, [ClientSecret]) {
+        let account = try await get(id, in: tenant)
+        return (account, try await storeCall { try await storage.secrets(accountID: account.id) })
+    }
+
+    /// Adds a secret; several enabled secrets work at once, so rotation overlaps.
+    public func createSecret(for id: UUID, in tenant: Tenant, _ input: NewClientSecret, by caller: Caller) async throws -> CreatedClientSecret {
+        let account = try await get(id, in: tenant)
+        let tenantRoles = try await storeCall { try await storage.roles(tenantID: tenant.id) }
+        try Self.checkGrant(account.roles + account.projects.map(\.role), of: tenantRoles, by: caller)
+        let name = try Self.validateName(input.name)
+        let now = dependencies.now()
+        var expiresAt: Date?
+        switch (input.expiresInDays, input.expiresAt) {
+        case (.some, .some):
+            throw DomainError.invalid("expires_in_days", "give expires_in_days or expires_at, not both")
+        case (.some(let days), nil):
+            guard Self.allowedSecretLifetimes.contains(days) else {
+                throw DomainError.invalid("expires_in_days", "expires_in_days must be one of 30, 60, 90, 365")
+            }
+            expiresAt = now.addingTimeInterval(TimeInterval(days) * 86_400)
+        case (nil, .some(let date)):
+            guard date > now else { throw DomainError.invalid("expires_at", "expires_at must be in the future") }
+            expiresAt = date
+        case (nil, nil):
+            expiresAt = nil
+        }
+        let scopes = try input.scopes.map { scopes -> [String] in
+            let values = try Self.validateList(scopes, field: "scopes", allowEmpty: false)
+            guard values.allSatisfy(Self.isScopeToken) else {
+                throw DomainError.invalid("scopes", "scopes must be RFC 6749 scope tokens")
+            }
+            return values
+        }
+        let value = SecretFormat.make(randomBytes: dependencies.randomBytes(32))
+        let secret = ClientSecret(
+            id: dependencies.uuid(), accountID: account.id, name: name, hint: SecretFormat.hint(value),
+            digest: SecretFormat.digest(value), scopes: scopes, createdAt: now, expiresAt: expiresAt
+        )
+        do {
+            try await storage.createSecret(secret, limit: Self.maximumSecretsPerAccount)
+        } catch let error as StoreError where error.isConflict {
+            throw DomainError(.conflict, "a secret named \"\(name)\" already exists for this account")
+        } catch let error as StoreError where error.isLimitReached {
+            throw DomainError(.limitReached, "an account holds at most \(Self.maximumSecretsPerAccount) secrets")
+        } catch let error as StoreError where error.isNotFound {
+            throw DomainError(.notFound, "service account not found")
+        } catch is StoreError {
+            throw DomainError(.unavailable, "the store is unavailable")
+        }
+        clients.invalidate(clientID: account.clientID)
+        return CreatedClientSecret(secret: secret, clientSecret: value)
+    }
+
+    /// Enables or disables a secret.
+    public func setSecret(_ secretID: UUID, of id: UUID, in tenant: Tenant, enabled: Bool, by caller: Caller) async throws -> ClientSecret {
+        let (account, secrets) = try await secrets(of: id, in: tenant)
+        let tenantRoles = try await storeCall { try await storage.roles(tenantID: tenant.id) }
+        try Self.checkGrant(account.roles + account.projects.map(\.role), of: tenantRoles, by: caller)
+        guard var secret = secrets.first(where: { $0.id == secretID }) else { throw DomainError(.notFound, "secret not found") }
+        secret.enabled = enabled
+        let updated = secret
+        do {
+            try await storage.updateSecret(updated)
+        } catch let error as StoreError where error.isNotFound {
+            throw DomainError(.notFound, "secret not found")
+        } catch is StoreError {
+            throw DomainError(.unavailable, "the store is unavailable")
+        }
+        clients.invalidate(clientID: account.clientID)
+        return updated
+    }
+
+    public func deleteSecret(_ secretID: UUID, of id: UUID, in tenant: Tenant, by caller: Caller) async throws {
+        let account = try await get(id, in: tenant)
+        let tenantRoles = try await storeCall { try await storage.roles(tenantID: tenant.id) }
+        try Self.checkGrant(account.roles + account.projects.map(\.role), of: tenantRoles, by: caller)
+        guard try await storeCall({ try await storage.deleteSecret(id: secretID, accountID: account.id) }) else {
+            throw DomainError(.notFound, "secret not found")
+        }
+        clients.invalidate(clientID: account.clientID)
+    }
+
+    // MARK: Helpers
+
+    static func validateProjects(_ projects: [ServiceAccount.ProjectMembership], catalogue: Set<String>) throws -> [ServiceAccount.ProjectMembership] {
+        guard projects.count <= maximumListCount else { throw DomainError.invalid("projects", "at most \(maximumListCount) projects") }
+        for project in projects {
+            _ = try validateList([project.project], field: "projects", allowEmpty: false)
+            guard catalogue.contains(project.role) else {
+                throw DomainError.invalid("projects", "unknown role \"\(project.role)\" in project \"\(project.project)\"")
+            }
+        }
+        return projects
+    }
+
+    /// RFC 6749 §3.3 scope-token: `%x21 / %x23-5B / %x5D-7E`, at most 100 characters.
+    static func isScopeToken(_ value: String) -> Bool {
+        !value.isEmpty && value.utf8.count <= 100
+            && value.utf8.allSatisfy { $0 == 0x21 || (0x23...0x5B).contains($0) || (0x5D...0x7E).contains($0) }
+    }
+}
+
+/// Runs a store call, turning store failures into domain errors.
+func storeCall<T>(_ body: () async throws -> T) async throws -> T {
+    do {
+        return try await body()
+    } catch let error as StoreError where error.isNotFound {
+        throw DomainError(.notFound, error.message)
+    } catch let error as StoreError where error.isConflict {
+        throw DomainError(.conflict, error.message)
+    } catch is StoreError {
+        throw DomainError(.unavailable, "the store is unavailable")
+    }
+}

@@ -1,0 +1,155 @@
+import Foundation
+
+/// Changes to a tenant; for the nullable fields `.some(nil)` clears.
+public struct TenantPatch: Sendable, Hashable {
+    public var name: String?
+    public var accountLimit: Int??
+    public var tokenLifetime: Int??
+    public var defaultAudience: String??
+
+    public init(name: String? = nil, accountLimit: Int?? = nil, tokenLifetime: Int?? = nil, defaultAudience: String?? = nil) {
+        self.name = name
+        self.accountLimit = accountLimit
+        self.tokenLifetime = tokenLifetime
+        self.defaultAudience = defaultAudience
+    }
+}
+
+extension TenantService {
+    /// One page of tenants, by number.
+    public func list(after cursor: Int64?, limit: Int) async throws -> Page<Tenant> {
+        let items = try await storeCall { try await storage.listTenants(afterNumber: cursor.map(Int.init), limit: limit + 1) }
+        let page = Array(items.prefix(limit))
+        return Page(items: page, nextCursor: items.count > limit ? page.last.map { Int64($0.number) } : nil)
+    }
+
+    /// Creates a tenant with its settings (super admins only; checked by the caller's route).
+    public func create(slug: String, name: String?, accountLimit: Int?, tokenLifetime: Int?) async throws -> Tenant {
+        if let name { _ = try ServiceAccountService.validateName(name) }
+        try Self.validate(accountLimit: accountLimit, tokenLifetime: tokenLifetime)
+        var tenant = try await create(slug: slug, name: name, accountLimit: accountLimit)
+        if let tokenLifetime {
+            tenant.tokenLifetime = tokenLifetime
+            try await storeCall { try await storage.updateTenant(tenant) }
+        }
+        return tenant
+    }
+
+    public func update(_ tenant: Tenant, _ patch: TenantPatch) async throws -> Tenant {
+        var updated = tenant
+        if let name = patch.name { updated.name = try ServiceAccountService.validateName(name) }
+        if let limit = patch.accountLimit { updated.accountLimit = limit }
+        if let lifetime = patch.tokenLifetime { updated.tokenLifetime = lifetime }
+        if let audience = patch.defaultAudience {
+            if let audience { _ = try ServiceAccountService.validateList([audience], field: "default_audience", allowEmpty: false) }
+            updated.defaultAudience = audience
+        }
+        try Self.validate(accountLimit: updated.accountLimit, tokenLifetime: updated.tokenLifetime)
+        updated.updatedAt = dependencies.now()
+        let final = updated
+        try await storeCall { try await storage.updateTenant(final) }
+        clients.invalidateAll()
+        return final
+    }
+
+    static func validate(accountLimit: Int?, tokenLifetime: Int?) throws {
+        if let accountLimit, !(0...1_000_000).contains(accountLimit) {
+            throw DomainError.invalid("account_limit", "account_limit must be 0–1000000")
+        }
+        if let tokenLifetime, !ServiceAccountService.tokenLifetimeRange.contains(tokenLifetime) {
+            throw DomainError.invalid("token_lifetime", "token_lifetime must be 60–86400 seconds")
+        }
+    }
+}
+
+/// A tenant's role catalogue.
+public struct RoleService: Sendable {
+    let storage: any Storage
+    let clients: ClientDirectory
+
+    public init(storage: any Storage, clients: ClientDirectory) {
+        self.storage = storage
+        self.clients = clients
+    }
+
+    public func list(in tenant: Tenant) async throws -> [Role] {
+        try await storeCall { try await storage.roles(tenantID: tenant.id) }
+    }
+
+    public func create(_ role: Role, in tenant: Tenant) async throws -> Role {
+        let role = try Self.validate(role)
+        do {
+            try await storage.createRole(role, tenantID: tenant.id)
+        } catch let error as StoreError where error.isConflict {
+            throw DomainError(.conflict, "a role named \"\(role.name)\" already exists")
+        } catch is StoreError {
+            throw DomainError(.unavailable, "the store is unavailable")
+        }
+        return role
+    }
+
+    /// Replaces a custom role's scopes; tokens issued after this carry the new set.
+    public func update(_ role: Role, in tenant: Tenant) async throws -> Role {
+        let role = try Self.validate(role)
+        try await ensureCustom(role.name, in: tenant)
+        try await storeCall { try await storage.updateRole(role, tenantID: tenant.id) }
+        clients.invalidateAll()
+        return role
+    }
+
+    /// Deletes a custom role; a role still held answers `conflict`.
+    public func delete(_ name: String, in tenant: Tenant) async throws {
+        try await ensureCustom(name, in: tenant)
+        try await storeCall { try await storage.deleteRole(name: name, tenantID: tenant.id) }
+        clients.invalidateAll()
+    }
+
+    private func ensureCustom(_ name: String, in tenant: Tenant) async throws {
+        guard let existing = try await list(in: tenant).first(where: { $0.name == name }) else {
+            throw DomainError(.notFound, "role not found")
+        }
+        if existing.builtin { throw DomainError(.conflict, "the built-in role \"\(name)\" cannot be changed") }
+    }
+
+    /// A role name is 1–64 characters of `a-z 0-9 _ . : -`, starting with a letter or digit;
+    /// scopes are RFC 6749 scope tokens, and `tessera:super` is never grantable by a custom role.
+    static func validate(_ role: Role) throws -> Role {
+        let bytes = Array(role.name.utf8)
+        let allowed: (UInt8) -> Bool = { byte in
+            (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x30 && byte <= 0x39) || [0x5F, 0x2E, 0x3A, 0x2D].contains(byte)
+        }
+        guard (1...64).contains(bytes.count), bytes.allSatisfy(allowed), allowed(bytes[0]), bytes[0] != 0x5F, bytes[0] != 0x2E else {
+            throw DomainError.invalid("name", "a role name is 1–64 characters of a-z, 0-9, '_', '.', ':' and '-'")
+        }
+        let scopes = try ServiceAccountService.validateList(role.scopes, field: "scopes", allowEmpty: true)
+        guard scopes.allSatisfy(ServiceAccountService.isScopeToken) else {
+            throw DomainError.invalid("scopes", "scopes must be RFC 6749 scope tokens")
+        }
+        if scopes.contains(TesseraScope.superAdmin) {
+            throw DomainError.invalid("scopes", "a custom role cannot carry \(TesseraScope.superAdmin)")
+        }
+        return Role(name: role.name, scopes: scopes, builtin: false)
+    }
+}
+
+/// The audit log of admin actions.
+public struct AuditLog: Sendable {
+    let storage: any Storage
+    let dependencies: Dependencies
+
+    public init(storage: any Storage, dependencies: Dependencies) {
+        self.storage = storage
+        self.dependencies = dependencies
+    }
+
+    public func record(_ event: AuditEvent) async throws {
+        try await storage.appendAuditEvent(event)
+    }
+
+    /// One page of the tenant's events, newest first.
+    public func list(in tenant: Tenant, filter: AuditFilter, before cursor: Int64?, limit: Int) async throws -> Page<AuditEvent> {
+        let items = try await storeCall { try await storage.auditEvents(tenantID: tenant.id, filter: filter, beforeID: cursor, limit: limit + 1) }
+        let page = Array(items.prefix(limit))
+        return Page(items: page, nextCursor: items.count > limit ? page.last?.id : nil)
+    }
+}

@@ -1,0 +1,443 @@
+import Foundation
+import Hummingbird
+import TesseraCore
+
+/// The native admin API under `/v1` (DESIGN §5): authentication, tenant isolation,
+/// problem-details errors and the audit log in one place, and a handler per route.
+struct AdminAPI: Sendable {
+    static let maximumBodySize = 64 * 1024
+    static let defaultPageSize = 50
+    static let maximumPageSize = 200
+
+    let tessera: Tessera
+    let authentication: AdminAuthentication
+
+    /// What a route handler gets: the verified principal, the tenant it acts in
+    /// (for routes under `/v1/tenants/{tenant}`), and the request.
+    struct Call {
+        let request: Request
+        let parameters: Parameters
+        let principal: Principal
+        let tenant: Tenant!
+        var caller: Caller { Caller(principal) }
+
+        func parameter(_ name: String) throws(Problem) -> String {
+            guard let value = parameters.get(name) else { throw Problem.notFound() }
+            return value
+        }
+
+        /// A UUID path parameter; anything else is a 404, as an unknown id is.
+        func uuid(_ name: String, _ what: String) throws(Problem) -> UUID {
+            guard let id = UUID(uuidString: try parameter(name)) else { throw Problem.notFound("\(what) not found") }
+            return id
+        }
+
+        func query(_ name: String) -> String? {
+            request.uri.queryParameters.get(name)
+        }
+
+        /// `limit` (1–200, default 50) and the decoded `cursor`.
+        func paging() throws(Problem) -> (limit: Int, cursor: Int64?) {
+            var limit = AdminAPI.defaultPageSize
+            if let text = query("limit") {
+                guard let value = Int(text), (1...AdminAPI.maximumPageSize).contains(value) else {
+                    throw Problem(.badRequest, "limit must be an integer from 1 to \(AdminAPI.maximumPageSize)", field: "limit")
+                }
+                limit = value
+            }
+            var cursor: Int64?
+            if let text = query("cursor") {
+                guard let value = Cursor.decode(text) else { throw Problem(.badRequest, "cursor is not one this API issued", field: "cursor") }
+                cursor = value
+            }
+            return (limit, cursor)
+        }
+
+        /// The JSON body as a reader; refuses non-JSON content types and oversize bodies.
+        func body() async throws -> JSONObjectReader {
+            if let contentType = request.headers[.contentType],
+               contentType.lowercased().split(separator: ";").first?.trimmingCharacters(in: .whitespaces) != "application/json" {
+                throw Problem(.unsupportedMediaType, "the body must be application/json")
+            }
+            do {
+                return try JSONObjectReader(try await request.collectBody(upTo: AdminAPI.maximumBodySize))
+            } catch is BodyTooLarge {
+                throw Problem(.contentTooLarge, "the body exceeds \(AdminAPI.maximumBodySize) bytes")
+            }
+        }
+    }
+
+    /// What the audit log records of a route: its action and resource type.
+    struct Audit {
+        let action: String
+        let resource: String
+        /// The path parameter naming the resource, when the route has one.
+        var idParameter: String?
+    }
+
+    enum Scope {
+        /// Under `/v1/tenants/{tenant}`: the tenant's admins and super admins.
+        case tenant
+        /// Super admins only (tenant management).
+        case superAdmin
+        /// Any valid token (whoami).
+        case anyone
+    }
+
+    /// Runs a handler: authenticates, resolves and checks the tenant, renders
+    /// errors as problems, and records mutating calls in the audit log.
+    func handle(
+        _ request: Request, _ context: some RequestContext, scope: Scope, audit: Audit? = nil,
+        _ body: (Call) async throws -> (Response, resourceID: String?)
+    ) async -> Response {
+        let principal: Principal
+        do {
+            principal = try await authentication.principal(request)
+        } catch {
+            return error.response
+        }
+        var tenant: Tenant?
+        var response: Response
+        var resourceID = audit?.idParameter.flatMap { context.parameters.get($0) }
+        do {
+            switch scope {
+            case .tenant:
+                tenant = try await authentication.tenant(try context.parameters.require("tenant"), for: principal)
+            case .superAdmin:
+                guard principal.isSuperAdmin else {
+                    throw Problem(
+                        .forbidden, "the access token lacks the scope \(TesseraScope.superAdmin)",
+                        headers: [.wwwAuthenticate: AdminAuthentication.challenge + #", error="insufficient_scope", scope="\#(TesseraScope.superAdmin)""#]
+                    )
+                }
+            case .anyone:
+                break
+            }
+            let call = Call(request: request, parameters: context.parameters, principal: principal, tenant: tenant)
+            let result = try await body(call)
+            response = result.0
+            resourceID = result.resourceID ?? resourceID
+        } catch let problem as Problem {
+            response = problem.response
+        } catch let error as DomainError {
+            response = Problem(error).response
+        } catch is StoreError {
+            response = Problem(.serviceUnavailable, "the store is unavailable", headers: [.retryAfter: "1"]).response
+        } catch {
+            context.logger.error("admin request failed", metadata: ["error": "\(String(reflecting: type(of: error)))"])
+            response = Problem(.internalServerError, "internal error").response
+        }
+        if let audit {
+            let requestID = context.logger[metadataKey: "request_id"].map { "\($0)" }
+            let event = AuditEvent(
+                tenantID: tenant?.id ?? principal.tenantID, actor: principal.accountID.uuidString.lowercased(),
+                action: audit.action, resourceType: audit.resource, resourceID: resourceID,
+                outcome: response.status.code < 400 ? .success : .failure, status: response.status.code,
+                requestID: requestID, at: tessera.dependencies.now()
+            )
+            do {
+                try await tessera.audit.record(event)
+            } catch {
+                context.logger.error("could not write the audit event", metadata: ["action": "\(audit.action)"])
+            }
+        }
+        return response
+    }
+
+    // MARK: Routes
+
+    func register(on router: Router<some RequestContext>) {
+        let v1 = router.group("v1")
+        v1.get("whoami") { request, context in await handle(request, context, scope: .anyone, whoami) }
+
+        v1.get("tenants") { request, context in await handle(request, context, scope: .superAdmin, listTenants) }
+        v1.post("tenants") { request, context in
+            await handle(request, context, scope: .superAdmin, audit: Audit(action: "tenant.create", resource: "tenant"), createTenant)
+        }
+        v1.get("tenants/:tenant") { request, context in await handle(request, context, scope: .superAdmin, getTenant) }
+        v1.patch("tenants/:tenant") { request, context in
+            await handle(request, context, scope: .superAdmin, audit: Audit(action: "tenant.update", resource: "tenant", idParameter: "tenant"), updateTenant)
+        }
+
+        let accounts = v1.group("tenants/:tenant/service-accounts")
+        accounts.get { request, context in await handle(request, context, scope: .tenant, listAccounts) }
+        accounts.post { request, context in
+            await handle(request, context, scope: .tenant, audit: Audit(action: "service_account.create", resource: "service_account"), createAccount)
+        }
+        accounts.get(":id") { request, context in await handle(request, context, scope: .tenant, getAccount) }
+        accounts.patch(":id") { request, context in
+            await handle(request, context, scope: .tenant, audit: Audit(action: "service_account.update", resource: "service_account", idParameter: "id"), updateAccount)
+        }
+        accounts.delete(":id") { request, context in
+            await handle(request, context, scope: .tenant, audit: Audit(action: "service_account.delete", resource: "service_account", idParameter: "id"), deleteAccount)
+        }
+        accounts.get(":id/secrets") { request, context in await handle(request, context, scope: .tenant, listSecrets) }
+        accounts.post(":id/secrets") { request, context in
+            await handle(request, context, scope: .tenant, audit: Audit(action: "secret.create", resource: "secret"), createSecret)
+        }
+        accounts.patch(":id/secrets/:secret") { request, context in
+            await handle(request, context, scope: .tenant, audit: Audit(action: "secret.update", resource: "secret", idParameter: "secret"), updateSecret)
+        }
+        accounts.delete(":id/secrets/:secret") { request, context in
+            await handle(request, context, scope: .tenant, audit: Audit(action: "secret.delete", resource: "secret", idParameter: "secret"), deleteSecret)
+        }
+
+        let roles = v1.group("tenants/:tenant/roles")
+        roles.get { request, context in await handle(request, context, scope: .tenant, listRoles) }
+        roles.post { request, context in
+            await handle(request, context, scope: .tenant, audit: Audit(action: "role.create", resource: "role"), createRole)
+        }
+        roles.put(":name") { request, context in
+            await handle(request, context, scope: .tenant, audit: Audit(action: "role.update", resource: "role", idParameter: "name"), putRole)
+        }
+        roles.delete(":name") { request, context in
+            await handle(request, context, scope: .tenant, audit: Audit(action: "role.delete", resource: "role", idParameter: "name"), deleteRole)
+        }
+
+        v1.get("tenants/:tenant/audit-events") { request, context in await handle(request, context, scope: .tenant, listAuditEvents) }
+    }
+
+    // MARK: Who am I
+
+    private struct WhoAmI: Encodable {
+        let accountID: String
+        let clientID: String
+        let name: String
+        let tenant: Representation.TenantJSON
+        let roles: [String]
+        let scopes: [String]
+
+        enum CodingKeys: String, CodingKey {
+            case name, tenant, roles, scopes
+            case accountID = "account_id"
+            case clientID = "client_id"
+        }
+    }
+
+    func whoami(_ call: Call) async throws -> (Response, resourceID: String?) {
+        guard let tenant = try await tessera.storage.tenant(id: call.principal.tenantID),
+              let record = try await tessera.clients.client(id: call.principal.clientID, now: tessera.dependencies.now())
+        else {
+            throw Problem.notFound("the calling account no longer exists")
+        }
+        let body = WhoAmI(
+            accountID: call.principal.accountID.uuidString.lowercased(), clientID: call.principal.clientID, name: record.account.name,
+            tenant: .init(tenant), roles: call.principal.roles, scopes: call.principal.scopes.sorted()
+        )
+        return (.json(body), nil)
+    }
+
+    // MARK: Tenants
+
+    func listTenants(_ call: Call) async throws -> (Response, resourceID: String?) {
+        let (limit, cursor) = try call.paging()
+        let page = try await tessera.tenants.list(after: cursor, limit: limit)
+        return (.json(Representation.PageJSON(items: page.items.map(Representation.TenantJSON.init), nextCursor: Cursor.encode(page.nextCursor))), nil)
+    }
+
+    func createTenant(_ call: Call) async throws -> (Response, resourceID: String?) {
+        var reader = try await call.body()
+        guard let slug = try reader.string("slug") else { throw Problem(.badRequest, "slug is required", field: "slug") }
+        let name = try reader.string("name")
+        let limit = try reader.integer("account_limit")
+        let lifetime = try reader.integer("token_lifetime")
+        try reader.finish()
+        let tenant = try await tessera.tenants.create(slug: slug, name: name, accountLimit: limit, tokenLifetime: lifetime)
+        let id = tenant.id.uuidString.lowercased()
+        return (.json(Representation.TenantJSON(tenant), status: .created, headers: [.location: "/v1/tenants/\(id)"]), id)
+    }
+
+    private func tenantNamed(_ call: Call) async throws -> Tenant {
+        guard let tenant = try await tessera.tenants.find(try call.parameter("tenant")) else { throw Problem.notFound("tenant not found") }
+        return tenant
+    }
+
+    func getTenant(_ call: Call) async throws -> (Response, resourceID: String?) {
+        (.json(Representation.TenantJSON(try await tenantNamed(call))), nil)
+    }
+
+    func updateTenant(_ call: Call) async throws -> (Response, resourceID: String?) {
+        let tenant = try await tenantNamed(call)
+        var reader = try await call.body()
+        let patch = TenantPatch(
+            name: try reader.string("name"),
+            accountLimit: try reader.nullable("account_limit") { (r: inout JSONObjectReader) throws(Problem) in try r.integer("account_limit") },
+            tokenLifetime: try reader.nullable("token_lifetime") { (r: inout JSONObjectReader) throws(Problem) in try r.integer("token_lifetime") },
+            defaultAudience: try reader.nullable("default_audience") { (r: inout JSONObjectReader) throws(Problem) in try r.string("default_audience") }
+        )
+        try reader.finish()
+        let updated = try await tessera.tenants.update(tenant, patch)
+        return (.json(Representation.TenantJSON(updated)), updated.id.uuidString.lowercased())
+    }
+
+    // MARK: Service accounts
+
+    func listAccounts(_ call: Call) async throws -> (Response, resourceID: String?) {
+        let (limit, cursor) = try call.paging()
+        var filter = ServiceAccountFilter(role: call.query("role"), group: call.query("group"), namePrefix: call.query("name_prefix"))
+        if let status = call.query("status") {
+            guard let parsed = ServiceAccount.Status(rawValue: status) else {
+                throw Problem(.badRequest, "status must be active or disabled", field: "status")
+            }
+            filter.status = parsed
+        }
+        let page = try await tessera.accounts.list(in: call.tenant, filter: filter, after: cursor, limit: limit)
+        return (.json(Representation.PageJSON(items: page.items.map { Representation.Account($0) }, nextCursor: Cursor.encode(page.nextCursor))), nil)
+    }
+
+    private static func readProjects(_ reader: inout JSONObjectReader) throws(Problem) -> [ServiceAccount.ProjectMembership]? {
+        try reader.objects("projects") { (member: inout JSONObjectReader) throws(Problem) in
+            guard let project = try member.string("project"), let role = try member.string("role") else {
+                throw Problem(.badRequest, "each project needs \"project\" and \"role\"", field: "projects")
+            }
+            return ServiceAccount.ProjectMembership(project: project, role: role)
+        }
+    }
+
+    func createAccount(_ call: Call) async throws -> (Response, resourceID: String?) {
+        var reader = try await call.body()
+        let input = NewServiceAccount(
+            name: try reader.string("name"),
+            description: try reader.string("description"),
+            roles: try reader.stringArray("roles"),
+            groups: try reader.stringArray("groups"),
+            projects: try Self.readProjects(&reader),
+            audiences: try reader.stringArray("audiences"),
+            expiresAt: try reader.date("expires_at")
+        )
+        try reader.finish()
+        let created = try await tessera.accounts.create(in: call.tenant, input, by: call.caller)
+        let id = created.account.id.uuidString.lowercased()
+        return (
+            .json(
+                Representation.Account(created.account, clientSecret: created.clientSecret), status: .created,
+                headers: [.location: "/v1/tenants/\(call.tenant.slug)/service-accounts/\(id)"]
+            ),
+            id
+        )
+    }
+
+    func getAccount(_ call: Call) async throws -> (Response, resourceID: String?) {
+        let account = try await tessera.accounts.get(try call.uuid("id", "service account"), in: call.tenant)
+        return (.json(Representation.Account(account)), nil)
+    }
+
+    func updateAccount(_ call: Call) async throws -> (Response, resourceID: String?) {
+        let id = try call.uuid("id", "service account")
+        var reader = try await call.body()
+        var patch = ServiceAccountPatch(
+            name: try reader.string("name"),
+            description: try reader.nullable("description") { (r: inout JSONObjectReader) throws(Problem) in try r.string("description") },
+            roles: try reader.stringArray("roles"),
+            groups: try reader.stringArray("groups"),
+            projects: try Self.readProjects(&reader),
+            audiences: try reader.stringArray("audiences"),
+            expiresAt: try reader.nullable("expires_at") { (r: inout JSONObjectReader) throws(Problem) in try r.date("expires_at") },
+            tokenLifetime: try reader.nullable("token_lifetime") { (r: inout JSONObjectReader) throws(Problem) in try r.integer("token_lifetime") }
+        )
+        if let status = try reader.string("status") {
+            guard let parsed = ServiceAccount.Status(rawValue: status) else {
+                throw Problem(.badRequest, "status must be active or disabled", field: "status")
+            }
+            patch.status = parsed
+        }
+        try reader.finish()
+        let updated = try await tessera.accounts.update(id, in: call.tenant, patch, by: call.caller)
+        return (.json(Representation.Account(updated)), nil)
+    }
+
+    func deleteAccount(_ call: Call) async throws -> (Response, resourceID: String?) {
+        _ = try await tessera.accounts.delete(try call.uuid("id", "service account"), in: call.tenant, by: call.caller)
+        return (Response(status: .noContent), nil)
+    }
+
+    // MARK: Secrets
+
+    func listSecrets(_ call: Call) async throws -> (Response, resourceID: String?) {
+        let (_, secrets) = try await tessera.accounts.secrets(of: try call.uuid("id", "service account"), in: call.tenant)
+        return (.json(Representation.PageJSON(items: secrets.map { Representation.Secret($0) }, nextCursor: nil)), nil)
+    }
+
+    func createSecret(_ call: Call) async throws -> (Response, resourceID: String?) {
+        let accountID = try call.uuid("id", "service account")
+        var reader = try await call.body()
+        guard let name = try reader.string("name") else { throw Problem(.badRequest, "name is required", field: "name") }
+        let input = NewClientSecret(
+            name: name, expiresInDays: try reader.integer("expires_in_days"), expiresAt: try reader.date("expires_at"),
+            scopes: try reader.stringArray("scopes")
+        )
+        try reader.finish()
+        let created = try await tessera.accounts.createSecret(for: accountID, in: call.tenant, input, by: call.caller)
+        let id = created.secret.id.uuidString.lowercased()
+        return (
+            .json(
+                Representation.Secret(created.secret, clientSecret: created.clientSecret), status: .created,
+                headers: [.location: "/v1/tenants/\(call.tenant.slug)/service-accounts/\(accountID.uuidString.lowercased())/secrets/\(id)"]
+            ),
+            id
+        )
+    }
+
+    func updateSecret(_ call: Call) async throws -> (Response, resourceID: String?) {
+        let accountID = try call.uuid("id", "service account"), secretID = try call.uuid("secret", "secret")
+        var reader = try await call.body()
+        guard let enabled = try reader.bool("enabled") else { throw Problem(.badRequest, "enabled is required", field: "enabled") }
+        try reader.finish()
+        let updated = try await tessera.accounts.setSecret(secretID, of: accountID, in: call.tenant, enabled: enabled, by: call.caller)
+        return (.json(Representation.Secret(updated)), nil)
+    }
+
+    func deleteSecret(_ call: Call) async throws -> (Response, resourceID: String?) {
+        let accountID = try call.uuid("id", "service account"), secretID = try call.uuid("secret", "secret")
+        try await tessera.accounts.deleteSecret(secretID, of: accountID, in: call.tenant, by: call.caller)
+        return (Response(status: .noContent), nil)
+    }
+
+    // MARK: Roles
+
+    func listRoles(_ call: Call) async throws -> (Response, resourceID: String?) {
+        let roles = try await tessera.roles.list(in: call.tenant)
+        return (.json(Representation.PageJSON(items: roles.map(Representation.RoleJSON.init), nextCursor: nil)), nil)
+    }
+
+    func createRole(_ call: Call) async throws -> (Response, resourceID: String?) {
+        var reader = try await call.body()
+        guard let name = try reader.string("name") else { throw Problem(.badRequest, "name is required", field: "name") }
+        guard let scopes = try reader.stringArray("scopes") else { throw Problem(.badRequest, "scopes is required", field: "scopes") }
+        try reader.finish()
+        let role = try await tessera.roles.create(Role(name: name, scopes: scopes), in: call.tenant)
+        return (.json(Representation.RoleJSON(role), status: .created, headers: [.location: "/v1/tenants/\(call.tenant.slug)/roles/\(role.name)"]), role.name)
+    }
+
+    func putRole(_ call: Call) async throws -> (Response, resourceID: String?) {
+        let name = try call.parameter("name")
+        var reader = try await call.body()
+        if let bodyName = try reader.string("name"), bodyName != name {
+            throw Problem(.badRequest, "name in the body must match the path", field: "name")
+        }
+        guard let scopes = try reader.stringArray("scopes") else { throw Problem(.badRequest, "scopes is required", field: "scopes") }
+        try reader.finish()
+        let role = try await tessera.roles.update(Role(name: name, scopes: scopes), in: call.tenant)
+        return (.json(Representation.RoleJSON(role)), nil)
+    }
+
+    func deleteRole(_ call: Call) async throws -> (Response, resourceID: String?) {
+        try await tessera.roles.delete(try call.parameter("name"), in: call.tenant)
+        return (Response(status: .noContent), nil)
+    }
+
+    // MARK: Audit
+
+    func listAuditEvents(_ call: Call) async throws -> (Response, resourceID: String?) {
+        let (limit, cursor) = try call.paging()
+        var filter = AuditFilter(action: call.query("action"), actor: call.query("actor"), resourceID: call.query("resource_id"))
+        if let outcome = call.query("outcome") {
+            guard let parsed = AuditEvent.Outcome(rawValue: outcome) else {
+                throw Problem(.badRequest, "outcome must be success or failure", field: "outcome")
+            }
+            filter.outcome = parsed
+        }
+        let page = try await tessera.audit.list(in: call.tenant, filter: filter, before: cursor, limit: limit)
+        return (.json(Representation.PageJSON(items: page.items.map(Representation.Event.init), nextCursor: Cursor.encode(page.nextCursor))), nil)
+    }
+}

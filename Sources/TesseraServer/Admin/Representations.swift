@@ -1,0 +1,268 @@
+import Foundation
+import TesseraCore
+import TesseraJOSE
+
+/// How the native API renders its resources.
+enum Representation {
+    struct Account: Encodable {
+        let id: String
+        let tenantID: String
+        let number: Int
+        let clientID: String
+        let name: String
+        let description: String?
+        let roles: [String]
+        let groups: [String]
+        let projects: [ServiceAccount.ProjectMembership]
+        let audiences: [String]
+        let status: String
+        let expiresAt: Date?
+        let tokenLifetime: Int?
+        let createdAt: Date
+        let updatedAt: Date
+        let createdBy: String?
+        let lastUsedAt: Date?
+        /// Present only in the create response.
+        let clientSecret: String?
+
+        init(_ account: ServiceAccount, clientSecret: String? = nil) {
+            id = account.id.uuidString.lowercased()
+            tenantID = account.tenantID.uuidString.lowercased()
+            number = account.number
+            clientID = account.clientID
+            name = account.name
+            description = account.description
+            roles = account.roles
+            groups = account.groups
+            projects = account.projects
+            audiences = account.audiences
+            status = account.status.rawValue
+            expiresAt = account.expiresAt
+            tokenLifetime = account.tokenLifetime
+            createdAt = account.createdAt
+            updatedAt = account.updatedAt
+            createdBy = account.createdBy
+            lastUsedAt = account.lastUsedAt
+            self.clientSecret = clientSecret
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case id, number, name, description, roles, groups, projects, audiences, status
+            case tenantID = "tenant_id"
+            case clientID = "client_id"
+            case expiresAt = "expires_at"
+            case tokenLifetime = "token_lifetime"
+            case createdAt = "created_at"
+            case updatedAt = "updated_at"
+            case createdBy = "created_by"
+            case lastUsedAt = "last_used_at"
+            case clientSecret = "client_secret"
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(id, forKey: .id)
+            try container.encode(tenantID, forKey: .tenantID)
+            try container.encode(number, forKey: .number)
+            try container.encode(clientID, forKey: .clientID)
+            try container.encode(name, forKey: .name)
+            try container.encode(description, forKey: .description)
+            try container.encode(roles, forKey: .roles)
+            try container.encode(groups, forKey: .groups)
+            try container.encode(projects, forKey: .projects)
+            try container.encode(audiences, forKey: .audiences)
+            try container.encode(status, forKey: .status)
+            try container.encode(expiresAt, forKey: .expiresAt)
+            try container.encode(tokenLifetime, forKey: .tokenLifetime)
+            try container.encode(createdAt, forKey: .createdAt)
+            try container.encode(updatedAt, forKey: .updatedAt)
+            try container.encode(createdBy, forKey: .createdBy)
+            try container.encode(lastUsedAt, forKey: .lastUsedAt)
+            try container.encodeIfPresent(clientSecret, forKey: .clientSecret)
+        }
+    }
+
+    struct Secret: Encodable {
+        let id: String
+        let name: String
+        let hint: String
+        let enabled: Bool
+        let scopes: [String]?
+        let createdAt: Date
+        let expiresAt: Date?
+        let lastUsedAt: Date?
+        let clientSecret: String?
+
+        init(_ secret: ClientSecret, clientSecret: String? = nil) {
+            id = secret.id.uuidString.lowercased()
+            name = secret.name
+            hint = secret.hint
+            enabled = secret.enabled
+            scopes = secret.scopes
+            createdAt = secret.createdAt
+            expiresAt = secret.expiresAt
+            lastUsedAt = secret.lastUsedAt
+            self.clientSecret = clientSecret
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case id, name, hint, enabled, scopes
+            case createdAt = "created_at"
+            case expiresAt = "expires_at"
+            case lastUsedAt = "last_used_at"
+            case clientSecret = "client_secret"
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(id, forKey: .id)
+            try container.encode(name, forKey: .name)
+            try container.encode(hint, forKey: .hint)
+            try container.encode(enabled, forKey: .enabled)
+            try container.encode(scopes, forKey: .scopes)
+            try container.encode(createdAt, forKey: .createdAt)
+            try container.encode(expiresAt, forKey: .expiresAt)
+            try container.encode(lastUsedAt, forKey: .lastUsedAt)
+            try container.encodeIfPresent(clientSecret, forKey: .clientSecret)
+        }
+    }
+
+    struct TenantJSON: Encodable {
+        let id: String
+        let slug: String
+        let number: Int
+        let name: String
+        let accountLimit: Int?
+        let tokenLifetime: Int?
+        let defaultAudience: String?
+        let createdAt: Date
+        let updatedAt: Date
+
+        init(_ tenant: Tenant) {
+            id = tenant.id.uuidString.lowercased()
+            slug = tenant.slug
+            number = tenant.number
+            name = tenant.name
+            accountLimit = tenant.accountLimit
+            tokenLifetime = tenant.tokenLifetime
+            defaultAudience = tenant.defaultAudience
+            createdAt = tenant.createdAt
+            updatedAt = tenant.updatedAt
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case id, slug, number, name
+            case accountLimit = "account_limit"
+            case tokenLifetime = "token_lifetime"
+            case defaultAudience = "default_audience"
+            case createdAt = "created_at"
+            case updatedAt = "updated_at"
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(id, forKey: .id)
+            try container.encode(slug, forKey: .slug)
+            try container.encode(number, forKey: .number)
+            try container.encode(name, forKey: .name)
+            try container.encode(accountLimit, forKey: .accountLimit)
+            try container.encode(tokenLifetime, forKey: .tokenLifetime)
+            try container.encode(defaultAudience, forKey: .defaultAudience)
+            try container.encode(createdAt, forKey: .createdAt)
+            try container.encode(updatedAt, forKey: .updatedAt)
+        }
+    }
+
+    struct RoleJSON: Encodable {
+        let name: String
+        let scopes: [String]
+        let builtin: Bool
+
+        init(_ role: Role) {
+            name = role.name
+            scopes = role.scopes
+            builtin = role.builtin
+        }
+    }
+
+    struct Event: Encodable {
+        let id: Int64
+        let tenantID: String?
+        let actor: String
+        let action: String
+        let resourceType: String
+        let resourceID: String?
+        let outcome: String
+        let status: Int
+        let requestID: String?
+        let at: Date
+
+        init(_ event: AuditEvent) {
+            id = event.id
+            tenantID = event.tenantID?.uuidString.lowercased()
+            actor = event.actor
+            action = event.action
+            resourceType = event.resourceType
+            resourceID = event.resourceID
+            outcome = event.outcome.rawValue
+            status = event.status
+            requestID = event.requestID
+            at = event.at
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case id, actor, action, outcome, status, at
+            case tenantID = "tenant_id"
+            case resourceType = "resource_type"
+            case resourceID = "resource_id"
+            case requestID = "request_id"
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(id, forKey: .id)
+            try container.encode(tenantID, forKey: .tenantID)
+            try container.encode(actor, forKey: .actor)
+            try container.encode(action, forKey: .action)
+            try container.encode(resourceType, forKey: .resourceType)
+            try container.encode(resourceID, forKey: .resourceID)
+            try container.encode(outcome, forKey: .outcome)
+            try container.encode(status, forKey: .status)
+            try container.encode(requestID, forKey: .requestID)
+            try container.encode(at, forKey: .at)
+        }
+    }
+
+    /// `{"items": [...], "next_cursor": "…" or null}`.
+    struct PageJSON<Item: Encodable>: Encodable {
+        let items: [Item]
+        let nextCursor: String?
+
+        enum CodingKeys: String, CodingKey {
+            case items
+            case nextCursor = "next_cursor"
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(items, forKey: .items)
+            try container.encode(nextCursor, forKey: .nextCursor)
+        }
+    }
+}
+
+/// Opaque list cursors: base64url of `c1:<position>`.
+enum Cursor {
+    static func encode(_ position: Int64?) -> String? {
+        position.map { Base64URL.encode("c1:\($0)") }
+    }
+
+    static func decode(_ text: String) -> Int64? {
+        guard text.utf8.count <= 64, let bytes = Base64URL.decode(text), let plain = String(validating: bytes, as: UTF8.self),
+              plain.hasPrefix("c1:"), let value = Int64(plain.dropFirst(3)), value >= 0
+        else {
+            return nil
+        }
+        return value
+    }
+}
