@@ -40,6 +40,13 @@ public enum TesseraHTTP {
         router.get("/.well-known/oauth-authorization-server") { request, context in discovery.metadata(request, context: context) }
         router.get("/.well-known/openid-configuration") { request, context in discovery.metadata(request, context: context) }
 
+        router.get("/openapi.json") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "application/json", .cacheControl: "public, max-age=3600"],
+                body: ResponseBody(byteBuffer: ByteBuffer(string: OpenAPIDocument.json))
+            )
+        }
+
         let health = Health(tessera: tessera)
         router.get("/health/alive") { request, context in health.alive(request, context: context) }
         router.get("/health/ready") { request, context in await health.ready(request, context: context) }

@@ -433,6 +433,38 @@ import TesseraCore
         }
     }
 
+    @Test func anAccountCannotDisableOrDeleteItself() async throws {
+        let harness = try await ServerHarness()
+        defer { harness.cleanup() }
+        let admin = try await harness.credentials()
+        try await harness.run { client in
+            let token = try await client.accessToken(admin)
+            let path = "/v1/tenants/acme/service-accounts/\(admin.serviceAccountID)"
+            let disable = try await client.call(.patch, path, token: token, json: #"{"status":"disabled"}"#)
+            #expect(disable.status == .conflict)
+            #expect(try disable.jsonObject()["detail"] as? String == "an account cannot disable itself")
+            let delete = try await client.call(.delete, path, token: token)
+            #expect(delete.status == .conflict)
+            #expect(try await client.call(.get, "/v1/whoami", token: token).status == .ok)
+        }
+    }
+
+    @Test func nullIsRefusedWhereItClearsNothing() async throws {
+        let harness = try await ServerHarness()
+        defer { harness.cleanup() }
+        let admin = try await harness.credentials()
+        try await harness.run { client in
+            let token = try await client.accessToken(admin)
+            let response = try await client.call(.post, "/v1/tenants/acme/service-accounts", token: token, json: #"{"name":null}"#)
+            #expect(response.status == .badRequest)
+            #expect(try response.jsonObject()["detail"] as? String == "name must not be null")
+            let id = try #require(try await Self.create(client, token, #"{"name":"n","description":"x"}"#)["id"] as? String)
+            let cleared = try await client.call(.patch, "/v1/tenants/acme/service-accounts/\(id)", token: token, json: #"{"description":null}"#)
+            #expect(cleared.status == .ok)
+            #expect(try cleared.jsonObject()["description"] is NSNull)
+        }
+    }
+
     @Test func disabledAdminsTokenStopsWorking() async throws {
         let harness = try await ServerHarness()
         defer { harness.cleanup() }

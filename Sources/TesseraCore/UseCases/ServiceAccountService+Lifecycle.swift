@@ -100,7 +100,12 @@ extension ServiceAccountService {
             account.projects = try Self.validateProjects(projects, catalogue: catalogue)
         }
         try Self.checkGrant(account.roles + account.projects.map(\.role), of: tenantRoles, by: caller)
-        if let status = patch.status { account.status = status }
+        if let status = patch.status {
+            if status == .disabled, caller.id == account.id.uuidString.lowercased() {
+                throw DomainError(.conflict, "an account cannot disable itself")
+            }
+            account.status = status
+        }
         let now = dependencies.now()
         if let expiresAt = patch.expiresAt {
             if let expiresAt, expiresAt <= now { throw DomainError.invalid("expires_at", "expires_at must be in the future") }
@@ -132,6 +137,9 @@ extension ServiceAccountService {
         let account = try await get(id, in: tenant)
         let tenantRoles = try await storeCall { try await storage.roles(tenantID: tenant.id) }
         try Self.checkGrant(account.roles + account.projects.map(\.role), of: tenantRoles, by: caller)
+        if caller.id == account.id.uuidString.lowercased() {
+            throw DomainError(.conflict, "an account cannot delete itself")
+        }
         guard try await storeCall({ try await storage.deleteServiceAccount(id: id, tenantID: tenant.id) }) else {
             throw DomainError(.notFound, "service account not found")
         }

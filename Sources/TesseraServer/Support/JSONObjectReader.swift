@@ -56,9 +56,12 @@ struct JSONObjectReader {
         self.object = object
     }
 
-    private mutating func value(_ key: String) -> JSONValue? {
+    /// The member, `nil` when absent. `null` is refused here: members that `null`
+    /// clears are read through ``nullable(_:_:)``, which handles it first.
+    private mutating func value(_ key: String) throws(Problem) -> JSONValue? {
         seen.insert(key)
-        guard let value = object[key], value != .null else { return nil }
+        guard let value = object[key] else { return nil }
+        if value == .null { throw Problem(.badRequest, "\(key) must not be null", field: key) }
         return value
     }
 
@@ -76,25 +79,25 @@ struct JSONObjectReader {
     }
 
     mutating func string(_ key: String) throws(Problem) -> String? {
-        guard let value = value(key) else { return nil }
+        guard let value = try value(key) else { return nil }
         guard case .string(let string) = value else { throw Problem(.badRequest, "\(key) must be a string", field: key) }
         return string
     }
 
     mutating func integer(_ key: String) throws(Problem) -> Int? {
-        guard let value = value(key) else { return nil }
+        guard let value = try value(key) else { return nil }
         guard case .integer(let integer) = value else { throw Problem(.badRequest, "\(key) must be an integer", field: key) }
         return integer
     }
 
     mutating func bool(_ key: String) throws(Problem) -> Bool? {
-        guard let value = value(key) else { return nil }
+        guard let value = try value(key) else { return nil }
         guard case .bool(let bool) = value else { throw Problem(.badRequest, "\(key) must be true or false", field: key) }
         return bool
     }
 
     mutating func stringArray(_ key: String) throws(Problem) -> [String]? {
-        guard let value = value(key) else { return nil }
+        guard let value = try value(key) else { return nil }
         guard case .array(let array) = value else { throw Problem(.badRequest, "\(key) must be an array of strings", field: key) }
         var strings: [String] = []
         for element in array {
@@ -114,7 +117,7 @@ struct JSONObjectReader {
 
     /// An array of objects, each read with `body`.
     mutating func objects<T>(_ key: String, _ body: (inout JSONObjectReader) throws(Problem) -> T) throws(Problem) -> [T]? {
-        guard let value = value(key) else { return nil }
+        guard let value = try value(key) else { return nil }
         guard case .array(let array) = value else { throw Problem(.badRequest, "\(key) must be an array of objects", field: key) }
         var result: [T] = []
         for element in array {

@@ -1,0 +1,395 @@
+#!/usr/bin/env python3
+"""Writes the OpenAPI 3.1 document of Tessera's HTTP API.
+
+The document is served at GET /openapi.json from an embedded copy:
+    python3 scripts/openapi.py   # regenerates Sources/TesseraServer/OpenAPI/OpenAPIDocument.swift
+Keep it in step with the routes; CI runs schemathesis against the live server with it.
+"""
+
+import json
+import os
+
+UUID = {"type": "string", "format": "uuid"}
+TIME = {"type": "string", "format": "date-time"}
+NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
+NAME = {"type": "string", "minLength": 1, "maxLength": 100}
+STRINGS = {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 200}, "maxItems": 50}
+
+
+def ref(name):
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def obj(properties, required=(), additional=False):
+    schema = {"type": "object", "properties": properties, "additionalProperties": additional}
+    if required:
+        schema["required"] = list(required)
+    return schema
+
+
+def problem(description):
+    return {"description": description, "content": {"application/problem+json": {"schema": ref("Problem")}}}
+
+
+def json_response(description, schema, headers=None):
+    response = {"description": description, "content": {"application/json": {"schema": schema}}}
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+ERRORS = {
+    "400": problem("The request breaks a rule; `field` names the member."),
+    "401": problem("No access token, or one that is invalid or expired."),
+    "403": problem("The token lacks the scope this needs."),
+    "404": problem("No such resource in a tenant the caller may see."),
+    "503": problem("The store is unavailable; retry after `Retry-After`."),
+}
+BODY_ERRORS = {
+    "409": problem("A uniqueness rule or a limit would break."),
+    "413": problem("The body exceeds 64 KiB."),
+    "415": problem("The body is not application/json."),
+}
+
+
+def operation(summary, responses, body=None, parameters=(), secured=True, errors=True, body_errors=False, operation_id=None,
+              body_required=True):
+    op = {"summary": summary, "operationId": operation_id, "responses": dict(responses)}
+    if errors:
+        op["responses"].update(ERRORS)
+    if body_errors:
+        op["responses"].update(BODY_ERRORS)
+    op["responses"]["default"] = problem("Any other error.")
+    if parameters:
+        op["parameters"] = list(parameters)
+    if body is not None:
+        op["requestBody"] = {"required": body_required, "content": {"application/json": {"schema": body}}}
+    if secured:
+        op["security"] = [{"bearer": []}]
+    return op
+
+
+def path_param(name, schema, description):
+    return {"name": name, "in": "path", "required": True, "schema": schema, "description": description}
+
+
+def query(name, schema, description):
+    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+
+
+TENANT = path_param("tenant", {"type": "string", "minLength": 1}, "The tenant's id or slug.")
+ACCOUNT = path_param("id", UUID, "The service account's id.")
+SECRET = path_param("secret", UUID, "The secret's id.")
+ROLE = path_param("name", {"type": "string", "minLength": 1}, "The role's name.")
+PAGING = [
+    query("limit", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}, "Page size."),
+    query("cursor", {"type": "string"}, "The `next_cursor` of the previous page."),
+]
+NO_CONTENT = {"204": {"description": "Done."}}
+
+
+def page(item):
+    return obj({"items": {"type": "array", "items": ref(item)}, "next_cursor": {"type": ["string", "null"]}}, ["items", "next_cursor"])
+
+
+schemas = {
+    "Problem": obj(
+        {
+            "type": {"type": "string"},
+            "title": {"type": "string"},
+            "status": {"type": "integer"},
+            "detail": {"type": "string"},
+            "field": {"type": "string"},
+        },
+        ["type", "title", "status", "detail"],
+    ),
+    "OAuthError": obj({"error": {"type": "string"}, "error_description": {"type": "string"}}, ["error"]),
+    "Project": obj({"project": {"type": "string", "minLength": 1, "maxLength": 200}, "role": {"type": "string"}}, ["project", "role"]),
+    "Account": obj(
+        {
+            "id": UUID,
+            "tenant_id": UUID,
+            "number": {"type": "integer"},
+            "client_id": {"type": "string"},
+            "name": {"type": "string"},
+            "description": {"type": ["string", "null"]},
+            "roles": {"type": "array", "items": {"type": "string"}},
+            "groups": {"type": "array", "items": {"type": "string"}},
+            "projects": {"type": "array", "items": ref("Project")},
+            "audiences": {"type": "array", "items": {"type": "string"}},
+            "status": {"type": "string", "enum": ["active", "disabled"]},
+            "expires_at": NULLABLE_TIME,
+            "token_lifetime": {"type": ["integer", "null"]},
+            "created_at": TIME,
+            "updated_at": TIME,
+            "created_by": {"type": ["string", "null"]},
+            "last_used_at": NULLABLE_TIME,
+            "client_secret": {"type": "string", "pattern": "^tss_[0-9A-Za-z]{49}$", "description": "Only in the create response."},
+        },
+        ["id", "tenant_id", "number", "client_id", "name", "description", "roles", "groups", "projects", "audiences",
+         "status", "expires_at", "token_lifetime", "created_at", "updated_at", "created_by", "last_used_at"],
+    ),
+    "AccountCreate": obj(
+        {
+            "name": NAME,
+            "description": {"type": "string", "maxLength": 500},
+            "roles": {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 50},
+            "groups": STRINGS,
+            "projects": {"type": "array", "items": ref("Project"), "maxItems": 50},
+            "audiences": STRINGS,
+            "expires_at": TIME,
+        }
+    ),
+    "AccountPatch": obj(
+        {
+            "name": NAME,
+            "description": {"type": ["string", "null"], "maxLength": 500},
+            "roles": {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 50},
+            "groups": STRINGS,
+            "projects": {"type": "array", "items": ref("Project"), "maxItems": 50},
+            "audiences": STRINGS,
+            "status": {"type": "string", "enum": ["active", "disabled"]},
+            "expires_at": NULLABLE_TIME,
+            "token_lifetime": {"type": ["integer", "null"], "minimum": 60, "maximum": 86400},
+        }
+    ),
+    "Secret": obj(
+        {
+            "id": UUID,
+            "name": {"type": "string"},
+            "hint": {"type": "string"},
+            "enabled": {"type": "boolean"},
+            "scopes": {"type": ["array", "null"], "items": {"type": "string"}},
+            "created_at": TIME,
+            "expires_at": NULLABLE_TIME,
+            "last_used_at": NULLABLE_TIME,
+            "client_secret": {"type": "string", "pattern": "^tss_[0-9A-Za-z]{49}$", "description": "Only in the create response."},
+        },
+        ["id", "name", "hint", "enabled", "scopes", "created_at", "expires_at", "last_used_at"],
+    ),
+    "SecretCreate": obj(
+        {
+            "name": NAME,
+            "expires_in_days": {"type": "integer", "enum": [30, 60, 90, 365]},
+            "expires_at": TIME,
+            "scopes": {"type": "array", "items": {"type": "string", "pattern": "^[!#-\\[\\]-~]{1,100}$"}, "minItems": 1, "maxItems": 50},
+        },
+        ["name"],
+    ),
+    "SecretPatch": obj({"enabled": {"type": "boolean"}}, ["enabled"]),
+    "Role": obj({"name": {"type": "string"}, "scopes": {"type": "array", "items": {"type": "string"}}, "builtin": {"type": "boolean"}},
+                ["name", "scopes", "builtin"]),
+    "RoleCreate": obj(
+        {
+            "name": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_.:-]{0,63}$"},
+            "scopes": {"type": "array", "items": {"type": "string", "pattern": "^[!#-\\[\\]-~]{1,100}$"}, "maxItems": 50},
+        },
+        ["name", "scopes"],
+    ),
+    "RolePut": obj(
+        {"name": {"type": "string"}, "scopes": {"type": "array", "items": {"type": "string", "pattern": "^[!#-\\[\\]-~]{1,100}$"}, "maxItems": 50}},
+        ["scopes"],
+    ),
+    "Tenant": obj(
+        {
+            "id": UUID,
+            "slug": {"type": "string"},
+            "number": {"type": "integer"},
+            "name": {"type": "string"},
+            "account_limit": {"type": ["integer", "null"]},
+            "token_lifetime": {"type": ["integer", "null"]},
+            "default_audience": {"type": ["string", "null"]},
+            "created_at": TIME,
+            "updated_at": TIME,
+        },
+        ["id", "slug", "number", "name", "account_limit", "token_lifetime", "default_audience", "created_at", "updated_at"],
+    ),
+    "TenantCreate": obj(
+        {
+            "slug": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,62}$"},
+            "name": NAME,
+            "account_limit": {"type": "integer", "minimum": 0, "maximum": 1000000},
+            "token_lifetime": {"type": "integer", "minimum": 60, "maximum": 86400},
+        },
+        ["slug"],
+    ),
+    "TenantPatch": obj(
+        {
+            "name": NAME,
+            "account_limit": {"type": ["integer", "null"], "minimum": 0, "maximum": 1000000},
+            "token_lifetime": {"type": ["integer", "null"], "minimum": 60, "maximum": 86400},
+            "default_audience": {"type": ["string", "null"], "minLength": 1, "maxLength": 200},
+        }
+    ),
+    "AuditEvent": obj(
+        {
+            "id": {"type": "integer"},
+            "tenant_id": {"type": ["string", "null"], "format": "uuid"},
+            "actor": {"type": "string"},
+            "action": {"type": "string"},
+            "resource_type": {"type": "string"},
+            "resource_id": {"type": ["string", "null"]},
+            "outcome": {"type": "string", "enum": ["success", "failure"]},
+            "status": {"type": "integer"},
+            "request_id": {"type": ["string", "null"]},
+            "at": TIME,
+        },
+        ["id", "tenant_id", "actor", "action", "resource_type", "resource_id", "outcome", "status", "request_id", "at"],
+    ),
+    "WhoAmI": obj(
+        {
+            "account_id": UUID,
+            "client_id": {"type": "string"},
+            "name": {"type": "string"},
+            "tenant": ref("Tenant"),
+            "roles": {"type": "array", "items": {"type": "string"}},
+            "scopes": {"type": "array", "items": {"type": "string"}},
+        },
+        ["account_id", "client_id", "name", "tenant", "roles", "scopes"],
+    ),
+    "TokenRequest": obj(
+        {
+            "grant_type": {"type": "string", "enum": ["client_credentials"]},
+            "scope": {"type": "string"},
+            "client_id": {"type": "string"},
+            "client_secret": {"type": "string"},
+            "resource": {"type": "string"},
+            "audience": {"type": "string"},
+        },
+        ["grant_type"],
+    ),
+    "TokenResponse": obj(
+        {
+            "access_token": {"type": "string"},
+            "token_type": {"type": "string", "enum": ["Bearer"]},
+            "expires_in": {"type": "integer"},
+            "scope": {"type": "string"},
+        },
+        ["access_token", "token_type", "expires_in", "scope"],
+    ),
+    "JWKSet": obj({"keys": {"type": "array", "items": {"type": "object"}}}, ["keys"], additional=True),
+    "Metadata": obj({"issuer": {"type": "string"}, "token_endpoint": {"type": "string"}, "jwks_uri": {"type": "string"}},
+                    ["issuer", "token_endpoint", "jwks_uri"], additional=True),
+    "Health": obj({"status": {"type": "string"}, "checks": {"type": "object", "additionalProperties": {"type": "string"}}}, ["status"]),
+}
+
+LOCATION = {"Location": {"schema": {"type": "string"}}}
+paths = {
+    "/oauth2/token": {
+        "post": {
+            "summary": "Client-credentials grant (RFC 6749 §4.4)",
+            "operationId": "token",
+            "security": [{"basic": []}, {}],
+            "requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": ref("TokenRequest")}}},
+            "responses": {
+                "200": json_response("An access token (RFC 9068).", ref("TokenResponse")),
+                "400": {"description": "RFC 6749 §5.2 error.", "content": {"application/json": {"schema": ref("OAuthError")}}},
+                "401": {"description": "invalid_client.", "content": {"application/json": {"schema": ref("OAuthError")}}},
+                "413": {"description": "The body exceeds 16 KiB.", "content": {"application/json": {"schema": ref("OAuthError")}}},
+                "503": {"description": "temporarily_unavailable.", "content": {"application/json": {"schema": ref("OAuthError")}}},
+            },
+        }
+    },
+    "/.well-known/jwks.json": {"get": {"summary": "Public signing keys (RFC 7517)", "operationId": "jwks",
+                                       "responses": {"200": {"description": "The JWK Set.", "content": {"application/jwk-set+json": {"schema": ref("JWKSet")}}},
+                                                     "503": problem("No signing key is loaded.")}}},
+    "/.well-known/oauth-authorization-server": {"get": {"summary": "Authorization server metadata (RFC 8414)", "operationId": "metadata",
+                                                        "responses": {"200": json_response("Metadata.", ref("Metadata"))}}},
+    "/.well-known/openid-configuration": {"get": {"summary": "The same metadata", "operationId": "openidConfiguration",
+                                                  "responses": {"200": json_response("Metadata.", ref("Metadata"))}}},
+    "/health/alive": {"get": {"summary": "Liveness", "operationId": "alive", "responses": {"200": json_response("Alive.", ref("Health"))}}},
+    "/health/ready": {"get": {"summary": "Readiness", "operationId": "ready",
+                              "responses": {"200": json_response("Ready.", ref("Health")), "503": json_response("Not ready.", ref("Health"))}}},
+    "/v1/whoami": {"get": operation("The calling principal", {"200": json_response("The caller.", ref("WhoAmI"))}, operation_id="whoami")},
+    "/v1/tenants": {
+        "get": operation("List tenants (super admin)", {"200": json_response("A page.", page("Tenant"))}, parameters=PAGING, operation_id="listTenants"),
+        "post": operation("Create a tenant (super admin)", {"201": json_response("Created.", ref("Tenant"), LOCATION)}, body=ref("TenantCreate"),
+                          body_errors=True, operation_id="createTenant"),
+    },
+    "/v1/tenants/{tenant}": {
+        "get": operation("Get a tenant (super admin)", {"200": json_response("The tenant.", ref("Tenant"))}, parameters=[TENANT], operation_id="getTenant"),
+        "patch": operation("Update a tenant (super admin)", {"200": json_response("Updated.", ref("Tenant"))}, body=ref("TenantPatch"),
+                           parameters=[TENANT], body_errors=True, body_required=False, operation_id="updateTenant"),
+    },
+    "/v1/tenants/{tenant}/service-accounts": {
+        "get": operation(
+            "List service accounts", {"200": json_response("A page.", page("Account"))},
+            parameters=[TENANT, *PAGING,
+                        query("status", {"type": "string", "enum": ["active", "disabled"]}, "Only this status."),
+                        query("role", {"type": "string"}, "Only accounts holding this role."),
+                        query("group", {"type": "string"}, "Only accounts in this group."),
+                        query("name_prefix", {"type": "string"}, "Only names starting with this.")],
+            operation_id="listServiceAccounts",
+        ),
+        "post": operation("Create a service account", {"201": json_response("Created; `client_secret` is shown this once.", ref("Account"), LOCATION)},
+                          body=ref("AccountCreate"), parameters=[TENANT], body_errors=True, body_required=False, operation_id="createServiceAccount"),
+    },
+    "/v1/tenants/{tenant}/service-accounts/{id}": {
+        "get": operation("Get a service account", {"200": json_response("The account.", ref("Account"))}, parameters=[TENANT, ACCOUNT],
+                         operation_id="getServiceAccount"),
+        "patch": operation("Update a service account", {"200": json_response("Updated.", ref("Account"))}, body=ref("AccountPatch"),
+                           parameters=[TENANT, ACCOUNT], body_errors=True, body_required=False, operation_id="updateServiceAccount"),
+        "delete": operation("Delete a service account", NO_CONTENT, parameters=[TENANT, ACCOUNT], operation_id="deleteServiceAccount"),
+    },
+    "/v1/tenants/{tenant}/service-accounts/{id}/secrets": {
+        "get": operation("List an account's secrets (never their values)", {"200": json_response("All secrets.", page("Secret"))},
+                         parameters=[TENANT, ACCOUNT], operation_id="listSecrets"),
+        "post": operation("Create a secret", {"201": json_response("Created; `client_secret` is shown this once.", ref("Secret"), LOCATION)},
+                          body=ref("SecretCreate"), parameters=[TENANT, ACCOUNT], body_errors=True, operation_id="createSecret"),
+    },
+    "/v1/tenants/{tenant}/service-accounts/{id}/secrets/{secret}": {
+        "patch": operation("Enable or disable a secret", {"200": json_response("Updated.", ref("Secret"))}, body=ref("SecretPatch"),
+                           parameters=[TENANT, ACCOUNT, SECRET], body_errors=True, operation_id="updateSecret"),
+        "delete": operation("Delete a secret", NO_CONTENT, parameters=[TENANT, ACCOUNT, SECRET], operation_id="deleteSecret"),
+    },
+    "/v1/tenants/{tenant}/roles": {
+        "get": operation("List the role catalogue", {"200": json_response("All roles.", page("Role"))}, parameters=[TENANT], operation_id="listRoles"),
+        "post": operation("Create a custom role", {"201": json_response("Created.", ref("Role"), LOCATION)}, body=ref("RoleCreate"),
+                          parameters=[TENANT], body_errors=True, operation_id="createRole"),
+    },
+    "/v1/tenants/{tenant}/roles/{name}": {
+        "put": operation("Replace a custom role's scopes", {"200": json_response("Updated.", ref("Role"))}, body=ref("RolePut"),
+                         parameters=[TENANT, ROLE], body_errors=True, operation_id="updateRole"),
+        "delete": operation("Delete a custom role (409 while held)", {**NO_CONTENT, "409": problem("The role is built in or held.")},
+                            parameters=[TENANT, ROLE], operation_id="deleteRole"),
+    },
+    "/v1/tenants/{tenant}/audit-events": {
+        "get": operation(
+            "List admin actions, newest first", {"200": json_response("A page.", page("AuditEvent"))},
+            parameters=[TENANT, *PAGING,
+                        query("action", {"type": "string"}, "Only this action, e.g. service_account.create."),
+                        query("actor", {"type": "string"}, "Only this actor's account id."),
+                        query("resource_id", {"type": "string"}, "Only this resource."),
+                        query("outcome", {"type": "string", "enum": ["success", "failure"]}, "Only this outcome.")],
+            operation_id="listAuditEvents",
+        ),
+    },
+}
+
+document = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "Tessera",
+        "version": "1.0.0",
+        "description": "OAuth 2.0 client-credentials token issuer: the OAuth endpoints and the native admin API.",
+    },
+    "paths": paths,
+    "components": {
+        "schemas": schemas,
+        "securitySchemes": {
+            "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                       "description": "An access token of this issuer with tessera:admin (its tenant) or tessera:super."},
+            "basic": {"type": "http", "scheme": "basic", "description": "client_secret_basic (RFC 6749 §2.3.1)."},
+        },
+    },
+}
+
+text = json.dumps(document, indent=1, sort_keys=True, ensure_ascii=False)
+assert '"""#' not in text
+target = os.path.join(os.path.dirname(__file__), "..", "Sources", "TesseraServer", "OpenAPI", "OpenAPIDocument.swift")
+with open(target, "w") as out:
+    out.write("// Generated by scripts/openapi.py; edit that script, not this file.\n\n")
+    out.write("/// The OpenAPI 3.1 document served at `GET /openapi.json`.\n")
+    out.write("enum OpenAPIDocument {\n    static let json = #\"\"\"\n")
+    out.write(text)
+    out.write("\n\"\"\"#\n}\n")
