@@ -77,9 +77,7 @@ extension ServiceAccountService {
 
     /// Applies `patch`. Takes effect at the token endpoint at once in this process.
     public func update(_ id: UUID, in tenant: Tenant, _ patch: ServiceAccountPatch, by caller: Caller) async throws -> ServiceAccount {
-        var account = try await get(id, in: tenant)
-        let tenantRoles = try await storeCall { try await storage.roles(tenantID: tenant.id) }
-        try Self.checkGrant(account.roles + account.projects.map(\.role), of: tenantRoles, by: caller)
+        var (account, tenantRoles) = try await guarded(id, in: tenant, by: caller)
         let catalogue = Set(tenantRoles.map(\.name))
         if let name = patch.name { account.name = try Self.validateName(name) }
         if let description = patch.description {
@@ -134,9 +132,7 @@ extension ServiceAccountService {
 
     /// Deletes the account and its secrets; its client id stops working at once here.
     public func delete(_ id: UUID, in tenant: Tenant, by caller: Caller) async throws -> ServiceAccount {
-        let account = try await get(id, in: tenant)
-        let tenantRoles = try await storeCall { try await storage.roles(tenantID: tenant.id) }
-        try Self.checkGrant(account.roles + account.projects.map(\.role), of: tenantRoles, by: caller)
+        let (account, _) = try await guarded(id, in: tenant, by: caller)
         if caller.id == account.id.uuidString.lowercased() {
             throw DomainError(.conflict, "an account cannot delete itself")
         }
@@ -156,9 +152,7 @@ extension ServiceAccountService {
 
     /// Adds a secret; several enabled secrets work at once, so rotation overlaps.
     public func createSecret(for id: UUID, in tenant: Tenant, _ input: NewClientSecret, by caller: Caller) async throws -> CreatedClientSecret {
-        let account = try await get(id, in: tenant)
-        let tenantRoles = try await storeCall { try await storage.roles(tenantID: tenant.id) }
-        try Self.checkGrant(account.roles + account.projects.map(\.role), of: tenantRoles, by: caller)
+        let (account, _) = try await guarded(id, in: tenant, by: caller)
         let name = try Self.validateName(input.name)
         let now = dependencies.now()
         var expiresAt: Date?
@@ -205,9 +199,8 @@ extension ServiceAccountService {
 
     /// Enables or disables a secret.
     public func setSecret(_ secretID: UUID, of id: UUID, in tenant: Tenant, enabled: Bool, by caller: Caller) async throws -> ClientSecret {
-        let (account, secrets) = try await secrets(of: id, in: tenant)
-        let tenantRoles = try await storeCall { try await storage.roles(tenantID: tenant.id) }
-        try Self.checkGrant(account.roles + account.projects.map(\.role), of: tenantRoles, by: caller)
+        let (account, _) = try await guarded(id, in: tenant, by: caller)
+        let secrets = try await storeCall { try await storage.secrets(accountID: account.id) }
         guard var secret = secrets.first(where: { $0.id == secretID }) else { throw DomainError(.notFound, "secret not found") }
         secret.enabled = enabled
         let updated = secret
@@ -223,9 +216,7 @@ extension ServiceAccountService {
     }
 
     public func deleteSecret(_ secretID: UUID, of id: UUID, in tenant: Tenant, by caller: Caller) async throws {
-        let account = try await get(id, in: tenant)
-        let tenantRoles = try await storeCall { try await storage.roles(tenantID: tenant.id) }
-        try Self.checkGrant(account.roles + account.projects.map(\.role), of: tenantRoles, by: caller)
+        let (account, _) = try await guarded(id, in: tenant, by: caller)
         guard try await storeCall({ try await storage.deleteSecret(id: secretID, accountID: account.id) }) else {
             throw DomainError(.notFound, "secret not found")
         }
@@ -233,6 +224,15 @@ extension ServiceAccountService {
     }
 
     // MARK: Helpers
+
+    /// The account and the tenant's roles, once the caller may change it: an account
+    /// holding a role with `tessera:super` is changed by super admins only.
+    private func guarded(_ id: UUID, in tenant: Tenant, by caller: Caller) async throws -> (ServiceAccount, [Role]) {
+        let account = try await get(id, in: tenant)
+        let roles = try await storeCall { try await storage.roles(tenantID: tenant.id) }
+        try Self.checkGrant(account.roles + account.projects.map(\.role), of: roles, by: caller)
+        return (account, roles)
+    }
 
     static func validateProjects(_ projects: [ServiceAccount.ProjectMembership], catalogue: Set<String>) throws -> [ServiceAccount.ProjectMembership] {
         guard projects.count <= maximumListCount else { throw DomainError.invalid("projects", "at most \(maximumListCount) projects") }
