@@ -209,3 +209,23 @@ def test_metadata_and_jwks_headers(server: Server):
     assert jwks.headers["Cache-Control"] == "public, max-age=300"
     for key in jwks.json()["keys"]:
         assert "d" not in key and key["use"] == "sig" and key["kid"]
+
+
+def test_authlib_introspects_and_revokes(server: Server):
+    """RFC 7662 and RFC 7009 through Authlib's own client calls."""
+    admin = server.bootstrap()
+    worker = server.create_account(admin, name="introspected", roles=["member"])
+    meta = metadata(server)
+    worker_session = OAuth2Session(worker["client_id"], worker["client_secret"])
+    token = worker_session.fetch_token(meta["token_endpoint"], grant_type="client_credentials")["access_token"]
+
+    introspector = OAuth2Session(admin["client_id"], admin["client_secret"])
+    active = introspector.introspect_token(meta["introspection_endpoint"], token=token).json()
+    assert active["active"] is True
+    assert active["client_id"] == worker["client_id"]
+    assert active["scope"] == "api:read"
+    assert active["token_type"] == "Bearer"
+
+    revoked = worker_session.revoke_token(meta["revocation_endpoint"], token=token)
+    assert revoked.status_code == 200
+    assert introspector.introspect_token(meta["introspection_endpoint"], token=token).json() == {"active": False}

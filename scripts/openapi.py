@@ -267,6 +267,15 @@ schemas = {
         },
         ["access_token", "token_type", "expires_in", "scope"],
     ),
+    "Introspection": obj(
+        {
+            "active": {"type": "boolean"}, "scope": {"type": "string"}, "client_id": {"type": "string"}, "sub": {"type": "string"},
+            "aud": {"type": "array", "items": {"type": "string"}}, "iss": {"type": "string"}, "exp": {"type": "integer"},
+            "iat": {"type": "integer"}, "nbf": {"type": "integer"}, "jti": {"type": "string"}, "token_type": {"type": "string"},
+            "tenant": {"type": "string"}, "roles": {"type": "array", "items": {"type": "string"}},
+        },
+        ["active"],
+    ),
     "JWKSet": obj({"keys": {"type": "array", "items": {"type": "object"}}}, ["keys"], additional=True),
     "Metadata": obj({"issuer": {"type": "string"}, "token_endpoint": {"type": "string"}, "jwks_uri": {"type": "string"}},
                     ["issuer", "token_endpoint", "jwks_uri"], additional=True),
@@ -286,6 +295,41 @@ paths = {
                 "400": {"description": "RFC 6749 §5.2 error.", "content": {"application/json": {"schema": ref("OAuthError")}}},
                 "401": {"description": "invalid_client.", "content": {"application/json": {"schema": ref("OAuthError")}}},
                 "413": {"description": "The body exceeds 16 KiB.", "content": {"application/json": {"schema": ref("OAuthError")}}},
+                "503": {"description": "temporarily_unavailable.", "content": {"application/json": {"schema": ref("OAuthError")}}},
+            },
+        }
+    },
+    "/oauth2/introspect": {
+        "post": {
+            "summary": "Token introspection (RFC 7662)",
+            "operationId": "introspect",
+            "security": [{"basic": []}, {}],
+            "requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": obj(
+                {"token": {"type": "string"}, "token_type_hint": {"type": "string"}, "client_id": {"type": "string"},
+                 "client_secret": {"type": "string"}}, ["token"])}}},
+            "responses": {
+                "200": json_response("`{\"active\": false}` or the token's claims.", ref("Introspection")),
+                "400": {"description": "RFC 6749 §5.2 error.", "content": {"application/json": {"schema": ref("OAuthError")}}},
+                "401": {"description": "invalid_client.", "content": {"application/json": {"schema": ref("OAuthError")}}},
+                "403": {"description": "The client may not introspect.", "content": {"application/json": {"schema": ref("OAuthError")}}},
+                "413": {"description": "The body is too large.", "content": {"application/json": {"schema": ref("OAuthError")}}},
+                "503": {"description": "temporarily_unavailable.", "content": {"application/json": {"schema": ref("OAuthError")}}},
+            },
+        }
+    },
+    "/oauth2/revoke": {
+        "post": {
+            "summary": "Token revocation (RFC 7009)",
+            "operationId": "revoke",
+            "security": [{"basic": []}, {}],
+            "requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": obj(
+                {"token": {"type": "string"}, "token_type_hint": {"type": "string"}, "client_id": {"type": "string"},
+                 "client_secret": {"type": "string"}}, ["token"])}}},
+            "responses": {
+                "200": {"description": "Revoked, or not a token of this issuer."},
+                "400": {"description": "RFC 6749 §5.2 error.", "content": {"application/json": {"schema": ref("OAuthError")}}},
+                "401": {"description": "invalid_client.", "content": {"application/json": {"schema": ref("OAuthError")}}},
+                "413": {"description": "The body is too large.", "content": {"application/json": {"schema": ref("OAuthError")}}},
                 "503": {"description": "temporarily_unavailable.", "content": {"application/json": {"schema": ref("OAuthError")}}},
             },
         }

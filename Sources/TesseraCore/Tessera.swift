@@ -17,6 +17,7 @@ public struct Tessera: Sendable {
     public let roles: RoleService
     public let audit: AuditLog
     public let validator: AccessTokenValidator
+    public let tokenStatus: TokenStatusService
     public let dependencies: Dependencies
 
     public init(
@@ -35,7 +36,8 @@ public struct Tessera: Sendable {
         tenants = TenantService(storage: storage, clients: clients, dependencies: dependencies)
         roles = RoleService(storage: storage, clients: clients)
         audit = AuditLog(storage: storage, dependencies: dependencies)
-        validator = AccessTokenValidator(issuer: issuer, keyRing: keyRing, clients: clients, dependencies: dependencies)
+        validator = AccessTokenValidator(issuer: issuer, keyRing: keyRing, clients: clients, revocations: storage, dependencies: dependencies)
+        tokenStatus = TokenStatusService(validator: validator, clients: clients, revocations: storage, dependencies: dependencies)
     }
 
     /// Loads the signing keys, generating a key for `signingAlgorithm` on first start.

@@ -121,6 +121,17 @@ public final class SQLiteStorage: Storage {
                 CREATE INDEX service_accounts_tenant_number ON service_accounts(tenant_id, number);
                 """)
         }
+        migrator.registerMigration("v3") { db in
+            try db.execute(sql: """
+                CREATE TABLE revoked_tokens (
+                    jti TEXT PRIMARY KEY NOT NULL,
+                    tenant_id TEXT NOT NULL,
+                    expires_at REAL NOT NULL,
+                    revoked_at REAL NOT NULL
+                );
+                CREATE INDEX revoked_tokens_expiry ON revoked_tokens(expires_at);
+                """)
+        }
         return migrator
     }
 
@@ -434,6 +445,31 @@ public final class SQLiteStorage: Storage {
                     requestID: row["request_id"], at: Date(timeIntervalSince1970: row["at"])
                 )
             }
+        }
+    }
+
+    // MARK: Revocation
+
+    public func revokeToken(jti: String, tenantID: UUID, expiresAt: Date, revokedAt: Date) async throws {
+        try await write { db in
+            try db.execute(
+                sql: "INSERT OR IGNORE INTO revoked_tokens (jti, tenant_id, expires_at, revoked_at) VALUES (?, ?, ?, ?)",
+                arguments: [jti, tenantID.text, expiresAt.timeIntervalSince1970, revokedAt.timeIntervalSince1970]
+            )
+        }
+    }
+
+    public func isTokenRevoked(jti: String) async throws -> Bool {
+        try await read { db in
+            try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = ?)", arguments: [jti]) ?? false
+        }
+    }
+
+    @discardableResult
+    public func purgeRevokedTokens(expiredBefore date: Date) async throws -> Int {
+        try await write { db in
+            try db.execute(sql: "DELETE FROM revoked_tokens WHERE expires_at < ?", arguments: [date.timeIntervalSince1970])
+            return db.changesCount
         }
     }
 

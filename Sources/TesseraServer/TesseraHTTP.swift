@@ -34,6 +34,10 @@ public enum TesseraHTTP {
         let token = TokenEndpoint(tessera: tessera)
         router.post("/oauth2/token") { request, context in await token.handle(request, context: context) }
         router.get("/oauth2/token") { _, _ in methodNotAllowed(allow: "POST") }
+        let introspection = Introspection(tessera: tessera)
+        router.post("/oauth2/introspect") { request, context in await introspection.handle(request, context: context) }
+        let revocation = Revocation(tessera: tessera)
+        router.post("/oauth2/revoke") { request, context in await revocation.handle(request, context: context) }
 
         let discovery = Discovery(tessera: tessera, jwksMaxAge: configuration.jwksMaxAge)
         router.get("/.well-known/jwks.json") { request, context in discovery.jwks(request, context: context) }

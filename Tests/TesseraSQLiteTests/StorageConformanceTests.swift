@@ -171,6 +171,45 @@ enum Fixtures {
     }
 
     @Test(arguments: Backend.all)
+    func revocationsAreIdempotentAndPurgedAfterExpiry(_ backend: Backend) async throws {
+        let (storage, cleanup) = try backend.make()
+        defer { cleanup() }
+        let tenant = UUID()
+        try await storage.revokeToken(jti: "a", tenantID: tenant, expiresAt: Fixtures.now.addingTimeInterval(60), revokedAt: Fixtures.now)
+        try await storage.revokeToken(jti: "a", tenantID: tenant, expiresAt: Fixtures.now.addingTimeInterval(60), revokedAt: Fixtures.now)
+        try await storage.revokeToken(jti: "b", tenantID: tenant, expiresAt: Fixtures.now.addingTimeInterval(600), revokedAt: Fixtures.now)
+        #expect(try await storage.isTokenRevoked(jti: "a"))
+        #expect(try await storage.isTokenRevoked(jti: "c") == false)
+        #expect(try await storage.purgeRevokedTokens(expiredBefore: Fixtures.now.addingTimeInterval(120)) == 1)
+        #expect(try await storage.isTokenRevoked(jti: "a") == false)
+        #expect(try await storage.isTokenRevoked(jti: "b"))
+    }
+
+    @Test(arguments: Backend.all)
+    func auditEventsListNewestFirstWithFilters(_ backend: Backend) async throws {
+        let (storage, cleanup) = try backend.make()
+        defer { cleanup() }
+        let tenant = UUID(), other = UUID()
+        for (index, action) in ["a.create", "a.update", "a.create"].enumerated() {
+            try await storage.appendAuditEvent(AuditEvent(
+                tenantID: tenant, actor: "x", action: action, resourceType: "a", resourceID: "\(index)",
+                outcome: index == 1 ? .failure : .success, status: 200, requestID: nil, at: Fixtures.now
+            ))
+        }
+        try await storage.appendAuditEvent(AuditEvent(
+            tenantID: other, actor: "y", action: "a.create", resourceType: "a", resourceID: nil, outcome: .success, status: 201,
+            requestID: "r", at: Fixtures.now
+        ))
+        let all = try await storage.auditEvents(tenantID: tenant, filter: AuditFilter(), beforeID: nil, limit: 10)
+        #expect(all.map(\.resourceID) == ["2", "1", "0"])
+        let creates = try await storage.auditEvents(tenantID: tenant, filter: AuditFilter(action: "a.create"), beforeID: nil, limit: 10)
+        #expect(creates.map(\.resourceID) == ["2", "0"])
+        let older = try await storage.auditEvents(tenantID: tenant, filter: AuditFilter(), beforeID: all[0].id, limit: 1)
+        #expect(older.map(\.resourceID) == ["1"])
+        #expect(try await storage.auditEvents(tenantID: tenant, filter: AuditFilter(outcome: .failure), beforeID: nil, limit: 10).count == 1)
+    }
+
+    @Test(arguments: Backend.all)
     func pingAnswers(_ backend: Backend) async throws {
         let (storage, cleanup) = try backend.make()
         defer { cleanup() }
@@ -191,7 +230,7 @@ enum Fixtures {
             _ = try await storage.createServiceAccount(account, secret: secret, limit: nil)
         }
         let reopened = try SQLiteStorage(path: path)
-        #expect(try reopened.appliedMigrations() == ["v1", "v2"])
+        #expect(try reopened.appliedMigrations() == ["v1", "v2", "v3"])
         #expect(try await reopened.tenant(slug: "acme")?.id == tenant.id)
         #expect(try await reopened.credentials(clientID: account.clientID)?.secrets == [secret])
     }

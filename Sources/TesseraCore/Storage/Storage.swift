@@ -86,6 +86,17 @@ public protocol ServiceAccountStorage: Sendable {
     func deleteSecret(id: UUID, accountID: UUID) async throws -> Bool
 }
 
+/// The denylist of revoked access tokens (RFC 7009), kept until the tokens would
+/// have expired.
+public protocol RevocationStorage: Sendable {
+    /// Adds `jti`; revoking it again changes nothing.
+    func revokeToken(jti: String, tenantID: UUID, expiresAt: Date, revokedAt: Date) async throws
+    func isTokenRevoked(jti: String) async throws -> Bool
+    /// Forgets entries whose token expired before `date`; returns how many.
+    @discardableResult
+    func purgeRevokedTokens(expiredBefore date: Date) async throws -> Int
+}
+
 /// The audit log.
 public protocol AuditStorage: Sendable {
     /// Appends an event; the store assigns its id.
@@ -105,7 +116,7 @@ public protocol SigningKeyStorage: Sendable {
 
 /// Everything Tessera keeps. Each backend implements all of it and passes the
 /// shared conformance suite.
-public typealias Storage = TenantStorage & ServiceAccountStorage & SigningKeyStorage & AuditStorage & StorageHealth
+public typealias Storage = TenantStorage & ServiceAccountStorage & SigningKeyStorage & AuditStorage & RevocationStorage & StorageHealth
 
 /// A cheap round trip to the database, for readiness checks.
 public protocol StorageHealth: Sendable {

@@ -31,18 +31,25 @@ public struct AccessTokenValidator: Sendable {
     private let issuer: String
     private let keyRing: KeyRing
     private let clients: ClientDirectory
+    private let revocations: any RevocationStorage
     private let dependencies: Dependencies
     private let leeway: Int64
 
-    public init(issuer: String, keyRing: KeyRing, clients: ClientDirectory, dependencies: Dependencies, leeway: Int64 = 30) {
+    public init(
+        issuer: String, keyRing: KeyRing, clients: ClientDirectory, revocations: any RevocationStorage,
+        dependencies: Dependencies, leeway: Int64 = 30
+    ) {
         self.issuer = issuer
         self.keyRing = keyRing
         self.clients = clients
+        self.revocations = revocations
         self.dependencies = dependencies
         self.leeway = leeway
     }
 
-    public func validate(_ token: String) async throws -> Principal {
+    /// The claims of a token this issuer signed: structure, `typ`, the key-bound
+    /// algorithm, the signature and `iss`, but not time or revocation.
+    public func signedClaims(_ token: String) throws -> AccessTokenClaims {
         guard let keys = keyRing.snapshot?.verificationKeys else { throw Rejection(description: "no keys loaded") }
         let claims: AccessTokenClaims
         do {
@@ -55,14 +62,22 @@ public struct AccessTokenValidator: Sendable {
         } catch {
             throw Rejection(description: "token is malformed or its signature does not verify")
         }
+        guard claims.iss == issuer else { throw Rejection(description: "issuer mismatch") }
+        return claims
+    }
+
+    /// The principal behind a token that is valid now: signed here, within its
+    /// lifetime, not revoked, and of an account that can still authenticate.
+    public func validate(_ token: String) async throws -> Principal {
+        let claims = try signedClaims(token)
         let nowDate = dependencies.now()
         let now = Int64(nowDate.timeIntervalSince1970)
-        guard claims.iss == issuer else { throw Rejection(description: "issuer mismatch") }
         guard claims.exp + leeway > now else { throw Rejection(description: "token expired") }
         guard claims.nbf - leeway <= now else { throw Rejection(description: "token not yet valid") }
         guard let accountID = UUID(uuidString: claims.sub), let tenantID = UUID(uuidString: claims.tenant) else {
             throw Rejection(description: "subject or tenant is not a UUID")
         }
+        guard try await !revocations.isTokenRevoked(jti: claims.jti) else { throw Rejection(description: "token revoked") }
         guard let client = try await clients.client(id: claims.clientID, now: nowDate),
               client.account.id == accountID, client.account.isUsable(at: nowDate)
         else {

@@ -15,6 +15,14 @@ struct ClientCredentials {
     let secret: String
     let method: Method
 
+    /// Authenticates the client a request presents; no credentials at all is `invalid_client` too.
+    static func authenticate(_ request: Request, form: FormBody, with tokens: TokenService) async throws -> TokenService.AuthenticatedClient {
+        guard let credentials = try extract(from: request.headers, form: form) else {
+            throw OAuthError.invalidClient("client authentication is required")
+        }
+        return try await tokens.authenticate(clientID: credentials.clientID, secret: credentials.secret)
+    }
+
     /// Extracts credentials; `nil` when the request presents none.
     static func extract(from headers: HTTPFields, form: FormBody) throws(OAuthError) -> ClientCredentials? {
         let postID = form["client_id"], postSecret = form["client_secret"]

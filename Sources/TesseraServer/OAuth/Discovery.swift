@@ -20,6 +20,10 @@ struct Discovery: Sendable {
         let issuer: String
         let tokenEndpoint: String
         let jwksURI: String
+        let introspectionEndpoint: String
+        let revocationEndpoint: String
+        let introspectionEndpointAuthMethodsSupported = ["client_secret_basic", "client_secret_post"]
+        let revocationEndpointAuthMethodsSupported = ["client_secret_basic", "client_secret_post"]
         let grantTypesSupported = ["client_credentials"]
         let tokenEndpointAuthMethodsSupported = ["client_secret_basic", "client_secret_post"]
         let responseTypesSupported: [String] = []
@@ -30,6 +34,10 @@ struct Discovery: Sendable {
             case issuer
             case tokenEndpoint = "token_endpoint"
             case jwksURI = "jwks_uri"
+            case introspectionEndpoint = "introspection_endpoint"
+            case revocationEndpoint = "revocation_endpoint"
+            case introspectionEndpointAuthMethodsSupported = "introspection_endpoint_auth_methods_supported"
+            case revocationEndpointAuthMethodsSupported = "revocation_endpoint_auth_methods_supported"
             case grantTypesSupported = "grant_types_supported"
             case tokenEndpointAuthMethodsSupported = "token_endpoint_auth_methods_supported"
             case responseTypesSupported = "response_types_supported"
@@ -45,6 +53,7 @@ struct Discovery: Sendable {
         return .json(
             Metadata(
                 issuer: issuer, tokenEndpoint: issuer + "/oauth2/token", jwksURI: issuer + "/.well-known/jwks.json",
+                introspectionEndpoint: issuer + "/oauth2/introspect", revocationEndpoint: issuer + "/oauth2/revoke",
                 scopesSupported: scopes, accessTokenSigningAlgValuesSupported: algorithms
             ),
             headers: [.cacheControl: "public, max-age=\(jwksMaxAge)"]

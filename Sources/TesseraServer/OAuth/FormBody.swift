@@ -1,4 +1,6 @@
 import Foundation
+import Hummingbird
+import TesseraCore
 
 /// An `application/x-www-form-urlencoded` body (HTML 4.01 §17.13.4, as RFC 6749
 /// Appendix B uses it).
@@ -32,6 +34,25 @@ struct FormBody {
     }
 
     subscript(name: String) -> String? { values[name]?.first }
+
+    /// Reads the body of an OAuth endpoint request: it must be
+    /// `application/x-www-form-urlencoded`, at most `limit` bytes, well encoded,
+    /// and repeat no parameter outside `repeatable`.
+    static func read(_ request: Request, upTo limit: Int, repeatable: Set<String> = []) async throws -> FormBody {
+        guard let contentType = request.headers[.contentType],
+              contentType.lowercased().split(separator: ";").first?.trimmingCharacters(in: .whitespaces) == "application/x-www-form-urlencoded"
+        else {
+            throw OAuthError.invalidRequest("the body must be application/x-www-form-urlencoded")
+        }
+        let bytes = try await request.collectBody(upTo: limit)
+        do {
+            return try FormBody(bytes, repeatable: repeatable)
+        } catch .duplicate(let name) {
+            throw OAuthError.invalidRequest("parameter \(name) is repeated")
+        } catch {
+            throw OAuthError.invalidRequest("the form body is not valid form-url-encoding")
+        }
+    }
 
     func all(_ name: String) -> [String] { values[name] ?? [] }
 

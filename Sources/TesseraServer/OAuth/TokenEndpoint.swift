@@ -50,28 +50,12 @@ struct TokenEndpoint: Sendable {
     }
 
     private func issue(_ request: Request) async throws -> TokenService.IssuedToken {
-        guard let contentType = request.headers[.contentType],
-              contentType.lowercased().split(separator: ";").first?.trimmingCharacters(in: .whitespaces) == "application/x-www-form-urlencoded"
-        else {
-            throw OAuthError.invalidRequest("the body must be application/x-www-form-urlencoded")
-        }
-        let bytes = try await request.collectBody(upTo: Self.maximumBodySize)
-        let form: FormBody
-        do {
-            form = try FormBody(bytes, repeatable: ["resource"])
-        } catch .duplicate(let name) {
-            throw OAuthError.invalidRequest("parameter \(name) is repeated")
-        } catch {
-            throw OAuthError.invalidRequest("the form body is not valid form-url-encoding")
-        }
+        let form = try await FormBody.read(request, upTo: Self.maximumBodySize, repeatable: ["resource"])
         guard let grantType = form["grant_type"] else { throw OAuthError.invalidRequest("grant_type is missing") }
         guard grantType == "client_credentials" else {
             throw OAuthError.unsupportedGrantType("only client_credentials is supported")
         }
-        guard let credentials = try ClientCredentials.extract(from: request.headers, form: form) else {
-            throw OAuthError.invalidClient("client authentication is required")
-        }
-        let client = try await tessera.tokens.authenticate(clientID: credentials.clientID, secret: credentials.secret)
+        let client = try await ClientCredentials.authenticate(request, form: form, with: tessera.tokens)
         var audiences = form.all("resource")
         if let audience = form["audience"] { audiences.append(audience) }
         return try tessera.tokens.issue(for: client, scope: form["scope"], audiences: audiences)

@@ -330,6 +330,60 @@ enum OpenAPIDocument {
     ],
     "type": "object"
    },
+   "Introspection": {
+    "additionalProperties": false,
+    "properties": {
+     "active": {
+      "type": "boolean"
+     },
+     "aud": {
+      "items": {
+       "type": "string"
+      },
+      "type": "array"
+     },
+     "client_id": {
+      "type": "string"
+     },
+     "exp": {
+      "type": "integer"
+     },
+     "iat": {
+      "type": "integer"
+     },
+     "iss": {
+      "type": "string"
+     },
+     "jti": {
+      "type": "string"
+     },
+     "nbf": {
+      "type": "integer"
+     },
+     "roles": {
+      "items": {
+       "type": "string"
+      },
+      "type": "array"
+     },
+     "scope": {
+      "type": "string"
+     },
+     "sub": {
+      "type": "string"
+     },
+     "tenant": {
+      "type": "string"
+     },
+     "token_type": {
+      "type": "string"
+     }
+    },
+    "required": [
+     "active"
+    ],
+    "type": "object"
+   },
    "JWKSet": {
     "additionalProperties": true,
     "properties": {
@@ -944,6 +998,193 @@ enum OpenAPIDocument {
      }
     },
     "summary": "Readiness"
+   }
+  },
+  "/oauth2/introspect": {
+   "post": {
+    "operationId": "introspect",
+    "requestBody": {
+     "content": {
+      "application/x-www-form-urlencoded": {
+       "schema": {
+        "additionalProperties": false,
+        "properties": {
+         "client_id": {
+          "type": "string"
+         },
+         "client_secret": {
+          "type": "string"
+         },
+         "token": {
+          "type": "string"
+         },
+         "token_type_hint": {
+          "type": "string"
+         }
+        },
+        "required": [
+         "token"
+        ],
+        "type": "object"
+       }
+      }
+     },
+     "required": true
+    },
+    "responses": {
+     "200": {
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Introspection"
+        }
+       }
+      },
+      "description": "`{\"active\": false}` or the token's claims."
+     },
+     "400": {
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/OAuthError"
+        }
+       }
+      },
+      "description": "RFC 6749 §5.2 error."
+     },
+     "401": {
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/OAuthError"
+        }
+       }
+      },
+      "description": "invalid_client."
+     },
+     "403": {
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/OAuthError"
+        }
+       }
+      },
+      "description": "The client may not introspect."
+     },
+     "413": {
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/OAuthError"
+        }
+       }
+      },
+      "description": "The body is too large."
+     },
+     "503": {
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/OAuthError"
+        }
+       }
+      },
+      "description": "temporarily_unavailable."
+     }
+    },
+    "security": [
+     {
+      "basic": []
+     },
+     {}
+    ],
+    "summary": "Token introspection (RFC 7662)"
+   }
+  },
+  "/oauth2/revoke": {
+   "post": {
+    "operationId": "revoke",
+    "requestBody": {
+     "content": {
+      "application/x-www-form-urlencoded": {
+       "schema": {
+        "additionalProperties": false,
+        "properties": {
+         "client_id": {
+          "type": "string"
+         },
+         "client_secret": {
+          "type": "string"
+         },
+         "token": {
+          "type": "string"
+         },
+         "token_type_hint": {
+          "type": "string"
+         }
+        },
+        "required": [
+         "token"
+        ],
+        "type": "object"
+       }
+      }
+     },
+     "required": true
+    },
+    "responses": {
+     "200": {
+      "description": "Revoked, or not a token of this issuer."
+     },
+     "400": {
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/OAuthError"
+        }
+       }
+      },
+      "description": "RFC 6749 §5.2 error."
+     },
+     "401": {
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/OAuthError"
+        }
+       }
+      },
+      "description": "invalid_client."
+     },
+     "413": {
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/OAuthError"
+        }
+       }
+      },
+      "description": "The body is too large."
+     },
+     "503": {
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/OAuthError"
+        }
+       }
+      },
+      "description": "temporarily_unavailable."
+     }
+    },
+    "security": [
+     {
+      "basic": []
+     },
+     {}
+    ],
+    "summary": "Token revocation (RFC 7009)"
    }
   },
   "/oauth2/token": {

@@ -4,8 +4,8 @@ import ServiceLifecycle
 import TesseraCore
 
 /// Long-lived work beside the HTTP server: batched `last_used_at` writes every
-/// few seconds and a key-ring reload every 10 s, so a rotation done by
-/// `tessera keys rotate` or another replica is picked up (DESIGN §3).
+/// few seconds, a key-ring reload every 10 s (so a key change made by another
+/// process is picked up, DESIGN §3), and a purge of expired revocations every minute.
 struct BackgroundWork: Service {
     let tessera: Tessera
     let logger: Logger
@@ -25,6 +25,18 @@ struct BackgroundWork: Service {
                         try await tessera.keyRing.load(generating: nil, now: tessera.dependencies.now())
                     } catch {
                         logger.warning("could not reload signing keys", metadata: ["error": "\(error)"])
+                    }
+                }
+            }
+            group.addTask {
+                // Revoked tokens past their expiry (and any verifier's leeway) need no denylist entry.
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .seconds(60))
+                    if Task.isCancelled { break }
+                    do {
+                        try await tessera.storage.purgeRevokedTokens(expiredBefore: tessera.dependencies.now().addingTimeInterval(-120))
+                    } catch {
+                        logger.warning("could not purge revoked tokens", metadata: ["error": "\(error)"])
                     }
                 }
             }

@@ -1,0 +1,99 @@
+import Hummingbird
+import TesseraCore
+import TesseraJOSE
+
+/// `POST /oauth2/introspect` (RFC 7662). The caller authenticates as a client
+/// whose roles grant `tessera:introspect`, `tessera:admin` or `tessera:super`.
+struct Introspection: Sendable {
+    static let maximumBodySize = 32 * 1024
+
+    let tessera: Tessera
+
+    private struct Active: Encodable {
+        let active = true
+        let scope: String
+        let clientID: String
+        let sub: String
+        let aud: [String]
+        let iss: String
+        let exp: Int64
+        let iat: Int64
+        let nbf: Int64
+        let jti: String
+        let tokenType = "Bearer"
+        let tenant: String
+        let roles: [String]
+
+        init(_ claims: AccessTokenClaims) {
+            scope = claims.scope
+            clientID = claims.clientID
+            sub = claims.sub
+            aud = claims.aud
+            iss = claims.iss
+            exp = claims.exp
+            iat = claims.iat
+            nbf = claims.nbf
+            jti = claims.jti
+            tenant = claims.tenant
+            roles = claims.roles
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case active, scope, sub, aud, iss, exp, iat, nbf, jti, tenant, roles
+            case clientID = "client_id"
+            case tokenType = "token_type"
+        }
+    }
+
+    private struct Inactive: Encodable {
+        let active = false
+    }
+
+    func handle(_ request: Request, context: some RequestContext) async -> Response {
+        do {
+            let form = try await FormBody.read(request, upTo: Self.maximumBodySize)
+            let caller = try await ClientCredentials.authenticate(request, form: form, with: tessera.tokens)
+            guard TokenStatusService.mayIntrospect(caller.record) else {
+                throw OAuthError.unauthorizedClient("the client may not introspect tokens")
+            }
+            guard let token = form["token"] else { throw OAuthError.invalidRequest("token is missing") }
+            let headers: HTTPFields = [.cacheControl: "no-store", .pragma: "no-cache"]
+            guard let claims = try await tessera.tokenStatus.introspect(token, for: caller.record) else {
+                return .json(Inactive(), headers: headers)
+            }
+            return .json(Active(claims), headers: headers)
+        } catch let error as OAuthError {
+            return error.response(status: error.code == "unauthorized_client" ? .forbidden : nil)
+        } catch let error as BodyTooLarge {
+            return OAuthError.invalidRequest(error.description).response(status: .contentTooLarge)
+        } catch {
+            return OAuthError.temporarilyUnavailable("the token store is unavailable").response()
+        }
+    }
+}
+
+/// `POST /oauth2/revoke` (RFC 7009): the owning client, or an admin of the
+/// token's tenant, revokes an access token; introspection and the admin API
+/// refuse it from then on, until it would have expired anyway.
+struct Revocation: Sendable {
+    static let maximumBodySize = 32 * 1024
+
+    let tessera: Tessera
+
+    func handle(_ request: Request, context: some RequestContext) async -> Response {
+        do {
+            let form = try await FormBody.read(request, upTo: Self.maximumBodySize)
+            let caller = try await ClientCredentials.authenticate(request, form: form, with: tessera.tokens)
+            guard let token = form["token"] else { throw OAuthError.invalidRequest("token is missing") }
+            try await tessera.tokenStatus.revoke(token, by: caller.record)
+            // RFC 7009 §2.2: 200 whether or not the token was valid.
+            return Response(status: .ok, headers: [.cacheControl: "no-store", .pragma: "no-cache"])
+        } catch let error as OAuthError {
+            return error.response()
+        } catch let error as BodyTooLarge {
+            return OAuthError.invalidRequest(error.description).response(status: .contentTooLarge)
+        } catch {
+            return OAuthError.temporarilyUnavailable("the token store is unavailable").response()
+        }
+    }
+}
