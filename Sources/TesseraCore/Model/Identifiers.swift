@@ -42,8 +42,15 @@ public struct Dependencies: Sendable {
     public static let live = Dependencies(
         now: { Date() },
         randomBytes: { count in
+            // Eight bytes per draw: each draw is a call into the kernel's generator.
             var generator = SystemRandomNumberGenerator()
-            return (0..<count).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(count + 7)
+            while bytes.count < count {
+                withUnsafeBytes(of: generator.next() as UInt64) { bytes.append(contentsOf: $0) }
+            }
+            bytes.removeLast(bytes.count - count)
+            return bytes
         }
     )
 
