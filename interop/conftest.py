@@ -61,7 +61,7 @@ class Server:
         return response.json()
 
 
-def start_server(alg: str = "ES256") -> Server:
+def start_server(alg: str = "ES256", *extra: str) -> Server:
     directory = tempfile.mkdtemp(prefix="tessera-interop-")
     port = free_port()
     issuer = f"http://127.0.0.1:{port}"
@@ -69,7 +69,7 @@ def start_server(alg: str = "ES256") -> Server:
     env["TESSERA_SIGNING_ALG"] = alg
     log = open(os.path.join(directory, "serve.log"), "w")
     process = subprocess.Popen(
-        [BIN, "serve", "--port", str(port)], cwd=directory, env=env, stdout=log, stderr=subprocess.STDOUT
+        [BIN, "serve", "--port", str(port), *extra], cwd=directory, env=env, stdout=log, stderr=subprocess.STDOUT
     )
     deadline = time.time() + 30
     while time.time() < deadline:
@@ -105,8 +105,8 @@ def server():
 def server_factory():
     started = []
 
-    def make(alg: str) -> Server:
-        instance = start_server(alg)
+    def make(alg: str, *extra: str) -> Server:
+        instance = start_server(alg, *extra)
         started.append(instance)
         return instance
 

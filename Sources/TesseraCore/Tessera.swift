@@ -45,6 +45,16 @@ public struct Tessera: Sendable {
         try await keyRing.load(generating: signingAlgorithm, now: dependencies.now())
     }
 
+    /// Records key changes in the audit log (they belong to no tenant).
+    public func audit(_ changes: [KeyChange], actor: String) async {
+        for change in changes where change.isChange {
+            try? await audit.record(AuditEvent(
+                tenantID: nil, actor: actor, action: change.action, resourceType: "signing_key", resourceID: change.kid,
+                outcome: .success, status: 200, requestID: nil, at: dependencies.now()
+            ))
+        }
+    }
+
     /// `issuer` without trailing slashes.
     public static func normalizeIssuer(_ issuer: String) -> String {
         var value = issuer

@@ -132,6 +132,12 @@ public final class SQLiteStorage: Storage {
                 CREATE INDEX revoked_tokens_expiry ON revoked_tokens(expires_at);
                 """)
         }
+        migrator.registerMigration("v4") { db in
+            try db.execute(sql: """
+                ALTER TABLE signing_keys ADD COLUMN activates_at REAL;
+                CREATE UNIQUE INDEX signing_keys_one_next ON signing_keys(state) WHERE state = 'next';
+                """)
+        }
         return migrator
     }
 
@@ -489,7 +495,8 @@ public final class SQLiteStorage: Storage {
                     sealedPrivateKey: Array(row["sealed_private_key"] as Data), state: state,
                     createdAt: Date(timeIntervalSince1970: row["created_at"]),
                     activatedAt: (row["activated_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
-                    retiredAt: (row["retired_at"] as Double?).map(Date.init(timeIntervalSince1970:))
+                    retiredAt: (row["retired_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
+                    activatesAt: (row["activates_at"] as Double?).map(Date.init(timeIntervalSince1970:))
                 )
             }
         }
@@ -500,13 +507,15 @@ public final class SQLiteStorage: Storage {
             try await write { db in
                 try db.execute(
                     sql: """
-                        INSERT INTO signing_keys (kid, algorithm, public_jwk, sealed_private_key, state, created_at, activated_at, retired_at)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                        INSERT INTO signing_keys (kid, algorithm, public_jwk, sealed_private_key, state, created_at, activated_at, retired_at,
+                            activates_at)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                         """,
                     arguments: [
                         key.kid, key.algorithm.rawValue, String(decoding: try JSONEncoder().encode(key.publicJWK), as: UTF8.self),
                         Data(key.sealedPrivateKey), key.state.rawValue, key.createdAt.timeIntervalSince1970,
                         key.activatedAt?.timeIntervalSince1970, key.retiredAt?.timeIntervalSince1970,
+                        key.activatesAt?.timeIntervalSince1970,
                     ]
                 )
             }
@@ -520,6 +529,29 @@ public final class SQLiteStorage: Storage {
 
     public func ping() async throws {
         _ = try await read { db in try Int.fetchOne(db, sql: "SELECT 1") }
+    }
+
+    public func promoteSigningKey(kid: String, now: Date) async throws -> Bool {
+        try await write { db in
+            let isNext = try Bool.fetchOne(
+                db, sql: "SELECT EXISTS (SELECT 1 FROM signing_keys WHERE kid = ? AND state = 'next')", arguments: [kid]
+            ) ?? false
+            guard isNext else { return false }
+            try db.execute(
+                sql: "UPDATE signing_keys SET state = 'retired', retired_at = ? WHERE state = 'active'",
+                arguments: [now.timeIntervalSince1970]
+            )
+            try db.execute(
+                sql: "UPDATE signing_keys SET state = 'active', activated_at = ? WHERE kid = ?", arguments: [now.timeIntervalSince1970, kid]
+            )
+            return true
+        }
+    }
+
+    public func deleteSigningKey(kid: String) async throws {
+        try await write { db in
+            try db.execute(sql: "DELETE FROM signing_keys WHERE kid = ? AND state = 'retired'", arguments: [kid])
+        }
     }
 
     // MARK: Rows

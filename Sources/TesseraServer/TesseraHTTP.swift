@@ -12,11 +12,14 @@ public enum TesseraHTTP {
         public var port: Int
         /// `max-age` of the JWKS and metadata responses, in seconds.
         public var jwksMaxAge: Int
+        /// How running servers change signing keys; `nil` only reloads them.
+        public var keyPolicy: KeyPolicy?
 
-        public init(host: String = "127.0.0.1", port: Int = 8080, jwksMaxAge: Int = 300) {
+        public init(host: String = "127.0.0.1", port: Int = 8080, jwksMaxAge: Int = 300, keyPolicy: KeyPolicy? = nil) {
             self.host = host
             self.port = port
             self.jwksMaxAge = jwksMaxAge
+            self.keyPolicy = keyPolicy
         }
     }
 
@@ -82,7 +85,7 @@ public enum TesseraHTTP {
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
             logger: logger
         )
-        app.addServices(BackgroundWork(tessera: tessera, logger: logger))
+        app.addServices(BackgroundWork(tessera: tessera, logger: logger, keyPolicy: configuration.keyPolicy))
         return app
     }
 

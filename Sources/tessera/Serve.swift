@@ -30,10 +30,16 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("jwks-max-age"), help: "Cache-Control max-age of the JWKS, in seconds (env TESSERA_JWKS_MAX_AGE; default 300).")
     var jwksMaxAge: Int?
 
+    @Option(name: .customLong("key-rotation-days"), help: "Rotate the signing key when it has signed this many days; 0 never (env TESSERA_KEY_ROTATION_DAYS; default 30).")
+    var keyRotationDays: Int?
+
     @OptionGroup var store: StoreOptions
 
     func validate() throws {
         if let port = resolvedPortOrNil(), !(0...65535).contains(port) { throw ValidationError("--port must be 0–65535") }
+        if let days = keyRotationDays ?? Env.value("TESSERA_KEY_ROTATION_DAYS").flatMap(Int.init), days < 0 {
+            throw ValidationError("--key-rotation-days must not be negative")
+        }
         if let maxAge = jwksMaxAge ?? Env.value("TESSERA_JWKS_MAX_AGE").flatMap(Int.init), maxAge < 0 {
             throw ValidationError("--jwks-max-age must not be negative")
         }
@@ -58,6 +64,11 @@ struct Serve: AsyncParsableCommand {
         let issuer = issuer ?? Env.value("TESSERA_ISSUER") ?? "http://\(displayHost):\(port)"
         let jwksMaxAge = jwksMaxAge ?? Env.value("TESSERA_JWKS_MAX_AGE").flatMap(Int.init) ?? 300
 
+        let rotationDays = keyRotationDays ?? Env.value("TESSERA_KEY_ROTATION_DAYS").flatMap(Int.init) ?? 30
+        let keyPolicy = KeyPolicy(
+            algorithm: try store.signingAlgorithm(), publishAhead: TimeInterval(jwksMaxAge + 10),
+            rotationPeriod: rotationDays > 0 ? TimeInterval(rotationDays) * 86_400 : nil
+        )
         let tessera: Tessera
         do {
             tessera = Tessera(issuer: issuer, storage: try store.openStorage(), masterKey: try store.masterKey())
@@ -73,7 +84,7 @@ struct Serve: AsyncParsableCommand {
         }
         let app = TesseraHTTP.application(
             tessera: tessera,
-            configuration: .init(host: host, port: port, jwksMaxAge: jwksMaxAge),
+            configuration: .init(host: host, port: port, jwksMaxAge: jwksMaxAge, keyPolicy: keyPolicy),
             metrics: registry,
             logger: logger,
             onServerRunning: { port in logger.info("tessera serving", metadata: ["issuer": "\(issuer)", "port": "\(port)"]) }

@@ -163,11 +163,28 @@ enum Fixtures {
         let first = try record(.active)
         #expect(try await storage.insertSigningKey(first))
         #expect(try await storage.insertSigningKey(try record(.active)) == false)
-        let next = try record(.next)
+        var next = try record(.next)
+        next.activatedAt = nil
+        next.activatesAt = Fixtures.now.addingTimeInterval(300)
         #expect(try await storage.insertSigningKey(next))
+        #expect(try await storage.insertSigningKey(try record(.next)) == false)
         let stored = try await storage.signingKeys()
         #expect(Set(stored.map(\.kid)) == [first.kid, next.kid])
         #expect(stored.first { $0.kid == first.kid } == first)
+        #expect(stored.first { $0.kid == next.kid } == next)
+
+        // Promotion retires the active key in the same transaction, once.
+        let later = Fixtures.now.addingTimeInterval(400)
+        #expect(try await storage.promoteSigningKey(kid: next.kid, now: later))
+        #expect(try await storage.promoteSigningKey(kid: next.kid, now: later) == false)
+        let after = Dictionary(uniqueKeysWithValues: try await storage.signingKeys().map { ($0.kid, $0) })
+        #expect(after[first.kid]?.state == .retired)
+        #expect(after[first.kid]?.retiredAt == later)
+        #expect(after[next.kid]?.state == .active)
+        #expect(after[next.kid]?.activatedAt == later)
+        try await storage.deleteSigningKey(kid: next.kid) // active: kept
+        try await storage.deleteSigningKey(kid: first.kid)
+        #expect(try await storage.signingKeys().map(\.kid) == [next.kid])
     }
 
     @Test(arguments: Backend.all)
@@ -230,7 +247,7 @@ enum Fixtures {
             _ = try await storage.createServiceAccount(account, secret: secret, limit: nil)
         }
         let reopened = try SQLiteStorage(path: path)
-        #expect(try reopened.appliedMigrations() == ["v1", "v2", "v3"])
+        #expect(try reopened.appliedMigrations() == ["v1", "v2", "v3", "v4"])
         #expect(try await reopened.tenant(slug: "acme")?.id == tenant.id)
         #expect(try await reopened.credentials(clientID: account.clientID)?.secrets == [secret])
     }

@@ -22,11 +22,14 @@ public struct StoredSigningKey: Sendable, Hashable {
     public var createdAt: Date
     public var activatedAt: Date?
     public var retiredAt: Date?
+    /// For a `next` key: when it may start signing (published for one JWKS max-age by then).
+    public var activatesAt: Date?
 
     public init(
         kid: String, algorithm: JWSAlgorithm, publicJWK: JWK, sealedPrivateKey: [UInt8], state: State,
-        createdAt: Date, activatedAt: Date? = nil, retiredAt: Date? = nil
+        createdAt: Date, activatedAt: Date? = nil, retiredAt: Date? = nil, activatesAt: Date? = nil
     ) {
+        self.activatesAt = activatesAt
         self.kid = kid
         self.algorithm = algorithm
         self.publicJWK = publicJWK

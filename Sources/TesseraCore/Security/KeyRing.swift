@@ -34,16 +34,10 @@ public final class KeyRing: Sendable {
     /// given, generates one, seals it under the master key and stores it.
     /// Fails when a stored key cannot be opened with this master key.
     @discardableResult
-    public func load(generating algorithm: JWSAlgorithm?, now: Date) async throws -> Snapshot {
+    public func load(generating algorithm: JWSAlgorithm?, now: Date, retirementGrace: TimeInterval = KeyPolicy.defaultRetirementGrace) async throws -> Snapshot {
         var stored = try await storage.signingKeys()
         if !stored.contains(where: { $0.state == .active }), let algorithm {
-            let key = try SigningKey.generate(algorithm)
-            let record = StoredSigningKey(
-                kid: key.keyID, algorithm: algorithm, publicJWK: key.publicJWK,
-                sealedPrivateKey: try masterKey.seal(key.privateKeyBytes, context: key.keyID),
-                state: .active, createdAt: now, activatedAt: now
-            )
-            _ = try await storage.insertSigningKey(record)
+            _ = try await storage.insertSigningKey(try seal(SigningKey.generate(algorithm), state: .active, now: now))
             stored = try await storage.signingKeys()
         }
         guard let activeRecord = stored.first(where: { $0.state == .active }) else {
@@ -52,7 +46,15 @@ public final class KeyRing: Sendable {
         let privateBytes = try masterKey.unseal(activeRecord.sealedPrivateKey, context: activeRecord.kid)
         let active = try SigningKey(algorithm: activeRecord.algorithm, privateKeyBytes: privateBytes)
         guard active.keyID == activeRecord.kid else { throw KeyRingError.corrupt(activeRecord.kid) }
-        let published = [active.publicJWK] + stored.filter { $0.kid != active.keyID }.map(\.publicJWK)
+        // Published: the active key, the next one, and retired keys whose tokens may still be alive.
+        let others = stored.filter { record in
+            switch record.state {
+            case .active: false
+            case .next: true
+            case .retired: (record.retiredAt ?? .distantPast).addingTimeInterval(retirementGrace) > now
+            }
+        }
+        let published = [active.publicJWK] + others.map(\.publicJWK)
         let snapshot = Snapshot(
             active: active,
             published: published,
@@ -60,6 +62,118 @@ public final class KeyRing: Sendable {
         )
         state.withLock { $0 = snapshot }
         return snapshot
+    }
+
+    /// `tessera keys rotate`: promotes the next key when it has been published
+    /// long enough, else schedules one (creating it if there is none) to sign
+    /// from `now + publishAhead`.
+    public func rotate(algorithm: JWSAlgorithm, publishAhead: TimeInterval, now: Date) async throws -> KeyChange {
+        if let next = try await storage.signingKeys().first(where: { $0.state == .next }) {
+            if let promoted = try await promoteIfDue(next, now: now) { return promoted }
+            return .pending(kid: next.kid, activatesAt: next.activatesAt ?? now)
+        }
+        let record = try seal(SigningKey.generate(algorithm), state: .next, now: now, activatesAt: now.addingTimeInterval(publishAhead))
+        guard try await storage.insertSigningKey(record) else {
+            // Another process scheduled one at the same moment: report theirs.
+            let next = try await storage.signingKeys().first(where: { $0.state == .next })
+            return .pending(kid: next?.kid ?? record.kid, activatesAt: next?.activatesAt ?? now)
+        }
+        if publishAhead <= 0, let promoted = try await promoteIfDue(record, now: now) { return promoted }
+        return .scheduled(kid: record.kid, activatesAt: record.activatesAt ?? now)
+    }
+
+    /// What a running server does every few seconds: promote a due next key,
+    /// schedule a rotation when the active key is older than the policy allows,
+    /// forget retired keys no token can need, and reload.
+    public func maintain(_ policy: KeyPolicy, now: Date) async throws -> [KeyChange] {
+        var changes: [KeyChange] = []
+        let stored = try await storage.signingKeys()
+        if let next = stored.first(where: { $0.state == .next }) {
+            if let promoted = try await promoteIfDue(next, now: now) { changes.append(promoted) }
+        } else if let period = policy.rotationPeriod, let active = stored.first(where: { $0.state == .active }),
+                  (active.activatedAt ?? active.createdAt).addingTimeInterval(period) <= now {
+            changes.append(try await rotate(algorithm: policy.algorithm, publishAhead: policy.publishAhead, now: now))
+        }
+        for record in stored where record.state == .retired {
+            if (record.retiredAt ?? .distantPast).addingTimeInterval(policy.retirementGrace) <= now {
+                try await storage.deleteSigningKey(kid: record.kid)
+                changes.append(.removed(kid: record.kid))
+            }
+        }
+        try await load(generating: nil, now: now, retirementGrace: policy.retirementGrace)
+        return changes
+    }
+
+    private func promoteIfDue(_ next: StoredSigningKey, now: Date) async throws -> KeyChange? {
+        guard (next.activatesAt ?? next.createdAt) <= now else { return nil }
+        // Check that this master key can open it before it becomes the one that signs.
+        _ = try masterKey.unseal(next.sealedPrivateKey, context: next.kid)
+        guard try await storage.promoteSigningKey(kid: next.kid, now: now) else { return nil }
+        return .promoted(kid: next.kid)
+    }
+
+    private func seal(_ key: SigningKey, state: StoredSigningKey.State, now: Date, activatesAt: Date? = nil) throws -> StoredSigningKey {
+        StoredSigningKey(
+            kid: key.keyID, algorithm: key.algorithm, publicJWK: key.publicJWK,
+            sealedPrivateKey: try masterKey.seal(key.privateKeyBytes, context: key.keyID),
+            state: state, createdAt: now, activatedAt: state == .active ? now : nil, activatesAt: activatesAt
+        )
+    }
+}
+
+/// When keys change.
+public struct KeyPolicy: Sendable {
+    /// Longest token lifetime (86,400 s) plus two minutes of leeway.
+    public static let defaultRetirementGrace: TimeInterval = 86_400 + 120
+
+    /// The algorithm of keys generated by automatic rotation.
+    public var algorithm: JWSAlgorithm
+    /// How long a next key is published before it signs: the JWKS max-age plus
+    /// the 10 s in which every running server picks it up.
+    public var publishAhead: TimeInterval
+    /// Rotate when the active key has signed this long; `nil` never rotates automatically.
+    public var rotationPeriod: TimeInterval?
+    /// How long a retired key stays published.
+    public var retirementGrace: TimeInterval
+
+    public init(algorithm: JWSAlgorithm, publishAhead: TimeInterval, rotationPeriod: TimeInterval?, retirementGrace: TimeInterval = defaultRetirementGrace) {
+        self.algorithm = algorithm
+        self.publishAhead = publishAhead
+        self.rotationPeriod = rotationPeriod
+        self.retirementGrace = retirementGrace
+    }
+}
+
+/// A change to the key ring, for the audit log and the CLI.
+public enum KeyChange: Sendable, Hashable {
+    /// A next key is published and will sign from `activatesAt`.
+    case scheduled(kid: String, activatesAt: Date)
+    /// The next key became the active one; the old active key is retired.
+    case promoted(kid: String)
+    /// A retired key is no longer published.
+    case removed(kid: String)
+    /// Nothing changed: a next key was already scheduled and is not due yet.
+    case pending(kid: String, activatesAt: Date)
+
+    public var kid: String {
+        switch self {
+        case .scheduled(let kid, _), .promoted(let kid), .removed(let kid), .pending(let kid, _): kid
+        }
+    }
+
+    /// Whether the store changed.
+    public var isChange: Bool {
+        if case .pending = self { return false }
+        return true
+    }
+
+    public var action: String {
+        switch self {
+        case .scheduled: "signing_key.schedule"
+        case .promoted: "signing_key.promote"
+        case .removed: "signing_key.remove"
+        case .pending: "signing_key.pending"
+        }
     }
 }
 

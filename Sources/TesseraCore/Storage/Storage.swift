@@ -112,6 +112,12 @@ public protocol SigningKeyStorage: Sendable {
     /// no other key is active, so two processes starting at once agree on one;
     /// returns false when another active key won.
     func insertSigningKey(_ key: StoredSigningKey) async throws -> Bool
+    /// In one transaction: when `kid` is the `next` key, retires the active key
+    /// (`retired_at = now`) and makes `kid` active. False when `kid` is not `next`
+    /// (another process promoted it already).
+    func promoteSigningKey(kid: String, now: Date) async throws -> Bool
+    /// Removes a retired key that no longer needs publishing.
+    func deleteSigningKey(kid: String) async throws
 }
 
 /// Everything Tessera keeps. Each backend implements all of it and passes the

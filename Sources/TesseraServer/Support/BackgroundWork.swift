@@ -9,6 +9,8 @@ import TesseraCore
 struct BackgroundWork: Service {
     let tessera: Tessera
     let logger: Logger
+    /// Promotion, scheduled rotation and retirement of signing keys; `nil` only reloads.
+    var keyPolicy: KeyPolicy?
     var usageInterval: Duration = .seconds(5)
     var keyReloadInterval: Duration = .seconds(10)
 
@@ -22,9 +24,15 @@ struct BackgroundWork: Service {
                     try? await Task.sleep(for: keyReloadInterval)
                     if Task.isCancelled { break }
                     do {
-                        try await tessera.keyRing.load(generating: nil, now: tessera.dependencies.now())
+                        if let policy = keyPolicy {
+                            let changes = try await tessera.keyRing.maintain(policy, now: tessera.dependencies.now())
+                            for change in changes { logger.notice("signing key \(change.action)", metadata: ["kid": "\(change.kid)"]) }
+                            await tessera.audit(changes, actor: "system")
+                        } else {
+                            try await tessera.keyRing.load(generating: nil, now: tessera.dependencies.now())
+                        }
                     } catch {
-                        logger.warning("could not reload signing keys", metadata: ["error": "\(error)"])
+                        logger.warning("could not maintain signing keys", metadata: ["error": "\(error)"])
                     }
                 }
             }
