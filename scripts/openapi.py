@@ -283,6 +283,11 @@ schemas = {
 }
 
 LOCATION = {"Location": {"schema": {"type": "string"}}}
+THROTTLED = {
+    "description": "Too many failed client authentications from this address; wait `Retry-After` seconds.",
+    "headers": {"Retry-After": {"schema": {"type": "string"}}},
+    "content": {"application/json": {"schema": ref("OAuthError")}},
+}
 paths = {
     "/oauth2/token": {
         "post": {
@@ -295,6 +300,7 @@ paths = {
                 "400": {"description": "RFC 6749 §5.2 error.", "content": {"application/json": {"schema": ref("OAuthError")}}},
                 "401": {"description": "invalid_client.", "content": {"application/json": {"schema": ref("OAuthError")}}},
                 "413": {"description": "The body exceeds 16 KiB.", "content": {"application/json": {"schema": ref("OAuthError")}}},
+                "429": THROTTLED,
                 "503": {"description": "temporarily_unavailable.", "content": {"application/json": {"schema": ref("OAuthError")}}},
             },
         }
@@ -313,6 +319,7 @@ paths = {
                 "401": {"description": "invalid_client.", "content": {"application/json": {"schema": ref("OAuthError")}}},
                 "403": {"description": "The client may not introspect.", "content": {"application/json": {"schema": ref("OAuthError")}}},
                 "413": {"description": "The body is too large.", "content": {"application/json": {"schema": ref("OAuthError")}}},
+                "429": THROTTLED,
                 "503": {"description": "temporarily_unavailable.", "content": {"application/json": {"schema": ref("OAuthError")}}},
             },
         }
@@ -330,6 +337,7 @@ paths = {
                 "400": {"description": "RFC 6749 §5.2 error.", "content": {"application/json": {"schema": ref("OAuthError")}}},
                 "401": {"description": "invalid_client.", "content": {"application/json": {"schema": ref("OAuthError")}}},
                 "413": {"description": "The body is too large.", "content": {"application/json": {"schema": ref("OAuthError")}}},
+                "429": THROTTLED,
                 "503": {"description": "temporarily_unavailable.", "content": {"application/json": {"schema": ref("OAuthError")}}},
             },
         }

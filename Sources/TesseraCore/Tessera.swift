@@ -22,7 +22,8 @@ public struct Tessera: Sendable {
 
     public init(
         issuer: String, storage: any Storage, masterKey: MasterKey,
-        dependencies: Dependencies = .live, clientCacheTTL: TimeInterval = 30
+        dependencies: Dependencies = .live, clientCacheTTL: TimeInterval = 30,
+        throttle: AuthenticationThrottle.Policy? = AuthenticationThrottle.Policy()
     ) {
         let issuer = Tessera.normalizeIssuer(issuer)
         self.issuer = issuer
@@ -31,7 +32,10 @@ public struct Tessera: Sendable {
         keyRing = KeyRing(storage: storage, masterKey: masterKey)
         clients = ClientDirectory(storage: storage, timeToLive: clientCacheTTL)
         usage = UsageRecorder(storage: storage)
-        tokens = TokenService(issuer: issuer, clients: clients, keyRing: keyRing, usage: usage, dependencies: dependencies)
+        tokens = TokenService(
+            issuer: issuer, clients: clients, keyRing: keyRing, usage: usage, dependencies: dependencies,
+            throttle: throttle.map { AuthenticationThrottle(policy: $0) }
+        )
         accounts = ServiceAccountService(storage: storage, clients: clients, dependencies: dependencies)
         tenants = TenantService(storage: storage, clients: clients, dependencies: dependencies)
         roles = RoleService(storage: storage, clients: clients)

@@ -28,8 +28,8 @@ public enum TesseraHTTP {
     /// - Parameter metrics: the registry `/metrics` renders; `nil` serves no `/metrics`.
     public static func router(
         tessera: Tessera, configuration: Configuration, metrics: PrometheusCollectorRegistry? = nil
-    ) -> Router<BasicRequestContext> {
-        let router = Router()
+    ) -> Router<TesseraRequestContext> {
+        let router = Router(context: TesseraRequestContext.self)
         router.add(middleware: RequestIDMiddleware(dependencies: tessera.dependencies))
         router.add(middleware: ErrorMiddleware())
         if metrics != nil { router.add(middleware: MetricsMiddleware()) }

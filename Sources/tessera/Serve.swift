@@ -33,10 +33,19 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("key-rotation-days"), help: "Rotate the signing key when it has signed this many days; 0 never (env TESSERA_KEY_ROTATION_DAYS; default 30).")
     var keyRotationDays: Int?
 
+    @Option(name: .customLong("auth-failure-limit"), help: "Failed client authentications of one client id from one address before it is locked out with exponential back-off; 0 turns it off (env TESSERA_AUTH_FAILURE_LIMIT; default 5).")
+    var authFailureLimit: Int?
+
+    @Option(name: .customLong("auth-address-failure-limit"), help: "Failed client authentications from one address, any client id, before the address is locked out; 0 turns it off, as behind a proxy all callers share its address (env TESSERA_AUTH_ADDRESS_FAILURE_LIMIT; default 20).")
+    var authAddressFailureLimit: Int?
+
     @OptionGroup var store: StoreOptions
 
     func validate() throws {
         if let port = resolvedPortOrNil(), !(0...65535).contains(port) { throw ValidationError("--port must be 0–65535") }
+        for limit in [authFailureLimit, authAddressFailureLimit].compactMap({ $0 }) where limit < 0 {
+            throw ValidationError("failure limits must not be negative (0 turns a limit off)")
+        }
         if let days = keyRotationDays ?? Env.value("TESSERA_KEY_ROTATION_DAYS").flatMap(Int.init), days < 0 {
             throw ValidationError("--key-rotation-days must not be negative")
         }
@@ -69,9 +78,17 @@ struct Serve: AsyncParsableCommand {
             algorithm: try store.signingAlgorithm(), publishAhead: TimeInterval(jwksMaxAge + 10),
             rotationPeriod: rotationDays > 0 ? TimeInterval(rotationDays) * 86_400 : nil
         )
+        var throttle = AuthenticationThrottle.Policy()
+        let clientLimit = authFailureLimit ?? Env.value("TESSERA_AUTH_FAILURE_LIMIT").flatMap(Int.init) ?? throttle.clientFailures
+        let addressLimit = authAddressFailureLimit ?? Env.value("TESSERA_AUTH_ADDRESS_FAILURE_LIMIT").flatMap(Int.init) ?? throttle.addressFailures
+        throttle.clientFailures = clientLimit > 0 ? clientLimit : .max
+        throttle.addressFailures = addressLimit > 0 ? addressLimit : .max
         let tessera: Tessera
         do {
-            tessera = Tessera(issuer: issuer, storage: try store.openStorage(), masterKey: try store.masterKey())
+            tessera = Tessera(
+                issuer: issuer, storage: try store.openStorage(), masterKey: try store.masterKey(),
+                throttle: clientLimit > 0 || addressLimit > 0 ? throttle : nil
+            )
             try await tessera.start(signingAlgorithm: try store.signingAlgorithm())
         } catch let error as ValidationError {
             throw error

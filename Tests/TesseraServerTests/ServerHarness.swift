@@ -13,7 +13,7 @@ struct ServerHarness {
 
     let tessera: Tessera
     let directory: URL
-    let app: Application<RouterResponder<BasicRequestContext>>
+    let app: Application<RouterResponder<TesseraRequestContext>>
 
     init(jwksMaxAge: Int = 300) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-http-\(UUID().uuidString)")

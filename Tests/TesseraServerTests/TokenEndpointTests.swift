@@ -125,6 +125,26 @@ import TesseraJOSE
         }
     }
 
+    @Test func repeatedFailuresAre429WithRetryAfterAndAGoodSecretWaits() async throws {
+        let harness = try await ServerHarness()
+        defer { harness.cleanup() }
+        let credentials = try await harness.credentials(role: "analyst")
+        let wrong = SecretFormat.make(randomBytes: Array(repeating: 5, count: 32))
+        try await harness.run { client in
+            for _ in 0..<5 {
+                let response = try await client.token("grant_type=client_credentials", basic: (credentials.clientID, wrong))
+                #expect(response.status == .unauthorized)
+            }
+            let locked = try await client.token("grant_type=client_credentials", basic: (credentials.clientID, credentials.clientSecret))
+            #expect(locked.status == .tooManyRequests)
+            #expect(locked.headers[.retryAfter] == "1")
+            #expect(try locked.jsonObject()["error"] as? String == "temporarily_unavailable")
+            // Other clients from the same place are not held up below the address threshold.
+            let other = try await harness.credentials(role: "analyst")
+            #expect(try await client.token("grant_type=client_credentials", basic: (other.clientID, other.clientSecret)).status == .ok)
+        }
+    }
+
     @Test func malformedBasicHeaderIsInvalidClient() async throws {
         let harness = try await ServerHarness()
         defer { harness.cleanup() }

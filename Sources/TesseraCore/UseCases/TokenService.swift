@@ -21,8 +21,14 @@ public struct TokenService: Sendable {
     private let keyRing: KeyRing
     private let usage: UsageRecorder
     private let dependencies: Dependencies
+    /// Counts failed authentications; `nil` counts nothing.
+    public let throttle: AuthenticationThrottle?
 
-    public init(issuer: String, clients: ClientDirectory, keyRing: KeyRing, usage: UsageRecorder, dependencies: Dependencies) {
+    public init(
+        issuer: String, clients: ClientDirectory, keyRing: KeyRing, usage: UsageRecorder, dependencies: Dependencies,
+        throttle: AuthenticationThrottle? = nil
+    ) {
+        self.throttle = throttle
         self.issuer = issuer
         self.clients = clients
         self.keyRing = keyRing
@@ -36,9 +42,32 @@ public struct TokenService: Sendable {
         public let secret: ClientSecret
     }
 
+    /// Attempts refused because of too many failures.
+    public struct Throttled: Error, Sendable {
+        /// Whole seconds to wait, at least 1.
+        public let retryAfter: Int
+    }
+
     /// Checks a client id and secret. Every failure is the same `invalid_client`,
-    /// so a caller cannot learn whether the id exists.
-    public func authenticate(clientID: String, secret: String) async throws -> AuthenticatedClient {
+    /// so a caller cannot learn whether the id exists. With a throttle, failures
+    /// are counted per source address and refused with ``Throttled`` once locked.
+    public func authenticate(clientID: String, secret: String, from address: String? = nil) async throws -> AuthenticatedClient {
+        guard let throttle, let address else { return try await check(clientID: clientID, secret: secret) }
+        let now = dependencies.now()
+        if let wait = throttle.retryAfter(clientID: clientID, address: address, now: now) {
+            throw Throttled(retryAfter: max(1, Int(wait.rounded(.up))))
+        }
+        do {
+            let client = try await check(clientID: clientID, secret: secret)
+            throttle.recordSuccess(clientID: clientID, address: address)
+            return client
+        } catch let error as OAuthError where error.code == "invalid_client" {
+            throttle.recordFailure(clientID: clientID, address: address, now: now)
+            throw error
+        }
+    }
+
+    private func check(clientID: String, secret: String) async throws -> AuthenticatedClient {
         let now = dependencies.now()
         // Hash even when the id is unknown, so timing does not tell.
         let digest = SecretFormat.digest(secret)

@@ -1,6 +1,12 @@
 import Foundation
 import Hummingbird
+import Metrics
 import TesseraCore
+
+/// Failed client authentications at the OAuth endpoints.
+let authenticationFailures = Counter(label: "tessera_client_auth_failures_total")
+/// Attempts refused unchecked because their address or client was locked.
+let authenticationThrottled = Counter(label: "tessera_client_auth_throttled_total")
 
 /// The client credentials a request presents, by `client_secret_basic` (RFC 6749
 /// §2.3.1, with the Appendix B form-url-decoding of id and secret) or
@@ -16,11 +22,21 @@ struct ClientCredentials {
     let method: Method
 
     /// Authenticates the client a request presents; no credentials at all is `invalid_client` too.
-    static func authenticate(_ request: Request, form: FormBody, with tokens: TokenService) async throws -> TokenService.AuthenticatedClient {
+    static func authenticate(
+        _ request: Request, form: FormBody, peer: String, with tokens: TokenService
+    ) async throws -> TokenService.AuthenticatedClient {
         guard let credentials = try extract(from: request.headers, form: form) else {
             throw OAuthError.invalidClient("client authentication is required")
         }
-        return try await tokens.authenticate(clientID: credentials.clientID, secret: credentials.secret)
+        do {
+            return try await tokens.authenticate(clientID: credentials.clientID, secret: credentials.secret, from: peer)
+        } catch let error as OAuthError where error.code == "invalid_client" {
+            authenticationFailures.increment()
+            throw error
+        } catch let throttled as TokenService.Throttled {
+            authenticationThrottled.increment()
+            throw throttled
+        }
     }
 
     /// Extracts credentials; `nil` when the request presents none.

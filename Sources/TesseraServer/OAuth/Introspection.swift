@@ -49,10 +49,10 @@ struct Introspection: Sendable {
         let active = false
     }
 
-    func handle(_ request: Request, context: some RequestContext) async -> Response {
+    func handle(_ request: Request, context: TesseraRequestContext) async -> Response {
         do {
             let form = try await FormBody.read(request, upTo: Self.maximumBodySize)
-            let caller = try await ClientCredentials.authenticate(request, form: form, with: tessera.tokens)
+            let caller = try await ClientCredentials.authenticate(request, form: form, peer: context.peer, with: tessera.tokens)
             guard TokenStatusService.mayIntrospect(caller.record) else {
                 throw OAuthError.unauthorizedClient("the client may not introspect tokens")
             }
@@ -64,6 +64,8 @@ struct Introspection: Sendable {
             return .json(Active(claims), headers: headers)
         } catch let error as OAuthError {
             return error.response(status: error.code == "unauthorized_client" ? .forbidden : nil)
+        } catch let throttled as TokenService.Throttled {
+            return throttled.response
         } catch let error as BodyTooLarge {
             return OAuthError.invalidRequest(error.description).response(status: .contentTooLarge)
         } catch {
@@ -80,16 +82,18 @@ struct Revocation: Sendable {
 
     let tessera: Tessera
 
-    func handle(_ request: Request, context: some RequestContext) async -> Response {
+    func handle(_ request: Request, context: TesseraRequestContext) async -> Response {
         do {
             let form = try await FormBody.read(request, upTo: Self.maximumBodySize)
-            let caller = try await ClientCredentials.authenticate(request, form: form, with: tessera.tokens)
+            let caller = try await ClientCredentials.authenticate(request, form: form, peer: context.peer, with: tessera.tokens)
             guard let token = form["token"] else { throw OAuthError.invalidRequest("token is missing") }
             try await tessera.tokenStatus.revoke(token, by: caller.record)
             // RFC 7009 §2.2: 200 whether or not the token was valid.
             return Response(status: .ok, headers: [.cacheControl: "no-store", .pragma: "no-cache"])
         } catch let error as OAuthError {
             return error.response()
+        } catch let throttled as TokenService.Throttled {
+            return throttled.response
         } catch let error as BodyTooLarge {
             return OAuthError.invalidRequest(error.description).response(status: .contentTooLarge)
         } catch {

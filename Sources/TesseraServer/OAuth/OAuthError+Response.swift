@@ -1,6 +1,14 @@
 import Hummingbird
 import TesseraCore
 
+extension TokenService.Throttled {
+    /// 429 with `Retry-After` (RFC 6585 §4), in the OAuth error shape.
+    var response: Response {
+        OAuthError.temporarilyUnavailable("too many failed client authentications; retry after \(retryAfter) s")
+            .response(status: .tooManyRequests, headers: [.retryAfter: "\(retryAfter)"])
+    }
+}
+
 extension OAuthError {
     /// The HTTP status RFC 6749 §5.2 (and RFC 8707 §2) gives this error.
     var status: HTTPResponse.Status {

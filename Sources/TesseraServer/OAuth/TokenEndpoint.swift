@@ -29,9 +29,9 @@ struct TokenEndpoint: Sendable {
         }
     }
 
-    func handle(_ request: Request, context: some RequestContext) async -> Response {
+    func handle(_ request: Request, context: TesseraRequestContext) async -> Response {
         do {
-            let token = try await issue(request)
+            let token = try await issue(request, peer: context.peer)
             issued.increment()
             return .json(
                 Success(accessToken: token.accessToken, expiresIn: token.expiresIn, scope: token.scope),
@@ -40,6 +40,9 @@ struct TokenEndpoint: Sendable {
         } catch let error as OAuthError {
             failures.increment()
             return error.response()
+        } catch let throttled as TokenService.Throttled {
+            failures.increment()
+            return throttled.response
         } catch let error as BodyTooLarge {
             failures.increment()
             return OAuthError.invalidRequest(error.description).response(status: .contentTooLarge)
@@ -49,13 +52,13 @@ struct TokenEndpoint: Sendable {
         }
     }
 
-    private func issue(_ request: Request) async throws -> TokenService.IssuedToken {
+    private func issue(_ request: Request, peer: String) async throws -> TokenService.IssuedToken {
         let form = try await FormBody.read(request, upTo: Self.maximumBodySize, repeatable: ["resource"])
         guard let grantType = form["grant_type"] else { throw OAuthError.invalidRequest("grant_type is missing") }
         guard grantType == "client_credentials" else {
             throw OAuthError.unsupportedGrantType("only client_credentials is supported")
         }
-        let client = try await ClientCredentials.authenticate(request, form: form, with: tessera.tokens)
+        let client = try await ClientCredentials.authenticate(request, form: form, peer: peer, with: tessera.tokens)
         var audiences = form.all("resource")
         if let audience = form["audience"] { audiences.append(audience) }
         return try tessera.tokens.issue(for: client, scope: form["scope"], audiences: audiences)

@@ -1082,6 +1082,23 @@ enum OpenAPIDocument {
       },
       "description": "The body is too large."
      },
+     "429": {
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/OAuthError"
+        }
+       }
+      },
+      "description": "Too many failed client authentications from this address; wait `Retry-After` seconds.",
+      "headers": {
+       "Retry-After": {
+        "schema": {
+         "type": "string"
+        }
+       }
+      }
+     },
      "503": {
       "content": {
        "application/json": {
@@ -1167,6 +1184,23 @@ enum OpenAPIDocument {
       },
       "description": "The body is too large."
      },
+     "429": {
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/OAuthError"
+        }
+       }
+      },
+      "description": "Too many failed client authentications from this address; wait `Retry-After` seconds.",
+      "headers": {
+       "Retry-After": {
+        "schema": {
+         "type": "string"
+        }
+       }
+      }
+     },
      "503": {
       "content": {
        "application/json": {
@@ -1240,6 +1274,23 @@ enum OpenAPIDocument {
        }
       },
       "description": "The body exceeds 16 KiB."
+     },
+     "429": {
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/OAuthError"
+        }
+       }
+      },
+      "description": "Too many failed client authentications from this address; wait `Retry-After` seconds.",
+      "headers": {
+       "Retry-After": {
+        "schema": {
+         "type": "string"
+        }
+       }
+      }
      },
      "503": {
       "content": {
