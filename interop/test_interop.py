@@ -4,6 +4,7 @@ import base64
 import hashlib
 import hmac
 import json
+import time
 
 import jwt
 import pytest
@@ -229,3 +230,44 @@ def test_authlib_introspects_and_revokes(server: Server):
     revoked = worker_session.revoke_token(meta["revocation_endpoint"], token=token)
     assert revoked.status_code == 200
     assert introspector.introspect_token(meta["introspection_endpoint"], token=token).json() == {"active": False}
+
+
+def test_authlib_authenticates_with_private_key_jwt(server: Server):
+    """RFC 7523 §2.2 client authentication, signed by Authlib with a key made in Python."""
+    from authlib.oauth2.rfc7523 import PrivateKeyJWT
+    from joserfc.jwk import ECKey
+
+    admin = server.bootstrap()
+    account = server.create_account(admin, name="jwt-authlib", roles=["editor"])
+    private_key = ECKey.generate_key("P-256")
+    public_jwk = dict(private_key.as_dict(private=False), kid="py-1")
+    admin_token = server.token(admin["client_id"], admin["client_secret"])["access_token"]
+    registered = requests.post(
+        f"{server.issuer}/v1/tenants/acme/service-accounts/{account['id']}/keys",
+        json={"jwk": public_jwk},
+        headers={"Authorization": f"Bearer {admin_token}"},
+        timeout=10,
+    )
+    assert registered.status_code == 201, registered.text
+    assert registered.json()["jwk"]["alg"] == "ES256"
+
+    meta = metadata(server)
+    assert "private_key_jwt" in meta["token_endpoint_auth_methods_supported"]
+    assert "ES256" in meta["token_endpoint_auth_signing_alg_values_supported"]
+    auth = PrivateKeyJWT(
+        meta["token_endpoint"], claims={"exp": int(time.time()) + 120}, headers={"kid": "py-1"}, alg="ES256"
+    )
+    session = OAuth2Session(account["client_id"], private_key, token_endpoint_auth_method=auth)
+    token = session.fetch_token(meta["token_endpoint"], grant_type="client_credentials")
+    claims = verify_with_pyjwt(server, token["access_token"], "ES256")
+    assert claims["client_id"] == account["client_id"]
+    assert claims["scope"] == "api:read api:write"
+
+    # Authlib's default assertion lives an hour: more than the 5 minutes Tessera accepts.
+    lax = OAuth2Session(
+        account["client_id"], private_key,
+        token_endpoint_auth_method=PrivateKeyJWT(meta["token_endpoint"], headers={"kid": "py-1"}, alg="ES256"),
+    )
+    response = lax.post(meta["token_endpoint"], data={"grant_type": "client_credentials"}, withhold_token=True)
+    assert response.status_code == 401
+    assert response.json()["error"] == "invalid_client"

@@ -190,6 +190,10 @@ schemas = {
         {"name": {"type": "string"}, "scopes": {"type": "array", "items": {"type": "string", "pattern": "^[!#-\\[\\]-~]{1,100}$"}, "maxItems": 50}},
         ["scopes"],
     ),
+    "ClientKey": obj({"kid": {"type": "string"}, "jwk": {"type": "object"}, "created_at": TIME, "expires_at": NULLABLE_TIME},
+                     ["kid", "jwk", "created_at", "expires_at"]),
+    "ClientKeyCreate": obj({"jwk": {"type": "object", "required": ["kty", "kid"], "properties": {"kty": {"type": "string"}, "kid": {"type": "string"}}},
+                            "expires_at": TIME}, ["jwk"]),
     "Tenant": obj(
         {
             "id": UUID,
@@ -253,6 +257,8 @@ schemas = {
             "scope": {"type": "string"},
             "client_id": {"type": "string"},
             "client_secret": {"type": "string"},
+            "client_assertion_type": {"type": "string", "enum": ["urn:ietf:params:oauth:client-assertion-type:jwt-bearer"]},
+            "client_assertion": {"type": "string"},
             "resource": {"type": "string"},
             "audience": {"type": "string"},
         },
@@ -393,6 +399,17 @@ paths = {
         "patch": operation("Enable or disable a secret", {"200": json_response("Updated.", ref("Secret"))}, body=ref("SecretPatch"),
                            parameters=[TENANT, ACCOUNT, SECRET], body_errors=True, operation_id="updateSecret"),
         "delete": operation("Delete a secret", NO_CONTENT, parameters=[TENANT, ACCOUNT, SECRET], operation_id="deleteSecret"),
+    },
+    "/v1/tenants/{tenant}/service-accounts/{id}/keys": {
+        "get": operation("List an account's public keys for private_key_jwt", {"200": json_response("All keys.", page("ClientKey"))},
+                         parameters=[TENANT, ACCOUNT], operation_id="listClientKeys"),
+        "post": operation("Register a public key for private_key_jwt", {"201": json_response("Registered.", ref("ClientKey"))},
+                          body=ref("ClientKeyCreate"), parameters=[TENANT, ACCOUNT], body_errors=True, operation_id="createClientKey"),
+    },
+    "/v1/tenants/{tenant}/service-accounts/{id}/keys/{kid}": {
+        "delete": operation("Delete a public key", NO_CONTENT,
+                            parameters=[TENANT, ACCOUNT, path_param("kid", {"type": "string", "minLength": 1}, "The key's kid.")],
+                            operation_id="deleteClientKey"),
     },
     "/v1/tenants/{tenant}/roles": {
         "get": operation("List the role catalogue", {"200": json_response("All roles.", page("Role"))}, parameters=[TENANT], operation_id="listRoles"),

@@ -33,7 +33,7 @@ public struct Tessera: Sendable {
         clients = ClientDirectory(storage: storage, timeToLive: clientCacheTTL)
         usage = UsageRecorder(storage: storage)
         tokens = TokenService(
-            issuer: issuer, clients: clients, keyRing: keyRing, usage: usage, dependencies: dependencies,
+            issuer: issuer, clients: clients, keyRing: keyRing, usage: usage, replay: storage, dependencies: dependencies,
             throttle: throttle.map { AuthenticationThrottle(policy: $0) }
         )
         accounts = ServiceAccountService(storage: storage, clients: clients, dependencies: dependencies)

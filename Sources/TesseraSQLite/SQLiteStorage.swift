@@ -138,6 +138,25 @@ public final class SQLiteStorage: Storage {
                 CREATE UNIQUE INDEX signing_keys_one_next ON signing_keys(state) WHERE state = 'next';
                 """)
         }
+        migrator.registerMigration("v5") { db in
+            try db.execute(sql: """
+                CREATE TABLE client_keys (
+                    account_id TEXT NOT NULL REFERENCES service_accounts(id) ON DELETE CASCADE,
+                    kid TEXT NOT NULL,
+                    jwk TEXT NOT NULL,
+                    created_at REAL NOT NULL,
+                    expires_at REAL,
+                    PRIMARY KEY (account_id, kid)
+                );
+                CREATE TABLE used_assertions (
+                    client_id TEXT NOT NULL,
+                    jti TEXT NOT NULL,
+                    expires_at REAL NOT NULL,
+                    PRIMARY KEY (client_id, jti)
+                );
+                CREATE INDEX used_assertions_expiry ON used_assertions(expires_at);
+                """)
+        }
         return migrator
     }
 
@@ -475,6 +494,59 @@ public final class SQLiteStorage: Storage {
     public func purgeRevokedTokens(expiredBefore date: Date) async throws -> Int {
         try await write { db in
             try db.execute(sql: "DELETE FROM revoked_tokens WHERE expires_at < ?", arguments: [date.timeIntervalSince1970])
+            return db.changesCount
+        }
+    }
+
+    // MARK: Client keys
+
+    public func clientKeys(accountID: UUID) async throws -> [ClientKey] {
+        try await read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM client_keys WHERE account_id = ? ORDER BY created_at, kid", arguments: [accountID.text]).map { row in
+                ClientKey(
+                    accountID: try Self.uuid(row["account_id"]), kid: row["kid"], jwk: try JSONColumn.decode(row["jwk"]),
+                    createdAt: Date(timeIntervalSince1970: row["created_at"]),
+                    expiresAt: (row["expires_at"] as Double?).map(Date.init(timeIntervalSince1970:))
+                )
+            }
+        }
+    }
+
+    public func addClientKey(_ key: ClientKey, limit: Int) async throws {
+        try await write { db in
+            let count = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM client_keys WHERE account_id = ?", arguments: [key.accountID.text]) ?? 0
+            if count >= limit { throw StoreError.limitReached("the account holds \(count) of \(limit) keys") }
+            try db.execute(
+                sql: "INSERT INTO client_keys (account_id, kid, jwk, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+                arguments: [
+                    key.accountID.text, key.kid, try JSONColumn.encode(key.jwk), key.createdAt.timeIntervalSince1970,
+                    key.expiresAt?.timeIntervalSince1970,
+                ]
+            )
+        }
+    }
+
+    public func deleteClientKey(kid: String, accountID: UUID) async throws -> Bool {
+        try await write { db in
+            try db.execute(sql: "DELETE FROM client_keys WHERE account_id = ? AND kid = ?", arguments: [accountID.text, kid])
+            return db.changesCount > 0
+        }
+    }
+
+    public func useAssertionID(_ jti: String, clientID: String, expiresAt: Date) async throws -> Bool {
+        try await write { db in
+            try db.execute(
+                sql: "INSERT OR IGNORE INTO used_assertions (client_id, jti, expires_at) VALUES (?, ?, ?)",
+                arguments: [clientID, jti, expiresAt.timeIntervalSince1970]
+            )
+            return db.changesCount > 0
+        }
+    }
+
+    @discardableResult
+    public func purgeAssertionIDs(expiredBefore date: Date) async throws -> Int {
+        try await write { db in
+            try db.execute(sql: "DELETE FROM used_assertions WHERE expires_at < ?", arguments: [date.timeIntervalSince1970])
             return db.changesCount
         }
     }

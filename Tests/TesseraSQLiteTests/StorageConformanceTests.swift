@@ -227,6 +227,36 @@ enum Fixtures {
     }
 
     @Test(arguments: Backend.all)
+    func clientKeysAndAssertionIDs(_ backend: Backend) async throws {
+        let (storage, cleanup) = try backend.make()
+        defer { cleanup() }
+        let tenant = try await storage.createTenant(Fixtures.tenant("acme"), roles: [])
+        let (account, secret) = Fixtures.account(in: tenant, name: "jwt")
+        _ = try await storage.createServiceAccount(account, secret: secret, limit: nil)
+        let jwk = try SigningKey.generate(.es256).publicJWK
+        let key = ClientKey(accountID: account.id, kid: "k1", jwk: jwk, createdAt: Fixtures.now, expiresAt: Fixtures.now.addingTimeInterval(60))
+        try await storage.addClientKey(key, limit: 2)
+        let duplicate = await #expect(throws: StoreError.self) { try await storage.addClientKey(key, limit: 2) }
+        #expect(duplicate?.isConflict == true)
+        var second = key
+        second.kid = "k2"
+        try await storage.addClientKey(second, limit: 2)
+        var third = key
+        third.kid = "k3"
+        let full = await #expect(throws: StoreError.self) { try await storage.addClientKey(third, limit: 2) }
+        #expect(full?.isLimitReached == true)
+        #expect(try await storage.clientKeys(accountID: account.id) == [key, second])
+        #expect(try await storage.deleteClientKey(kid: "k1", accountID: account.id))
+        #expect(try await storage.deleteClientKey(kid: "k1", accountID: account.id) == false)
+
+        #expect(try await storage.useAssertionID("j", clientID: "c", expiresAt: Fixtures.now))
+        #expect(try await storage.useAssertionID("j", clientID: "c", expiresAt: Fixtures.now) == false)
+        #expect(try await storage.useAssertionID("j", clientID: "other", expiresAt: Fixtures.now))
+        #expect(try await storage.purgeAssertionIDs(expiredBefore: Fixtures.now.addingTimeInterval(1)) == 2)
+        #expect(try await storage.useAssertionID("j", clientID: "c", expiresAt: Fixtures.now))
+    }
+
+    @Test(arguments: Backend.all)
     func pingAnswers(_ backend: Backend) async throws {
         let (storage, cleanup) = try backend.make()
         defer { cleanup() }
@@ -247,7 +277,7 @@ enum Fixtures {
             _ = try await storage.createServiceAccount(account, secret: secret, limit: nil)
         }
         let reopened = try SQLiteStorage(path: path)
-        #expect(try reopened.appliedMigrations() == ["v1", "v2", "v3", "v4"])
+        #expect(try reopened.appliedMigrations() == ["v1", "v2", "v3", "v4", "v5"])
         #expect(try await reopened.tenant(slug: "acme")?.id == tenant.id)
         #expect(try await reopened.credentials(clientID: account.clientID)?.secrets == [secret])
     }

@@ -97,6 +97,21 @@ public protocol RevocationStorage: Sendable {
     func purgeRevokedTokens(expiredBefore date: Date) async throws -> Int
 }
 
+/// Public keys for `private_key_jwt`, and the assertion ids already used (RFC 7523 §3, replay).
+public protocol ClientKeyStorage: Sendable {
+    func clientKeys(accountID: UUID) async throws -> [ClientKey]
+    /// Throws ``StoreError/conflict(_:)`` when the account has a key with this kid,
+    /// ``StoreError/limitReached(_:)`` when it holds `limit` keys.
+    func addClientKey(_ key: ClientKey, limit: Int) async throws
+    /// False when the account had no such key.
+    func deleteClientKey(kid: String, accountID: UUID) async throws -> Bool
+    /// Records an assertion's `jti` for `clientID`; false when it was used before.
+    func useAssertionID(_ jti: String, clientID: String, expiresAt: Date) async throws -> Bool
+    /// Forgets assertion ids that expired before `date`.
+    @discardableResult
+    func purgeAssertionIDs(expiredBefore date: Date) async throws -> Int
+}
+
 /// The audit log.
 public protocol AuditStorage: Sendable {
     /// Appends an event; the store assigns its id.
@@ -122,7 +137,7 @@ public protocol SigningKeyStorage: Sendable {
 
 /// Everything Tessera keeps. Each backend implements all of it and passes the
 /// shared conformance suite.
-public typealias Storage = TenantStorage & ServiceAccountStorage & SigningKeyStorage & AuditStorage & RevocationStorage & StorageHealth
+public typealias Storage = TenantStorage & ServiceAccountStorage & SigningKeyStorage & AuditStorage & RevocationStorage & ClientKeyStorage & StorageHealth
 
 /// A cheap round trip to the database, for readiness checks.
 public protocol StorageHealth: Sendable {

@@ -5,6 +5,8 @@ import Synchronization
 public struct ClientRecord: Sendable {
     public let account: ServiceAccount
     public let secrets: [ClientSecret]
+    /// Public keys for `private_key_jwt`.
+    public let keys: [ClientKey]
     public let tenant: Tenant
     /// The union of the scopes of the account's roles.
     public let allowedScopes: Set<String>
@@ -65,6 +67,7 @@ public final class ClientDirectory: Sendable {
         let roles = try await storage.roles(tenantID: tenant.id)
         let granted = Set(account.roles)
         let allowed = roles.filter { granted.contains($0.name) }.reduce(into: Set<String>()) { $0.formUnion($1.scopes) }
-        return ClientRecord(account: account, secrets: secrets, tenant: tenant, allowedScopes: allowed)
+        let keys = try await storage.clientKeys(accountID: account.id)
+        return ClientRecord(account: account, secrets: secrets, keys: keys, tenant: tenant, allowedScopes: allowed)
     }
 }

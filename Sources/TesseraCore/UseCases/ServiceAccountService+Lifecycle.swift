@@ -1,4 +1,5 @@
 import Foundation
+import TesseraJOSE
 
 /// Changes to an account; `nil` leaves a field alone, and for the nullable fields
 /// `.some(nil)` clears it.
@@ -219,6 +220,59 @@ extension ServiceAccountService {
         let (account, _) = try await guarded(id, in: tenant, by: caller)
         guard try await storeCall({ try await storage.deleteSecret(id: secretID, accountID: account.id) }) else {
             throw DomainError(.notFound, "secret not found")
+        }
+        clients.invalidate(clientID: account.clientID)
+    }
+
+    // MARK: Keys for private_key_jwt
+
+    public static let maximumKeysPerAccount = 10
+
+    public func keys(of id: UUID, in tenant: Tenant) async throws -> [ClientKey] {
+        let account = try await get(id, in: tenant)
+        return try await storeCall { try await storage.clientKeys(accountID: account.id) }
+    }
+
+    /// Registers a public key for `private_key_jwt`. It must be a public signing JWK
+    /// Tessera can verify with, carry a `kid`, and name or imply one algorithm
+    /// (stored with `alg` set, so the algorithm stays bound to the key).
+    public func addKey(for id: UUID, in tenant: Tenant, jwk: JWK, expiresAt: Date?, by caller: Caller) async throws -> ClientKey {
+        let (account, _) = try await guarded(id, in: tenant, by: caller)
+        guard !jwk.isPrivate else { throw DomainError.invalid("jwk", "jwk must be a public key: remove d, p and q") }
+        guard let kid = jwk.kid, !kid.isEmpty, kid.utf8.count <= 200,
+              !kid.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+        else {
+            throw DomainError.invalid("jwk", "jwk needs a kid of 1–200 characters")
+        }
+        let verificationKey: VerificationKey
+        do {
+            verificationKey = try VerificationKey(jwk: jwk)
+        } catch let error as JOSEError {
+            throw DomainError.invalid("jwk", "jwk cannot be used: \(error.reason)")
+        }
+        let now = dependencies.now()
+        if let expiresAt, expiresAt <= now { throw DomainError.invalid("expires_at", "expires_at must be in the future") }
+        var bound = jwk
+        bound.alg = verificationKey.algorithm.rawValue
+        bound.use = "sig"
+        let key = ClientKey(accountID: account.id, kid: kid, jwk: bound, createdAt: now, expiresAt: expiresAt)
+        do {
+            try await storage.addClientKey(key, limit: Self.maximumKeysPerAccount)
+        } catch let error as StoreError where error.isConflict {
+            throw DomainError(.conflict, "the account already has a key with kid \"\(kid)\"")
+        } catch let error as StoreError where error.isLimitReached {
+            throw DomainError(.limitReached, "an account holds at most \(Self.maximumKeysPerAccount) keys")
+        } catch is StoreError {
+            throw DomainError(.unavailable, "the store is unavailable")
+        }
+        clients.invalidate(clientID: account.clientID)
+        return key
+    }
+
+    public func deleteKey(_ kid: String, of id: UUID, in tenant: Tenant, by caller: Caller) async throws {
+        let (account, _) = try await guarded(id, in: tenant, by: caller)
+        guard try await storeCall({ try await storage.deleteClientKey(kid: kid, accountID: account.id) }) else {
+            throw DomainError(.notFound, "key not found")
         }
         clients.invalidate(clientID: account.clientID)
     }

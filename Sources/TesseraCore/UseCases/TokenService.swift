@@ -23,12 +23,14 @@ public struct TokenService: Sendable {
     private let dependencies: Dependencies
     /// Counts failed authentications; `nil` counts nothing.
     public let throttle: AuthenticationThrottle?
+    private let replay: any ClientKeyStorage
 
     public init(
-        issuer: String, clients: ClientDirectory, keyRing: KeyRing, usage: UsageRecorder, dependencies: Dependencies,
-        throttle: AuthenticationThrottle? = nil
+        issuer: String, clients: ClientDirectory, keyRing: KeyRing, usage: UsageRecorder, replay: any ClientKeyStorage,
+        dependencies: Dependencies, throttle: AuthenticationThrottle? = nil
     ) {
         self.throttle = throttle
+        self.replay = replay
         self.issuer = issuer
         self.clients = clients
         self.keyRing = keyRing
@@ -36,11 +38,17 @@ public struct TokenService: Sendable {
         self.dependencies = dependencies
     }
 
-    /// The authenticated client and the secret it used.
+    /// The authenticated client and the secret it used (`nil` for `private_key_jwt`).
     public struct AuthenticatedClient: Sendable {
         public let record: ClientRecord
-        public let secret: ClientSecret
+        public let secret: ClientSecret?
     }
+
+    /// `client_assertion_type` of `private_key_jwt` (RFC 7523 §2.2).
+    public static let assertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+    /// How far ahead an assertion's `exp` may lie.
+    public static let maximumAssertionLifetime: Int64 = 300
+    static let assertionLeeway: Int64 = 30
 
     /// Attempts refused because of too many failures.
     public struct Throttled: Error, Sendable {
@@ -52,19 +60,117 @@ public struct TokenService: Sendable {
     /// so a caller cannot learn whether the id exists. With a throttle, failures
     /// are counted per source address and refused with ``Throttled`` once locked.
     public func authenticate(clientID: String, secret: String, from address: String? = nil) async throws -> AuthenticatedClient {
-        guard let throttle, let address else { return try await check(clientID: clientID, secret: secret) }
+        try await throttled(clientID: clientID, address: address) { try await check(clientID: clientID, secret: secret) }
+    }
+
+    /// Checks a `private_key_jwt` client assertion (RFC 7523 §3): `iss` = `sub` = the
+    /// client id (and `client_id`, when sent), signed by a registered, unexpired key
+    /// with that key's algorithm, `aud` the token endpoint or the issuer, `exp` at
+    /// most five minutes ahead, `nbf`/`iat` not in the future, and a `jti` never
+    /// used before. Every failure is `invalid_client`.
+    public func authenticate(assertion: String, clientID: String?, from address: String? = nil) async throws -> AuthenticatedClient {
+        let jws: CompactJWS
+        let claims: AssertionClaims
+        do {
+            jws = try CompactJWS(assertion)
+            claims = try JSONDecoder().decode(AssertionClaims.self, from: Data(jws.payload))
+        } catch {
+            throw OAuthError.invalidClient("the client assertion is malformed")
+        }
+        return try await throttled(clientID: claims.iss, address: address) {
+            try await check(jws, claims, clientID: clientID)
+        }
+    }
+
+    private func throttled(clientID: String, address: String?, _ body: () async throws -> AuthenticatedClient) async throws -> AuthenticatedClient {
+        guard let throttle, let address else { return try await body() }
         let now = dependencies.now()
         if let wait = throttle.retryAfter(clientID: clientID, address: address, now: now) {
             throw Throttled(retryAfter: max(1, Int(wait.rounded(.up))))
         }
         do {
-            let client = try await check(clientID: clientID, secret: secret)
+            let client = try await body()
             throttle.recordSuccess(clientID: clientID, address: address)
             return client
         } catch let error as OAuthError where error.code == "invalid_client" {
             throttle.recordFailure(clientID: clientID, address: address, now: now)
             throw error
         }
+    }
+
+    private struct AssertionClaims: Decodable {
+        let iss: String
+        let sub: String
+        let aud: [String]
+        let exp: Int64
+        let nbf: Int64?
+        let iat: Int64?
+        let jti: String
+
+        enum CodingKeys: String, CodingKey { case iss, sub, aud, exp, nbf, iat, jti }
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            iss = try container.decode(String.self, forKey: .iss)
+            sub = try container.decode(String.self, forKey: .sub)
+            if let single = try? container.decode(String.self, forKey: .aud) {
+                aud = [single]
+            } else {
+                aud = try container.decode([String].self, forKey: .aud)
+            }
+            exp = try container.decode(Int64.self, forKey: .exp)
+            nbf = try container.decodeIfPresent(Int64.self, forKey: .nbf)
+            iat = try container.decodeIfPresent(Int64.self, forKey: .iat)
+            jti = try container.decode(String.self, forKey: .jti)
+        }
+    }
+
+    private func check(_ jws: CompactJWS, _ claims: AssertionClaims, clientID: String?) async throws -> AuthenticatedClient {
+        let nowDate = dependencies.now()
+        let now = Int64(nowDate.timeIntervalSince1970)
+        let leeway = Self.assertionLeeway
+        guard claims.iss == claims.sub, clientID == nil || clientID == claims.iss, claims.iss.utf8.count <= 256 else {
+            throw OAuthError.invalidClient("iss and sub of the client assertion must both be the client id")
+        }
+        let record: ClientRecord?
+        do {
+            record = try await clients.client(id: claims.iss, now: nowDate)
+        } catch {
+            throw OAuthError.temporarilyUnavailable("the client store is unavailable")
+        }
+        guard let record, record.account.isUsable(at: nowDate) else { throw OAuthError.invalidClient() }
+        let usable = record.keys.filter { $0.isUsable(at: nowDate) }
+        let key: ClientKey? = if let kid = jws.header.kid { usable.first { $0.kid == kid } } else { usable.count == 1 ? usable[0] : nil }
+        guard let key, let verificationKey = try? VerificationKey(jwk: key.jwk) else {
+            throw OAuthError.invalidClient("no registered key matches the client assertion")
+        }
+        do {
+            try jws.verify(with: verificationKey)
+        } catch {
+            throw OAuthError.invalidClient("the client assertion's signature does not verify")
+        }
+        guard claims.aud.contains(issuer + "/oauth2/token") || claims.aud.contains(issuer) else {
+            throw OAuthError.invalidClient("aud of the client assertion must be the token endpoint or the issuer")
+        }
+        guard claims.exp + leeway > now else { throw OAuthError.invalidClient("the client assertion has expired") }
+        guard claims.exp <= now + Self.maximumAssertionLifetime + leeway else {
+            throw OAuthError.invalidClient("exp of the client assertion is more than \(Self.maximumAssertionLifetime) s ahead")
+        }
+        guard (claims.nbf ?? now) <= now + leeway, (claims.iat ?? now) <= now + leeway else {
+            throw OAuthError.invalidClient("the client assertion is not valid yet")
+        }
+        guard !claims.jti.isEmpty, claims.jti.utf8.count <= 256 else { throw OAuthError.invalidClient("the client assertion needs a jti") }
+        let fresh: Bool
+        do {
+            fresh = try await replay.useAssertionID(
+                claims.jti, clientID: claims.iss, expiresAt: Date(timeIntervalSince1970: TimeInterval(claims.exp + leeway))
+            )
+        } catch {
+            throw OAuthError.temporarilyUnavailable("the client store is unavailable")
+        }
+        guard fresh else { throw OAuthError.invalidClient("the client assertion was used before") }
+        usage.record(accountID: record.account.id, secretID: nil, at: nowDate)
+        return AuthenticatedClient(record: record, secret: nil)
     }
 
     private func check(clientID: String, secret: String) async throws -> AuthenticatedClient {
@@ -98,7 +204,7 @@ public struct TokenService: Sendable {
     public func issue(for client: AuthenticatedClient, scope: String?, audiences: [String]) throws -> IssuedToken {
         let record = client.record
         var allowed = record.allowedScopes
-        if let restriction = client.secret.scopes { allowed.formIntersection(restriction) }
+        if let restriction = client.secret?.scopes { allowed.formIntersection(restriction) }
 
         let granted: [String]
         if let scope {

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import TesseraCore
+import TesseraJOSE
 
 /// The native admin API under `/v1` (DESIGN §5): authentication, tenant isolation,
 /// problem-details errors and the audit log in one place, and a handler per route.
@@ -180,6 +181,14 @@ struct AdminAPI: Sendable {
         }
         accounts.delete(":id/secrets/:secret") { request, context in
             await handle(request, context, scope: .tenant, audit: Audit(action: "secret.delete", resource: "secret", idParameter: "secret"), deleteSecret)
+        }
+
+        accounts.get(":id/keys") { request, context in await handle(request, context, scope: .tenant, listKeys) }
+        accounts.post(":id/keys") { request, context in
+            await handle(request, context, scope: .tenant, audit: Audit(action: "client_key.create", resource: "client_key"), createKey)
+        }
+        accounts.delete(":id/keys/:kid") { request, context in
+            await handle(request, context, scope: .tenant, audit: Audit(action: "client_key.delete", resource: "client_key", idParameter: "kid"), deleteKey)
         }
 
         let roles = v1.group("tenants/:tenant/roles")
@@ -390,6 +399,28 @@ struct AdminAPI: Sendable {
     func deleteSecret(_ call: Call) async throws -> (Response, resourceID: String?) {
         let accountID = try call.uuid("id", "service account"), secretID = try call.uuid("secret", "secret")
         try await tessera.accounts.deleteSecret(secretID, of: accountID, in: call.tenant, by: call.caller)
+        return (Response(status: .noContent), nil)
+    }
+
+    // MARK: Keys for private_key_jwt
+
+    func listKeys(_ call: Call) async throws -> (Response, resourceID: String?) {
+        let keys = try await tessera.accounts.keys(of: try call.uuid("id", "service account"), in: call.tenant)
+        return (.json(Representation.PageJSON(items: keys.map(Representation.Key.init), nextCursor: nil)), nil)
+    }
+
+    func createKey(_ call: Call) async throws -> (Response, resourceID: String?) {
+        let accountID = try call.uuid("id", "service account")
+        var reader = try await call.body()
+        guard let jwk = try reader.decoded("jwk", as: JWK.self) else { throw Problem(.badRequest, "jwk is required", field: "jwk") }
+        let expiresAt = try reader.date("expires_at")
+        try reader.finish()
+        let key = try await tessera.accounts.addKey(for: accountID, in: call.tenant, jwk: jwk, expiresAt: expiresAt, by: call.caller)
+        return (.json(Representation.Key(key), status: .created), key.kid)
+    }
+
+    func deleteKey(_ call: Call) async throws -> (Response, resourceID: String?) {
+        try await tessera.accounts.deleteKey(try call.parameter("kid"), of: try call.uuid("id", "service account"), in: call.tenant, by: call.caller)
         return (Response(status: .noContent), nil)
     }
 

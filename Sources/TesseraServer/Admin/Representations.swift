@@ -127,6 +127,34 @@ enum Representation {
         }
     }
 
+    struct Key: Encodable {
+        let kid: String
+        let jwk: JWK
+        let createdAt: Date
+        let expiresAt: Date?
+
+        init(_ key: ClientKey) {
+            kid = key.kid
+            jwk = key.jwk.publicKey
+            createdAt = key.createdAt
+            expiresAt = key.expiresAt
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case kid, jwk
+            case createdAt = "created_at"
+            case expiresAt = "expires_at"
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(kid, forKey: .kid)
+            try container.encode(jwk, forKey: .jwk)
+            try container.encode(createdAt, forKey: .createdAt)
+            try container.encode(expiresAt, forKey: .expiresAt)
+        }
+    }
+
     struct TenantJSON: Encodable {
         let id: String
         let slug: String

@@ -25,10 +25,13 @@ struct ClientCredentials {
     static func authenticate(
         _ request: Request, form: FormBody, peer: String, with tokens: TokenService
     ) async throws -> TokenService.AuthenticatedClient {
-        guard let credentials = try extract(from: request.headers, form: form) else {
-            throw OAuthError.invalidClient("client authentication is required")
-        }
         do {
+            if let assertion = try assertion(from: request.headers, form: form) {
+                return try await tokens.authenticate(assertion: assertion, clientID: form["client_id"], from: peer)
+            }
+            guard let credentials = try extract(from: request.headers, form: form) else {
+                throw OAuthError.invalidClient("client authentication is required")
+            }
             return try await tokens.authenticate(clientID: credentials.clientID, secret: credentials.secret, from: peer)
         } catch let error as OAuthError where error.code == "invalid_client" {
             authenticationFailures.increment()
@@ -37,6 +40,20 @@ struct ClientCredentials {
             authenticationThrottled.increment()
             throw throttled
         }
+    }
+
+    /// The `private_key_jwt` assertion (RFC 7523 §2.2), when the request uses that method.
+    static func assertion(from headers: HTTPFields, form: FormBody) throws(OAuthError) -> String? {
+        let type = form["client_assertion_type"], assertion = form["client_assertion"]
+        guard type != nil || assertion != nil else { return nil }
+        guard type == TokenService.assertionType else {
+            throw .invalidRequest("client_assertion_type must be \(TokenService.assertionType)")
+        }
+        guard let assertion else { throw .invalidRequest("client_assertion is missing") }
+        guard headers[.authorization] == nil, form["client_secret"] == nil else {
+            throw .invalidRequest("use one client authentication method, not a client assertion and a secret together")
+        }
+        return assertion
     }
 
     /// Extracts credentials; `nil` when the request presents none.

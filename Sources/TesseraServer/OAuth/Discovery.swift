@@ -25,7 +25,8 @@ struct Discovery: Sendable {
         let introspectionEndpointAuthMethodsSupported = ["client_secret_basic", "client_secret_post"]
         let revocationEndpointAuthMethodsSupported = ["client_secret_basic", "client_secret_post"]
         let grantTypesSupported = ["client_credentials"]
-        let tokenEndpointAuthMethodsSupported = ["client_secret_basic", "client_secret_post"]
+        let tokenEndpointAuthMethodsSupported = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
+        let tokenEndpointAuthSigningAlgValuesSupported = JWSAlgorithm.allCases.map(\.rawValue)
         let responseTypesSupported: [String] = []
         let scopesSupported: [String]
         let accessTokenSigningAlgValuesSupported: [String]
@@ -40,6 +41,7 @@ struct Discovery: Sendable {
             case revocationEndpointAuthMethodsSupported = "revocation_endpoint_auth_methods_supported"
             case grantTypesSupported = "grant_types_supported"
             case tokenEndpointAuthMethodsSupported = "token_endpoint_auth_methods_supported"
+            case tokenEndpointAuthSigningAlgValuesSupported = "token_endpoint_auth_signing_alg_values_supported"
             case responseTypesSupported = "response_types_supported"
             case scopesSupported = "scopes_supported"
             case accessTokenSigningAlgValuesSupported = "access_token_signing_alg_values_supported"

@@ -312,6 +312,63 @@ enum OpenAPIDocument {
     ],
     "type": "object"
    },
+   "ClientKey": {
+    "additionalProperties": false,
+    "properties": {
+     "created_at": {
+      "format": "date-time",
+      "type": "string"
+     },
+     "expires_at": {
+      "format": "date-time",
+      "type": [
+       "string",
+       "null"
+      ]
+     },
+     "jwk": {
+      "type": "object"
+     },
+     "kid": {
+      "type": "string"
+     }
+    },
+    "required": [
+     "kid",
+     "jwk",
+     "created_at",
+     "expires_at"
+    ],
+    "type": "object"
+   },
+   "ClientKeyCreate": {
+    "additionalProperties": false,
+    "properties": {
+     "expires_at": {
+      "format": "date-time",
+      "type": "string"
+     },
+     "jwk": {
+      "properties": {
+       "kid": {
+        "type": "string"
+       },
+       "kty": {
+        "type": "string"
+       }
+      },
+      "required": [
+       "kty",
+       "kid"
+      ],
+      "type": "object"
+     }
+    },
+    "required": [
+     "jwk"
+    ],
+    "type": "object"
+   },
    "Health": {
     "additionalProperties": false,
     "properties": {
@@ -776,6 +833,15 @@ enum OpenAPIDocument {
     "additionalProperties": false,
     "properties": {
      "audience": {
+      "type": "string"
+     },
+     "client_assertion": {
+      "type": "string"
+     },
+     "client_assertion_type": {
+      "enum": [
+       "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+      ],
       "type": "string"
      },
      "client_id": {
@@ -3130,6 +3196,381 @@ enum OpenAPIDocument {
      }
     ],
     "summary": "Update a service account"
+   }
+  },
+  "/v1/tenants/{tenant}/service-accounts/{id}/keys": {
+   "get": {
+    "operationId": "listClientKeys",
+    "parameters": [
+     {
+      "description": "The tenant's id or slug.",
+      "in": "path",
+      "name": "tenant",
+      "required": true,
+      "schema": {
+       "minLength": 1,
+       "type": "string"
+      }
+     },
+     {
+      "description": "The service account's id.",
+      "in": "path",
+      "name": "id",
+      "required": true,
+      "schema": {
+       "format": "uuid",
+       "type": "string"
+      }
+     }
+    ],
+    "responses": {
+     "200": {
+      "content": {
+       "application/json": {
+        "schema": {
+         "additionalProperties": false,
+         "properties": {
+          "items": {
+           "items": {
+            "$ref": "#/components/schemas/ClientKey"
+           },
+           "type": "array"
+          },
+          "next_cursor": {
+           "type": [
+            "string",
+            "null"
+           ]
+          }
+         },
+         "required": [
+          "items",
+          "next_cursor"
+         ],
+         "type": "object"
+        }
+       }
+      },
+      "description": "All keys."
+     },
+     "400": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "The request breaks a rule; `field` names the member."
+     },
+     "401": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "No access token, or one that is invalid or expired."
+     },
+     "403": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "The token lacks the scope this needs."
+     },
+     "404": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "No such resource in a tenant the caller may see."
+     },
+     "503": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "The store is unavailable; retry after `Retry-After`."
+     },
+     "default": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "Any other error."
+     }
+    },
+    "security": [
+     {
+      "bearer": []
+     }
+    ],
+    "summary": "List an account's public keys for private_key_jwt"
+   },
+   "post": {
+    "operationId": "createClientKey",
+    "parameters": [
+     {
+      "description": "The tenant's id or slug.",
+      "in": "path",
+      "name": "tenant",
+      "required": true,
+      "schema": {
+       "minLength": 1,
+       "type": "string"
+      }
+     },
+     {
+      "description": "The service account's id.",
+      "in": "path",
+      "name": "id",
+      "required": true,
+      "schema": {
+       "format": "uuid",
+       "type": "string"
+      }
+     }
+    ],
+    "requestBody": {
+     "content": {
+      "application/json": {
+       "schema": {
+        "$ref": "#/components/schemas/ClientKeyCreate"
+       }
+      }
+     },
+     "required": true
+    },
+    "responses": {
+     "201": {
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/ClientKey"
+        }
+       }
+      },
+      "description": "Registered."
+     },
+     "400": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "The request breaks a rule; `field` names the member."
+     },
+     "401": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "No access token, or one that is invalid or expired."
+     },
+     "403": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "The token lacks the scope this needs."
+     },
+     "404": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "No such resource in a tenant the caller may see."
+     },
+     "409": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "A uniqueness rule or a limit would break."
+     },
+     "413": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "The body exceeds 64 KiB."
+     },
+     "415": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "The body is not application/json."
+     },
+     "503": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "The store is unavailable; retry after `Retry-After`."
+     },
+     "default": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "Any other error."
+     }
+    },
+    "security": [
+     {
+      "bearer": []
+     }
+    ],
+    "summary": "Register a public key for private_key_jwt"
+   }
+  },
+  "/v1/tenants/{tenant}/service-accounts/{id}/keys/{kid}": {
+   "delete": {
+    "operationId": "deleteClientKey",
+    "parameters": [
+     {
+      "description": "The tenant's id or slug.",
+      "in": "path",
+      "name": "tenant",
+      "required": true,
+      "schema": {
+       "minLength": 1,
+       "type": "string"
+      }
+     },
+     {
+      "description": "The service account's id.",
+      "in": "path",
+      "name": "id",
+      "required": true,
+      "schema": {
+       "format": "uuid",
+       "type": "string"
+      }
+     },
+     {
+      "description": "The key's kid.",
+      "in": "path",
+      "name": "kid",
+      "required": true,
+      "schema": {
+       "minLength": 1,
+       "type": "string"
+      }
+     }
+    ],
+    "responses": {
+     "204": {
+      "description": "Done."
+     },
+     "400": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "The request breaks a rule; `field` names the member."
+     },
+     "401": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "No access token, or one that is invalid or expired."
+     },
+     "403": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "The token lacks the scope this needs."
+     },
+     "404": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "No such resource in a tenant the caller may see."
+     },
+     "503": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "The store is unavailable; retry after `Retry-After`."
+     },
+     "default": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "Any other error."
+     }
+    },
+    "security": [
+     {
+      "bearer": []
+     }
+    ],
+    "summary": "Delete a public key"
    }
   },
   "/v1/tenants/{tenant}/service-accounts/{id}/secrets": {

@@ -4,8 +4,9 @@ import ServiceLifecycle
 import TesseraCore
 
 /// Long-lived work beside the HTTP server: batched `last_used_at` writes every
-/// few seconds, a key-ring reload every 10 s (so a key change made by another
-/// process is picked up, DESIGN §3), and a purge of expired revocations every minute.
+/// few seconds, key-ring maintenance every 10 s (so a key change made by another
+/// process is picked up, DESIGN §3), and a purge of expired revocations and used
+/// client-assertion ids every minute.
 struct BackgroundWork: Service {
     let tessera: Tessera
     let logger: Logger
@@ -37,12 +38,14 @@ struct BackgroundWork: Service {
                 }
             }
             group.addTask {
-                // Revoked tokens past their expiry (and any verifier's leeway) need no denylist entry.
+                // Revoked tokens and used client assertions past their expiry (and any leeway) need no entry.
                 while !Task.isCancelled {
                     try? await Task.sleep(for: .seconds(60))
                     if Task.isCancelled { break }
                     do {
-                        try await tessera.storage.purgeRevokedTokens(expiredBefore: tessera.dependencies.now().addingTimeInterval(-120))
+                        let horizon = tessera.dependencies.now().addingTimeInterval(-120)
+                        try await tessera.storage.purgeRevokedTokens(expiredBefore: horizon)
+                        try await tessera.storage.purgeAssertionIDs(expiredBefore: horizon)
                     } catch {
                         logger.warning("could not purge revoked tokens", metadata: ["error": "\(error)"])
                     }

@@ -1,7 +1,7 @@
 import Foundation
 
 /// A JSON value with its exact type kept (booleans are not numbers, integers not fractions).
-enum JSONValue: Decodable, Sendable, Equatable {
+enum JSONValue: Codable, Sendable, Equatable {
     case null
     case bool(Bool)
     case integer(Int)
@@ -26,6 +26,21 @@ enum JSONValue: Decodable, Sendable, Equatable {
             self = .array(value)
         } else {
             self = .object(try container.decode([String: JSONValue].self))
+        }
+    }
+}
+
+extension JSONValue {
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .null: try container.encodeNil()
+        case .bool(let value): try container.encode(value)
+        case .integer(let value): try container.encode(value)
+        case .number(let value): try container.encode(value)
+        case .string(let value): try container.encode(value)
+        case .array(let value): try container.encode(value)
+        case .object(let value): try container.encode(value)
         }
     }
 }
@@ -105,6 +120,15 @@ struct JSONObjectReader {
             strings.append(string)
         }
         return strings
+    }
+
+    /// An object member decoded as `T` (for structures such as a JWK).
+    mutating func decoded<T: Decodable>(_ key: String, as type: T.Type) throws(Problem) -> T? {
+        guard let value = try value(key) else { return nil }
+        guard case .object = value, let data = try? JSONEncoder().encode(value), let decoded = try? JSONDecoder().decode(T.self, from: data) else {
+            throw Problem(.badRequest, "\(key) must be an object of the documented shape", field: key)
+        }
+        return decoded
     }
 
     mutating func date(_ key: String) throws(Problem) -> Date? {
