@@ -290,7 +290,7 @@ schemas = {
 
 LOCATION = {"Location": {"schema": {"type": "string"}}}
 THROTTLED = {
-    "description": "Too many failed client authentications from this address; wait `Retry-After` seconds.",
+    "description": "Too many failed client authentications from this address, or tokens too fast for the account; wait `Retry-After` seconds.",
     "headers": {"Retry-After": {"schema": {"type": "string"}}},
     "content": {"application/json": {"schema": ref("OAuthError")}},
 }

@@ -23,7 +23,8 @@ public struct Tessera: Sendable {
     public init(
         issuer: String, storage: any Storage, masterKey: MasterKey,
         dependencies: Dependencies = .live, clientCacheTTL: TimeInterval = 30,
-        throttle: AuthenticationThrottle.Policy? = AuthenticationThrottle.Policy()
+        throttle: AuthenticationThrottle.Policy? = AuthenticationThrottle.Policy(),
+        tokenRateLimit: Double? = nil
     ) {
         let issuer = Tessera.normalizeIssuer(issuer)
         self.issuer = issuer
@@ -34,7 +35,8 @@ public struct Tessera: Sendable {
         usage = UsageRecorder(storage: storage)
         tokens = TokenService(
             issuer: issuer, clients: clients, keyRing: keyRing, usage: usage, replay: storage, dependencies: dependencies,
-            throttle: throttle.map { AuthenticationThrottle(policy: $0) }
+            throttle: throttle.map { AuthenticationThrottle(policy: $0) },
+            rateLimiter: tokenRateLimit.map { TokenRateLimiter(rate: $0) }
         )
         accounts = ServiceAccountService(storage: storage, clients: clients, dependencies: dependencies)
         tenants = TenantService(storage: storage, clients: clients, dependencies: dependencies)

@@ -39,10 +39,16 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("auth-address-failure-limit"), help: "Failed client authentications from one address, any client id, before the address is locked out; 0 turns it off, as behind a proxy all callers share its address (env TESSERA_AUTH_ADDRESS_FAILURE_LIMIT; default 20).")
     var authAddressFailureLimit: Int?
 
+    @Option(name: .customLong("token-rate-limit"), help: "Tokens per second one account may obtain (a burst of as many); 0 means no limit (env TESSERA_TOKEN_RATE_LIMIT; default 0).")
+    var tokenRateLimit: Double?
+
     @OptionGroup var store: StoreOptions
 
     func validate() throws {
         if let port = resolvedPortOrNil(), !(0...65535).contains(port) { throw ValidationError("--port must be 0–65535") }
+        if let rate = tokenRateLimit ?? Env.value("TESSERA_TOKEN_RATE_LIMIT").flatMap(Double.init), !(rate >= 0 && rate.isFinite) {
+            throw ValidationError("--token-rate-limit must be 0 or a positive number")
+        }
         for limit in [authFailureLimit, authAddressFailureLimit].compactMap({ $0 }) where limit < 0 {
             throw ValidationError("failure limits must not be negative (0 turns a limit off)")
         }
@@ -78,6 +84,7 @@ struct Serve: AsyncParsableCommand {
             algorithm: try store.signingAlgorithm(), publishAhead: TimeInterval(jwksMaxAge + 10),
             rotationPeriod: rotationDays > 0 ? TimeInterval(rotationDays) * 86_400 : nil
         )
+        let rateLimit = tokenRateLimit ?? Env.value("TESSERA_TOKEN_RATE_LIMIT").flatMap(Double.init) ?? 0
         var throttle = AuthenticationThrottle.Policy()
         let clientLimit = authFailureLimit ?? Env.value("TESSERA_AUTH_FAILURE_LIMIT").flatMap(Int.init) ?? throttle.clientFailures
         let addressLimit = authAddressFailureLimit ?? Env.value("TESSERA_AUTH_ADDRESS_FAILURE_LIMIT").flatMap(Int.init) ?? throttle.addressFailures
@@ -87,7 +94,8 @@ struct Serve: AsyncParsableCommand {
         do {
             tessera = Tessera(
                 issuer: issuer, storage: try store.openStorage(), masterKey: try store.masterKey(),
-                throttle: clientLimit > 0 || addressLimit > 0 ? throttle : nil
+                throttle: clientLimit > 0 || addressLimit > 0 ? throttle : nil,
+                tokenRateLimit: rateLimit > 0 ? rateLimit : nil
             )
             try await tessera.start(signingAlgorithm: try store.signingAlgorithm())
         } catch let error as ValidationError {

@@ -4,6 +4,7 @@ import HummingbirdTesting
 import Testing
 import TesseraCore
 import TesseraJOSE
+import TesseraSQLite
 @testable import TesseraServer
 
 @Suite struct TokenEndpointTests {
@@ -141,6 +142,29 @@ import TesseraJOSE
             #expect(try locked.jsonObject()["error"] as? String == "temporarily_unavailable")
             // Other clients from the same place are not held up below the address threshold.
             let other = try await harness.credentials(role: "analyst")
+            #expect(try await client.token("grant_type=client_credentials", basic: (other.clientID, other.clientSecret)).status == .ok)
+        }
+    }
+
+    @Test func perAccountRateLimitAnswers429() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-rate-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let tessera = Tessera(
+            issuer: ServerHarness.issuer, storage: try SQLiteStorage(path: directory.appendingPathComponent("db.sqlite").path),
+            masterKey: .generate(), tokenRateLimit: 2
+        )
+        try await tessera.start(signingAlgorithm: .es256)
+        let credentials = try await Bootstrap(tenants: tessera.tenants, accounts: tessera.accounts).run(tenantSlug: "acme", role: "member")
+        let other = try await Bootstrap(tenants: tessera.tenants, accounts: tessera.accounts).run(tenantSlug: "acme", role: "member")
+        let app = Application(router: TesseraHTTP.router(tessera: tessera, configuration: .init()))
+        try await app.test(.router) { client in
+            for _ in 0..<2 {
+                #expect(try await client.token("grant_type=client_credentials", basic: (credentials.clientID, credentials.clientSecret)).status == .ok)
+            }
+            let limited = try await client.token("grant_type=client_credentials", basic: (credentials.clientID, credentials.clientSecret))
+            #expect(limited.status == .tooManyRequests)
+            #expect(limited.headers[.retryAfter] == "1")
+            #expect(try limited.jsonObject()["error"] as? String == "temporarily_unavailable")
             #expect(try await client.token("grant_type=client_credentials", basic: (other.clientID, other.clientSecret)).status == .ok)
         }
     }

@@ -24,11 +24,14 @@ public struct TokenService: Sendable {
     /// Counts failed authentications; `nil` counts nothing.
     public let throttle: AuthenticationThrottle?
     private let replay: any ClientKeyStorage
+    /// Limits tokens per account; `nil` does not limit.
+    public let rateLimiter: TokenRateLimiter?
 
     public init(
         issuer: String, clients: ClientDirectory, keyRing: KeyRing, usage: UsageRecorder, replay: any ClientKeyStorage,
-        dependencies: Dependencies, throttle: AuthenticationThrottle? = nil
+        dependencies: Dependencies, throttle: AuthenticationThrottle? = nil, rateLimiter: TokenRateLimiter? = nil
     ) {
+        self.rateLimiter = rateLimiter
         self.throttle = throttle
         self.replay = replay
         self.issuer = issuer
@@ -49,6 +52,12 @@ public struct TokenService: Sendable {
     /// How far ahead an assertion's `exp` may lie.
     public static let maximumAssertionLifetime: Int64 = 300
     static let assertionLeeway: Int64 = 30
+
+    /// Refused because the account obtained too many tokens too fast.
+    public struct RateLimited: Error, Sendable {
+        /// Whole seconds to wait, at least 1.
+        public let retryAfter: Int
+    }
 
     /// Attempts refused because of too many failures.
     public struct Throttled: Error, Sendable {
@@ -231,7 +240,11 @@ public struct TokenService: Sendable {
         guard let signingKey = keyRing.snapshot?.active else {
             throw OAuthError.temporarilyUnavailable("no signing key is loaded")
         }
-        let now = Int64(dependencies.now().timeIntervalSince1970)
+        let nowDate = dependencies.now()
+        if let rateLimiter, let wait = rateLimiter.take(record.account.id, now: nowDate) {
+            throw RateLimited(retryAfter: max(1, Int(wait.rounded(.up))))
+        }
+        let now = Int64(nowDate.timeIntervalSince1970)
         let lifetime = record.account.tokenLifetime ?? record.tenant.tokenLifetime ?? Self.defaultLifetime
         let claims = AccessTokenClaims(
             iss: issuer,

@@ -10,6 +10,7 @@ struct TokenEndpoint: Sendable {
     let tessera: Tessera
     private let issued = Counter(label: "tessera_tokens_issued_total")
     private let failures = Counter(label: "tessera_token_errors_total")
+    private let rateLimited = Counter(label: "tessera_token_rate_limited_total")
 
     init(tessera: Tessera) {
         self.tessera = tessera
@@ -43,6 +44,10 @@ struct TokenEndpoint: Sendable {
         } catch let throttled as TokenService.Throttled {
             failures.increment()
             return throttled.response
+        } catch let limited as TokenService.RateLimited {
+            rateLimited.increment()
+            return OAuthError.temporarilyUnavailable("this client obtains tokens too fast; retry after \(limited.retryAfter) s")
+                .response(status: .tooManyRequests, headers: [.retryAfter: "\(limited.retryAfter)"])
         } catch let error as BodyTooLarge {
             failures.increment()
             return OAuthError.invalidRequest(error.description).response(status: .contentTooLarge)

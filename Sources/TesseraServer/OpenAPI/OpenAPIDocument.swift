@@ -1156,7 +1156,7 @@ enum OpenAPIDocument {
         }
        }
       },
-      "description": "Too many failed client authentications from this address; wait `Retry-After` seconds.",
+      "description": "Too many failed client authentications from this address, or tokens too fast for the account; wait `Retry-After` seconds.",
       "headers": {
        "Retry-After": {
         "schema": {
@@ -1258,7 +1258,7 @@ enum OpenAPIDocument {
         }
        }
       },
-      "description": "Too many failed client authentications from this address; wait `Retry-After` seconds.",
+      "description": "Too many failed client authentications from this address, or tokens too fast for the account; wait `Retry-After` seconds.",
       "headers": {
        "Retry-After": {
         "schema": {
@@ -1349,7 +1349,7 @@ enum OpenAPIDocument {
         }
        }
       },
-      "description": "Too many failed client authentications from this address; wait `Retry-After` seconds.",
+      "description": "Too many failed client authentications from this address, or tokens too fast for the account; wait `Retry-After` seconds.",
       "headers": {
        "Retry-After": {
         "schema": {
