@@ -37,7 +37,7 @@ struct KeysCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Rotate the signing key without breaking verifiers that cache the JWKS.",
             discussion: """
-                Without a next key, generates one (--signing-alg) and publishes it in the JWKS at once; it starts signing \
+                Without a next key, generates one (--signing-alg, else the active key's algorithm) and publishes it in the JWKS at once; it starts signing \
                 once it has been published for --jwks-max-age seconds plus the 10 s running servers take to notice, and \
                 running servers promote it then. With a next key that has been published that long, promotes it now: \
                 it signs from then on and the old key stays published, retired, until every token it signed has expired. \
@@ -56,9 +56,8 @@ struct KeysCommand: AsyncParsableCommand {
             guard maxAge >= 0 else { throw ValidationError("--jwks-max-age must not be negative") }
             let tessera = Tessera(issuer: "http://localhost", storage: try store.openStorage(), masterKey: try store.masterKey())
             try await tessera.start(signingAlgorithm: try store.signingAlgorithm())
-            let change = try await tessera.keyRing.rotate(
-                algorithm: try store.signingAlgorithm(), publishAhead: TimeInterval(maxAge + 10), now: tessera.dependencies.now()
-            )
+            let algorithm = try store.explicitSigningAlgorithm() ?? tessera.keyRing.snapshot?.active.algorithm ?? .es256
+            let change = try await tessera.keyRing.rotate(algorithm: algorithm, publishAhead: TimeInterval(maxAge + 10), now: tessera.dependencies.now())
             await tessera.audit([change], actor: "cli")
             var result: [String: String] = ["kid": change.kid]
             switch change {

@@ -80,10 +80,6 @@ struct Serve: AsyncParsableCommand {
         let jwksMaxAge = jwksMaxAge ?? Env.value("TESSERA_JWKS_MAX_AGE").flatMap(Int.init) ?? 300
 
         let rotationDays = keyRotationDays ?? Env.value("TESSERA_KEY_ROTATION_DAYS").flatMap(Int.init) ?? 30
-        let keyPolicy = KeyPolicy(
-            algorithm: try store.signingAlgorithm(), publishAhead: TimeInterval(jwksMaxAge + 10),
-            rotationPeriod: rotationDays > 0 ? TimeInterval(rotationDays) * 86_400 : nil
-        )
         let rateLimit = tokenRateLimit ?? Env.value("TESSERA_TOKEN_RATE_LIMIT").flatMap(Double.init) ?? 0
         var throttle = AuthenticationThrottle.Policy()
         let clientLimit = authFailureLimit ?? Env.value("TESSERA_AUTH_FAILURE_LIMIT").flatMap(Int.init) ?? throttle.clientFailures
@@ -104,9 +100,12 @@ struct Serve: AsyncParsableCommand {
             logger.critical("cannot start", metadata: ["error": "\(error)"])
             throw ExitCode.failure
         }
-        if let active = tessera.keyRing.snapshot?.active {
-            logger.info("signing key loaded", metadata: ["kid": "\(active.keyID)", "alg": "\(active.algorithm.rawValue)"])
-        }
+        guard let active = tessera.keyRing.snapshot?.active else { throw ExitCode.failure }
+        logger.info("signing key loaded", metadata: ["kid": "\(active.keyID)", "alg": "\(active.algorithm.rawValue)"])
+        let keyPolicy = KeyPolicy(
+            algorithm: try store.explicitSigningAlgorithm() ?? active.algorithm, publishAhead: TimeInterval(jwksMaxAge + 10),
+            rotationPeriod: rotationDays > 0 ? TimeInterval(rotationDays) * 86_400 : nil
+        )
         let app = TesseraHTTP.application(
             tessera: tessera,
             configuration: .init(host: host, port: port, jwksMaxAge: jwksMaxAge, keyPolicy: keyPolicy),

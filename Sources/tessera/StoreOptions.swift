@@ -23,8 +23,15 @@ struct StoreOptions: ParsableArguments {
     var databaseURL: String { databaseURLOption ?? Env.value("TESSERA_DATABASE_URL") ?? "sqlite:data/tessera.sqlite" }
     var keysDirectory: String { keysDirectoryOption ?? Env.value("TESSERA_KEYS_DIR") ?? "keys" }
 
+    /// The algorithm for new keys: the one given, else ES256.
     func signingAlgorithm() throws -> JWSAlgorithm {
-        let text = signingAlgorithmOption ?? Env.value("TESSERA_SIGNING_ALG") ?? "ES256"
+        try explicitSigningAlgorithm() ?? .es256
+    }
+
+    /// The algorithm given by `--signing-alg` or `TESSERA_SIGNING_ALG`, if any: when
+    /// neither is set, rotation keeps the active key's algorithm.
+    func explicitSigningAlgorithm() throws -> JWSAlgorithm? {
+        guard let text = signingAlgorithmOption ?? Env.value("TESSERA_SIGNING_ALG") else { return nil }
         guard let algorithm = JWSAlgorithm.allCases.first(where: { $0.rawValue.lowercased() == text.lowercased() }) else {
             throw ValidationError("--signing-alg must be one of \(JWSAlgorithm.allCases.map(\.rawValue).joined(separator: ", ")), not \"\(text)\"")
         }
