@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "TesseraSQLite", targets: ["TesseraSQLite"]),
         .library(name: "TesseraServer", targets: ["TesseraServer"]),
         .library(name: "TesseraVerifier", targets: ["TesseraVerifier"]),
+        .library(name: "TesseraVerifierHummingbird", targets: ["TesseraVerifierHummingbird"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
@@ -75,6 +76,14 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .target(
+            name: "TesseraVerifierHummingbird",
+            dependencies: [
+                "TesseraVerifier",
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "tessera",
             dependencies: [
@@ -115,7 +124,8 @@ let package = Package(
         .testTarget(
             name: "TesseraVerifierTests",
             dependencies: [
-                "TesseraVerifier", "TesseraServer", "TesseraSQLite", "TesseraCore",
+                "TesseraVerifier", "TesseraVerifierHummingbird", "TesseraServer", "TesseraSQLite", "TesseraCore",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

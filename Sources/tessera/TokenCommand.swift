@@ -51,13 +51,13 @@ struct TokenCommand: AsyncParsableCommand {
         request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
         request.headers.add(name: "Accept", value: "application/json")
         if authMethod == "client_secret_basic" {
-            let credentials = FormEncoding.encode(clientID) + ":" + FormEncoding.encode(secret)
+            let credentials = FormURLEncoding.encode(clientID) + ":" + FormURLEncoding.encode(secret)
             request.headers.add(name: "Authorization", value: "Basic " + Data(credentials.utf8).base64EncodedString())
         } else {
             form["client_id"] = clientID
             form["client_secret"] = secret
         }
-        let body = form.sorted { $0.key < $1.key }.map { FormEncoding.encode($0.key) + "=" + FormEncoding.encode($0.value) }.joined(separator: "&")
+        let body = form.sorted { $0.key < $1.key }.map { FormURLEncoding.encode($0.key) + "=" + FormURLEncoding.encode($0.value) }.joined(separator: "&")
         request.body = .bytes(ByteBuffer(string: body))
         let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
         let text = String(buffer: try await response.body.collect(upTo: 1 << 20))
@@ -71,24 +71,5 @@ struct TokenCommand: AsyncParsableCommand {
         let body = try await response.body.collect(upTo: 1 << 20)
         let object = try? JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any]
         return object?["token_endpoint"] as? String
-    }
-}
-
-/// `application/x-www-form-urlencoded` encoding (RFC 6749 Appendix B).
-enum FormEncoding {
-    static func encode(_ value: String) -> String {
-        var output = ""
-        for byte in value.utf8 {
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                 UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "*"):
-                output.append(Character(UnicodeScalar(byte)))
-            case UInt8(ascii: " "):
-                output.append("+")
-            default:
-                output.append(String(format: "%%%02X", byte))
-            }
-        }
-        return output
     }
 }
