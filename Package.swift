@@ -72,6 +72,7 @@ let package = Package(
             name: "TesseraVerifier",
             dependencies: [
                 "TesseraJOSE",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: strict

@@ -16,6 +16,8 @@ actor JWKSSource {
 
     private var keys: KeySet?
     private var expiresAt: Date = .distantPast
+    /// When the current key set was last fetched successfully.
+    private var fetchedAt: Date = .distantPast
     private var lastAttempt: Date = .distantPast
     private var inFlight: Task<(KeySet, TimeInterval), any Error>?
 
@@ -56,13 +58,15 @@ actor JWKSSource {
         do {
             let (fetched, maxAge) = try await task.value
             keys = fetched
+            fetchedAt = now()
             expiresAt = now().addingTimeInterval(maxAge)
         } catch {
-            // Keep serving the last good set; only fail when there is none.
-            if keys == nil {
+            // Keep serving the last good set for a while; fail when there is none or it is too old.
+            let tooStale = now().timeIntervalSince(expiresAt) > configuration.maximumStaleness
+            if keys == nil || tooStale {
+                if tooStale { keys = nil }
                 throw (error as? TokenVerificationError) ?? TokenVerificationError(.keysUnavailable, "cannot fetch the issuer's keys")
             }
-            expiresAt = now().addingTimeInterval(configuration.minimumRefreshInterval)
         }
     }
 

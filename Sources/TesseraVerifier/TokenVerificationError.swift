@@ -23,6 +23,10 @@ public struct TokenVerificationError: Error, Hashable, Sendable, CustomStringCon
         public static let issuedInFuture = Code("issued_in_future")
         /// The token is valid but lacks a scope the caller requires.
         public static let insufficientScope = Code("insufficient_scope")
+        /// The issuer says the token is no longer active (revoked, or its account disabled).
+        public static let revoked = Code("revoked")
+        /// Introspection was needed and could not be done (timeout, error, open circuit).
+        public static let introspectionUnavailable = Code("introspection_unavailable")
         /// The issuer's metadata or JWKS could not be fetched or read.
         public static let keysUnavailable = Code("keys_unavailable")
 

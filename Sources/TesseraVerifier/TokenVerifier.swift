@@ -29,8 +29,25 @@ public final class TokenVerifier: Sendable {
         public var maximumMaxAge: TimeInterval = 86_400
         /// Timeout of one metadata or JWKS request, in seconds.
         public var fetchTimeout: TimeInterval = 5
+        /// How long the last good key set keeps serving while the issuer cannot be
+        /// reached, in seconds past its own expiry.
+        public var maximumStaleness: TimeInterval = 3_600
 
         public init() {}
+    }
+
+    /// How tokens are checked.
+    public enum Mode: Sendable {
+        /// Against the JWKS only (the default): no call per token; a revoked token
+        /// is accepted until it expires.
+        case offline
+        /// Offline, plus introspection for tokens older than `maximumAge` seconds and
+        /// for every ``TokenVerifier/verify(_:sensitive:)`` call marked sensitive,
+        /// so a revoked token is refused where that matters.
+        /// `failOpen` accepts the offline result while introspection is unavailable.
+        case hybrid(IntrospectionClient, maximumAge: TimeInterval, failOpen: Bool = false)
+        /// Every token through introspection; nothing is accepted while it is unavailable.
+        case online(IntrospectionClient)
     }
 
     public let issuer: String
@@ -42,6 +59,7 @@ public final class TokenVerifier: Sendable {
         case discovered(JWKSSource)
     }
     private let keys: Keys
+    public let mode: Mode
 
     /// A verifier that discovers the issuer's keys over HTTP.
     ///
@@ -49,7 +67,7 @@ public final class TokenVerifier: Sendable {
     ///   - issuer: the issuer URL exactly as tokens carry it in `iss` (trailing slashes ignored).
     ///   - audience: the value this service expects in `aud`.
     public init(
-        issuer: String, audience: String, httpClient: HTTPClient = .shared,
+        issuer: String, audience: String, httpClient: HTTPClient = .shared, mode: Mode = .offline,
         configuration: Configuration = Configuration(), now: @escaping @Sendable () -> Date = { Date() }
     ) {
         let issuer = Self.normalizeIssuer(issuer)
@@ -57,14 +75,16 @@ public final class TokenVerifier: Sendable {
         self.audience = audience
         self.configuration = configuration
         self.now = now
+        self.mode = mode
         keys = .discovered(JWKSSource(issuer: issuer, httpClient: httpClient, configuration: configuration, now: now))
     }
 
     /// A verifier with a fixed key set and no network access.
     public init(
-        issuer: String, audience: String, keys: JWKSet,
+        issuer: String, audience: String, keys: JWKSet, mode: Mode = .offline,
         configuration: Configuration = Configuration(), now: @escaping @Sendable () -> Date = { Date() }
     ) {
+        self.mode = mode
         self.issuer = Self.normalizeIssuer(issuer)
         self.audience = audience
         self.configuration = configuration
@@ -73,7 +93,43 @@ public final class TokenVerifier: Sendable {
     }
 
     /// Verifies `token` and returns its claims, or throws ``TokenVerificationError``.
-    public func verify(_ token: String) async throws -> VerifiedToken {
+    ///
+    /// - Parameter sensitive: in hybrid mode, also ask the issuer whether the token
+    ///   is still active (revoked tokens are refused).
+    public func verify(_ token: String, sensitive: Bool = false) async throws -> VerifiedToken {
+        switch mode {
+        case .offline:
+            return try await verifyOffline(token)
+        case .online(let client):
+            guard case .active(let claims) = try await ask(client, token) else {
+                throw TokenVerificationError(.revoked, "the issuer says the token is not active")
+            }
+            try check(claims)
+            return VerifiedToken(claims: claims)
+        case .hybrid(let client, let maximumAge, let failOpen):
+            let verified = try await verifyOffline(token)
+            let age = now().timeIntervalSince1970 - TimeInterval(verified.claims.iat)
+            guard sensitive || age > maximumAge else { return verified }
+            do {
+                guard case .active = try await ask(client, token) else {
+                    throw TokenVerificationError(.revoked, "the issuer says the token is not active")
+                }
+            } catch let error as TokenVerificationError where error.code == .introspectionUnavailable && failOpen {
+                return verified
+            }
+            return verified
+        }
+    }
+
+    private func ask(_ client: IntrospectionClient, _ token: String) async throws -> IntrospectionClient.Answer {
+        do {
+            return try await client.introspect(token)
+        } catch {
+            throw TokenVerificationError(.introspectionUnavailable, "\(error)")
+        }
+    }
+
+    private func verifyOffline(_ token: String) async throws -> VerifiedToken {
         let jws: CompactJWS
         do {
             jws = try CompactJWS(token)

@@ -24,7 +24,7 @@ public protocol VerifiedTokenRequestContext: RequestContext {
 /// - a malformed header: 400, `Bearer realm="…", error="invalid_request"`;
 /// - a token that does not verify: 401, `Bearer realm="…", error="invalid_token", error_description="…"`,
 ///   the description saying nothing that helps an attacker (the reason is logged instead);
-/// - the issuer's keys unreachable: 503.
+/// - the issuer unreachable (keys, or introspection when it is needed): 503.
 ///
 /// ```swift
 /// let verifier = TokenVerifier(issuer: "https://auth.example.com", audience: "https://orders.example.com")
@@ -35,10 +35,13 @@ public protocol VerifiedTokenRequestContext: RequestContext {
 public struct BearerTokenMiddleware<Context: VerifiedTokenRequestContext>: RouterMiddleware {
     public let verifier: TokenVerifier
     public let realm: String
+    /// Asks the issuer about every token of these routes when the verifier is hybrid.
+    public let sensitive: Bool
 
-    public init(verifier: TokenVerifier, realm: String = "api") {
+    public init(verifier: TokenVerifier, realm: String = "api", sensitive: Bool = false) {
         self.verifier = verifier
         self.realm = realm
+        self.sensitive = sensitive
     }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
@@ -54,9 +57,9 @@ public struct BearerTokenMiddleware<Context: VerifiedTokenRequestContext>: Route
         }
         var context = context
         do {
-            context.verifiedToken = try await verifier.verify(String(parts[1]))
-        } catch let error as TokenVerificationError where error.code == .keysUnavailable {
-            context.logger.error("cannot verify tokens: issuer keys unavailable", metadata: ["reason": "\(error.reason)"])
+            context.verifiedToken = try await verifier.verify(String(parts[1]), sensitive: sensitive)
+        } catch let error as TokenVerificationError where error.code == .keysUnavailable || error.code == .introspectionUnavailable {
+            context.logger.error("cannot verify tokens: the issuer is unavailable", metadata: ["reason": "\(error.reason)"])
             return Response(status: .serviceUnavailable, headers: [.retryAfter: "5"])
         } catch {
             context.logger.debug("bearer token refused", metadata: ["reason": "\(error)"])

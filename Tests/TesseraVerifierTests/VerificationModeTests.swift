@@ -1,0 +1,163 @@
+import AsyncHTTPClient
+import Foundation
+import Hummingbird
+import Logging
+import Testing
+import TesseraCore
+import TesseraJOSE
+import TesseraServer
+import TesseraSQLite
+import TesseraVerifier
+
+/// A live Tessera with an introspecting admin and a worker, for the online and hybrid modes.
+struct LiveIssuer {
+    let issuer: String
+    let port: Int
+    let tessera: Tessera
+    let admin: Bootstrap.Result
+    let worker: Bootstrap.Result
+    let directory: URL
+
+    init() async throws {
+        port = try freePort()
+        issuer = "http://127.0.0.1:\(port)"
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-modes-\(UUID().uuidString)")
+        tessera = Tessera(issuer: issuer, storage: try SQLiteStorage(path: directory.appendingPathComponent("db.sqlite").path), masterKey: .generate())
+        try await tessera.start(signingAlgorithm: .es256)
+        let bootstrap = Bootstrap(tenants: tessera.tenants, accounts: tessera.accounts)
+        admin = try await bootstrap.run(tenantSlug: "acme", role: "admin")
+        worker = try await bootstrap.run(tenantSlug: "acme", role: "member")
+    }
+
+    func run<Value>(_ body: () async throws -> Value) async throws -> Value {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let app = TesseraHTTP.application(tessera: tessera, configuration: .init(host: "127.0.0.1", port: port), logger: Logger(label: "modes"))
+        return try await serving(app) {
+            try await waitUntilServing(port: port)
+            return try await body()
+        }
+    }
+
+    func token(_ credentials: Bootstrap.Result) async throws -> String {
+        try await TokenSource(tokenURL: issuer + "/oauth2/token", clientID: credentials.clientID, credentials: .secret(credentials.clientSecret)).token()
+    }
+
+    func revoke(_ token: String, as credentials: Bootstrap.Result) async throws {
+        var request = HTTPClientRequest(url: issuer + "/oauth2/revoke")
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
+        request.headers.add(name: "Authorization", value: "Basic " + Data("\(credentials.clientID):\(credentials.clientSecret)".utf8).base64EncodedString())
+        request.body = .bytes(ByteBuffer(string: "token=\(token)"))
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(5))
+        #expect(response.status == .ok)
+    }
+
+    func introspection(_ configuration: IntrospectionClient.Configuration = .init()) -> IntrospectionClient {
+        IntrospectionClient(endpoint: issuer + "/oauth2/introspect", clientID: admin.clientID, secret: admin.clientSecret, configuration: configuration)
+    }
+}
+
+@Suite struct VerificationModeTests {
+    @Test func hybridRefusesARevokedTokenOnSensitiveRoutesOnly() async throws {
+        let live = try await LiveIssuer()
+        try await live.run {
+            let client = live.introspection()
+            let verifier = TokenVerifier(issuer: live.issuer, audience: live.issuer, mode: .hybrid(client, maximumAge: 3600))
+            let token = try await live.token(live.worker)
+            #expect(try await verifier.verify(token, sensitive: true).clientID == live.worker.clientID)
+            try await live.revoke(token, as: live.worker)
+            // Young and not sensitive: the offline check alone, which cannot see revocation.
+            #expect(try await verifier.verify(token).clientID == live.worker.clientID)
+            // Sensitive: the cached active answer lasts positiveTTL, so use a fresh client to see the revocation now.
+            let fresh = TokenVerifier(issuer: live.issuer, audience: live.issuer, mode: .hybrid(live.introspection(), maximumAge: 3600))
+            let error = await #expect(throws: TokenVerificationError.self) { try await fresh.verify(token, sensitive: true) }
+            #expect(error?.code == .revoked)
+            // Old tokens are always checked.
+            let strict = TokenVerifier(issuer: live.issuer, audience: live.issuer, mode: .hybrid(live.introspection(), maximumAge: -1))
+            #expect(await #expect(throws: TokenVerificationError.self) { try await strict.verify(token) }?.code == .revoked)
+        }
+    }
+
+    @Test func onlineModeUsesOnlyIntrospection() async throws {
+        let live = try await LiveIssuer()
+        try await live.run {
+            let verifier = TokenVerifier(issuer: live.issuer, audience: live.issuer, mode: .online(live.introspection()))
+            let token = try await live.token(live.worker)
+            let verified = try await verifier.verify(token)
+            #expect(verified.subject == live.worker.serviceAccountID)
+            #expect(verified.scopes == ["api:read"])
+            #expect(await #expect(throws: TokenVerificationError.self) { try await verifier.verify("not-a-token") }?.code == .revoked)
+        }
+    }
+
+    @Test func introspectionClientCachesCoalescesAndNeverForgetsARevocation() async throws {
+        let live = try await LiveIssuer()
+        try await live.run {
+            let client = live.introspection()
+            let token = try await live.token(live.worker)
+            let answers = try await withThrowingTaskGroup(of: IntrospectionClient.Answer.self) { group in
+                for _ in 0..<20 { group.addTask { try await client.introspect(token) } }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(answers.allSatisfy { if case .active = $0 { true } else { false } })
+            #expect(await client.requestCount == 1)
+            _ = try await client.introspect(token)
+            #expect(await client.requestCount == 1)
+
+            // Once inactive is observed, the active answer is gone for good.
+            var configuration = IntrospectionClient.Configuration()
+            configuration.positiveTTL = 0
+            let short = live.introspection(configuration)
+            try await live.revoke(token, as: live.worker)
+            #expect(try await short.introspect(token) == .inactive)
+            #expect(try await short.introspect(token) == .inactive)
+        }
+    }
+
+    @Test func breakerOpensAndFailOpenAcceptsTheOfflineResult() async throws {
+        let key = try SigningKey.generate(.es256)
+        var configuration = IntrospectionClient.Configuration()
+        configuration.breakerThreshold = 2
+        configuration.timeout = 1
+        let unreachable = IntrospectionClient(endpoint: "http://127.0.0.1:\(try freePort())/oauth2/introspect", clientID: "c", secret: "s", configuration: configuration)
+        for _ in 0..<2 { await #expect(throws: IntrospectionClient.Unavailable.self) { try await unreachable.introspect("t") } }
+        #expect(await unreachable.requestCount == 2)
+        let open = await #expect(throws: IntrospectionClient.Unavailable.self) { try await unreachable.introspect("t") }
+        #expect(open?.description == "the introspection circuit is open")
+        #expect(await unreachable.requestCount == 2)
+
+        let issuer = "https://issuer.example"
+        let token = try accessToken(key, issuer: issuer)
+        let closed = TokenVerifier(issuer: issuer, audience: "https://api.example", keys: JWKSet(keys: [key.publicJWK]), mode: .hybrid(unreachable, maximumAge: 0))
+        #expect(await #expect(throws: TokenVerificationError.self) { try await closed.verify(token, sensitive: true) }?.code == .introspectionUnavailable)
+        let lenient = TokenVerifier(
+            issuer: issuer, audience: "https://api.example", keys: JWKSet(keys: [key.publicJWK]), mode: .hybrid(unreachable, maximumAge: 0, failOpen: true)
+        )
+        #expect(try await lenient.verify(token, sensitive: true).clientID == "tsc_client")
+    }
+}
+
+@Suite struct JWKSOutageTests {
+    @Test func lastGoodKeysServeThroughAnOutageUpToTheStalenessLimit() async throws {
+        let issuer = try FakeIssuer()
+        let key = try SigningKey.generate(.es256)
+        issuer.publish([key.publicJWK])
+        let clock = ManualClock()
+        var configuration = TokenVerifier.Configuration()
+        configuration.maximumStaleness = 600
+        let verifier = TokenVerifier(issuer: issuer.issuer, audience: "https://api.example", configuration: configuration, now: { clock.now })
+        try await serving(issuer.application()) {
+            try await waitUntilServing(port: issuer.port)
+            _ = try await verifier.verify(try accessToken(key, issuer: issuer.issuer, iat: clock.now))
+        }
+        // The issuer is down. 30 seconds past the cache's expiry: the last good keys still verify.
+        clock.advance(300 + 30)
+        _ = try await verifier.verify(try accessToken(key, issuer: issuer.issuer, iat: clock.now))
+        // Past the staleness limit, it stops trusting them.
+        clock.advance(600)
+        let error = await #expect(throws: TokenVerificationError.self) {
+            try await verifier.verify(try accessToken(key, issuer: issuer.issuer, iat: clock.now))
+        }
+        #expect(error?.code == .keysUnavailable)
+    }
+}
