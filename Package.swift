@@ -99,6 +99,25 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Examples/: runnable against a local `tessera serve`; exercised by interop/test_examples.py.
+        .executableTarget(
+            name: "example-resource-server",
+            dependencies: [
+                "TesseraVerifier", "TesseraVerifierHummingbird",
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            path: "Examples/ResourceServer",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "example-caller",
+            dependencies: [
+                "TesseraVerifier",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            path: "Examples/Caller",
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "TesseraJOSETests",
             dependencies: ["TesseraJOSE"],
