@@ -24,5 +24,5 @@ func call(_ source: TokenSource) async throws -> Int32 {
     return response.status == .ok ? 0 : 1
 }
 
-let source = TokenSource(tokenURL: issuer + "/oauth2/token", clientID: clientID, credentials: .secret(secret), scopes: ["api:read"])
+let source = TokenSource(issuer: issuer, clientID: clientID, credentials: .secret(secret), scopes: ["api:read"])
 exit(try await call(source))

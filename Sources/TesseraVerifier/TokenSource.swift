@@ -72,6 +72,17 @@ public actor TokenSource {
         self.now = now
     }
 
+    /// A token source for a Tessera issuer, whose token endpoint is `issuer/oauth2/token`.
+    public init(
+        issuer: String, clientID: String, credentials: Credentials, scopes: [String] = [], audience: String? = nil,
+        httpClient: HTTPClient = .shared
+    ) {
+        self.init(
+            tokenURL: TokenVerifier.normalizeIssuer(issuer) + "/oauth2/token", clientID: clientID, credentials: credentials,
+            scopes: scopes, audience: audience, httpClient: httpClient
+        )
+    }
+
     /// A valid access token, fetched only when the cached one is missing or near expiry.
     public func token() async throws -> String {
         try await currentToken().accessToken
