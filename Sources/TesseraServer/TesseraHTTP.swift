@@ -14,12 +14,18 @@ public enum TesseraHTTP {
         public var jwksMaxAge: Int
         /// How running servers change signing keys; `nil` only reloads them.
         public var keyPolicy: KeyPolicy?
+        /// The seed dialects served beside the native API.
+        public var dialects: Set<Dialect>
 
-        public init(host: String = "127.0.0.1", port: Int = 8080, jwksMaxAge: Int = 300, keyPolicy: KeyPolicy? = nil) {
+        public init(
+            host: String = "127.0.0.1", port: Int = 8080, jwksMaxAge: Int = 300, keyPolicy: KeyPolicy? = nil,
+            dialects: Set<Dialect> = Set(Dialect.allCases)
+        ) {
             self.host = host
             self.port = port
             self.jwksMaxAge = jwksMaxAge
             self.keyPolicy = keyPolicy
+            self.dialects = dialects
         }
     }
 
@@ -69,7 +75,11 @@ public enum TesseraHTTP {
             }
         }
 
-        AdminAPI(tessera: tessera, authentication: AdminAuthentication(tessera: tessera)).register(on: router)
+        let admin = AdminAPI(tessera: tessera, authentication: AdminAuthentication(tessera: tessera))
+        admin.register(on: router)
+        for dialect in Dialect.allCases where configuration.dialects.contains(dialect) {
+            dialect.register(on: router, api: admin)
+        }
         return router
     }
 

@@ -42,9 +42,13 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("token-rate-limit"), help: "Tokens per second one account may obtain (a burst of as many); 0 means no limit (env TESSERA_TOKEN_RATE_LIMIT; default 0).")
     var tokenRateLimit: Double?
 
+    @Option(help: "Seed dialects to serve, comma-separated, or none (env TESSERA_DIALECTS; default all: rezolve,keycard).")
+    var dialects: String?
+
     @OptionGroup var store: StoreOptions
 
     func validate() throws {
+        _ = try resolvedDialects()
         if let port = resolvedPortOrNil(), !(0...65535).contains(port) { throw ValidationError("--port must be 0–65535") }
         if let rate = tokenRateLimit ?? Env.value("TESSERA_TOKEN_RATE_LIMIT").flatMap(Double.init), !(rate >= 0 && rate.isFinite) {
             throw ValidationError("--token-rate-limit must be 0 or a positive number")
@@ -66,6 +70,19 @@ struct Serve: AsyncParsableCommand {
     }
 
     private func resolvedPortOrNil() -> Int? { port ?? Env.value("TESSERA_PORT").flatMap(Int.init) }
+
+    /// The dialects named by --dialects or TESSERA_DIALECTS; all when neither is set.
+    private func resolvedDialects() throws -> Set<Dialect> {
+        guard let text = dialects ?? Env.value("TESSERA_DIALECTS") else { return Set(Dialect.allCases) }
+        if text.lowercased() == "none" { return [] }
+        return Set(try text.split(separator: ",").map { name in
+            let trimmed = name.trimmingCharacters(in: .whitespaces).lowercased()
+            guard let dialect = Dialect(rawValue: trimmed) else {
+                throw ValidationError("unknown dialect \"\(trimmed)\"; known: \(Dialect.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            return dialect
+        })
+    }
 
     func run() async throws {
         Logs.bootstrap(level: store.logLevel)
@@ -108,7 +125,7 @@ struct Serve: AsyncParsableCommand {
         )
         let app = TesseraHTTP.application(
             tessera: tessera,
-            configuration: .init(host: host, port: port, jwksMaxAge: jwksMaxAge, keyPolicy: keyPolicy),
+            configuration: .init(host: host, port: port, jwksMaxAge: jwksMaxAge, keyPolicy: keyPolicy, dialects: try resolvedDialects()),
             metrics: registry,
             logger: logger,
             onServerRunning: { port in logger.info("tessera serving", metadata: ["issuer": "\(issuer)", "port": "\(port)"]) }

@@ -5,4 +5,8 @@ extension HTTPField.Name {
     static let pragma = HTTPField.Name("Pragma")!
     /// `X-Request-ID`.
     static let requestID = HTTPField.Name("X-Request-ID")!
+    /// Rezolve's tenant header.
+    static let tenantID = HTTPField.Name("x-tenantid")!
+    /// Keycard's caller-chosen request id, echoed.
+    static let clientRequestID = HTTPField.Name("X-Client-Request-ID")!
 }

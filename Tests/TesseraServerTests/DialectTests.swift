@@ -1,0 +1,149 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Testing
+import TesseraCore
+@testable import TesseraServer
+
+@Suite struct RezolveDialectTests {
+    static func create(_ client: some TestClientProtocol, token: String?, tenant: String?) async throws -> TestResponse {
+        var headers: HTTPFields = [.accept: "application/json"]
+        if let token { headers[.authorization] = "Bearer \(token)" }
+        if let tenant { headers[.tenantID] = tenant }
+        return try await client.execute(uri: "/api/v1/admin/service-account/create", method: .post, headers: headers)
+    }
+
+    @Test func createsAnAccountThatGetsTokensWithTheEnvelope() async throws {
+        let harness = try await ServerHarness()
+        defer { harness.cleanup() }
+        let admin = try await harness.credentials()
+        try await harness.run { client in
+            let response = try await Self.create(client, token: try await client.accessToken(admin), tenant: admin.tenantID)
+            #expect(response.status == .ok)
+            let body = try response.jsonObject()
+            #expect(body["success"] as? Bool == true)
+            #expect(body["message"] as? String == "Service account created successfully")
+            #expect((body["timestamp"] as? String)?.hasSuffix("Z") == true)
+            let data = try #require(body["data"] as? [String: Any])
+            let id = try #require(data["id"] as? String)
+            #expect(id.hasPrefix("sa-") && UUID(uuidString: String(id.dropFirst(3))) != nil)
+            #expect((data["name"] as? String)?.hasPrefix("service-account-") == true)
+            #expect(data["type"] as? String == "service_account")
+            #expect(data["status"] as? String == "active")
+            #expect(data["permissions"] as? [String] == ["api:read", "api:write"])
+            let createdBy = try #require(data["createdBy"] as? [String: Any])
+            #expect(createdBy["id"] as? String == admin.serviceAccountID)
+            #expect((createdBy["email"] as? String)?.hasSuffix("@acme.serviceaccount.tessera") == true)
+            #expect((data["tenant"] as? [String: Any])?["id"] as? String == admin.tenantID)
+            // One account is one account: visible natively, and it obtains tokens.
+            let clientID = try #require(data["clientId"] as? String), secret = try #require(data["clientSecret"] as? String)
+            let issued = try await client.token("grant_type=client_credentials", basic: (clientID, secret))
+            #expect(try issued.jsonObject()["scope"] as? String == "api:read api:write")
+            let native = try await client.call(.get, "/v1/tenants/acme/service-accounts/\(id.dropFirst(3))", token: try await client.accessToken(admin))
+            #expect(try native.jsonObject()["client_id"] as? String == clientID)
+        }
+    }
+
+    @Test func errorsUseTheEnvelopeAndTheDocumentedStatuses() async throws {
+        let harness = try await ServerHarness()
+        defer { harness.cleanup() }
+        _ = try await harness.tessera.tenants.create(slug: "small", accountLimit: 1)
+        let small = try await harness.credentials(tenant: "small")
+        let analyst = try await harness.credentials(tenant: "acme", role: "analyst")
+        try await harness.run { client in
+            let unauthenticated = try await Self.create(client, token: nil, tenant: "acme")
+            #expect(unauthenticated.status == .unauthorized)
+            #expect(try unauthenticated.jsonObject()["success"] as? Bool == false)
+            #expect(try unauthenticated.jsonObject()["message"] as? String == "Authentication failed")
+
+            let forbidden = try await Self.create(client, token: try await client.accessToken(analyst), tenant: "acme")
+            #expect(forbidden.status == .forbidden)
+            #expect(try forbidden.jsonObject()["message"] as? String == "Insufficient permissions")
+            let otherTenant = try await Self.create(client, token: try await client.accessToken(small), tenant: "acme")
+            #expect(otherTenant.status == .forbidden)
+
+            let limit = try await Self.create(client, token: try await client.accessToken(small), tenant: "small")
+            #expect(limit.status == .conflict)
+            #expect(try limit.jsonObject()["message"] as? String == "Limit reached")
+
+            let missing = try await Self.create(client, token: try await client.accessToken(small), tenant: nil)
+            #expect(missing.status == .badRequest)
+            #expect(try missing.jsonObject()["success"] as? Bool == false)
+        }
+    }
+}
+
+@Suite struct KeycardDialectTests {
+    static func create(
+        _ client: some TestClientProtocol, token: String, organization: String, body: String, query: String = "", requestID: String? = nil
+    ) async throws -> TestResponse {
+        var headers: HTTPFields = [.authorization: "Bearer \(token)", .contentType: "application/json"]
+        if let requestID { headers[.clientRequestID] = requestID }
+        return try await client.execute(
+            uri: "/organizations/\(organization)/service-accounts\(query)", method: .post, headers: headers, body: ByteBuffer(string: body)
+        )
+    }
+
+    @Test func createsWithA26CharacterIdAndEchoesTheRequestID() async throws {
+        let harness = try await ServerHarness()
+        defer { harness.cleanup() }
+        let admin = try await harness.credentials()
+        try await harness.run { client in
+            let requestID = UUID().uuidString
+            let response = try await Self.create(
+                client, token: try await client.accessToken(admin), organization: "acme", body: #"{"name":"keycard-bot","description":"d"}"#,
+                requestID: requestID
+            )
+            #expect(response.status == .created)
+            #expect(response.headers[.clientRequestID] == requestID)
+            let body = try response.jsonObject()
+            let id = try #require(body["id"] as? String)
+            #expect(id.count == 26)
+            #expect(id.allSatisfy { $0.isLetter || $0.isNumber })
+            #expect(body["name"] as? String == "keycard-bot")
+            #expect(body["description"] as? String == "d")
+            #expect(body["permissions"] == nil)
+            #expect(Set(body.keys) == ["id", "created_at", "name", "updated_at", "description"])
+        }
+    }
+
+    @Test func permissionsOnlyWithExpand() async throws {
+        let harness = try await ServerHarness()
+        defer { harness.cleanup() }
+        let admin = try await harness.credentials()
+        try await harness.run { client in
+            let response = try await Self.create(
+                client, token: try await client.accessToken(admin), organization: admin.tenantID, body: #"{"name":"x"}"#,
+                query: "?expand[]=permissions"
+            )
+            let permissions = try #require(try response.jsonObject()["permissions"] as? [String: [String: Bool]])
+            #expect(permissions["organizations"]?["read"] == true)
+        }
+    }
+
+    @Test func badInputIsRefused() async throws {
+        let harness = try await ServerHarness()
+        defer { harness.cleanup() }
+        let admin = try await harness.credentials()
+        try await harness.run { client in
+            let token = try await client.accessToken(admin)
+            #expect(try await Self.create(client, token: token, organization: "acme", body: "{}").status == .badRequest)
+            let long = "{\"name\":\"x\",\"description\":\"\(String(repeating: "d", count: 501))\"}"
+            #expect(try await Self.create(client, token: token, organization: "acme", body: long).status == .badRequest)
+            #expect(try await Self.create(client, token: token, organization: "acme", body: #"{"name":"x"}"#, requestID: "nope").status == .badRequest)
+            #expect(try await Self.create(client, token: token, organization: "globex", body: #"{"name":"x"}"#).status == .notFound)
+        }
+    }
+}
+
+@Suite struct DialectSwitchTests {
+    @Test func aDialectSwitchedOffIsNotServed() async throws {
+        let harness = try await ServerHarness()
+        defer { harness.cleanup() }
+        let app = Application(router: TesseraHTTP.router(tessera: harness.tessera, configuration: .init(dialects: [.keycard])))
+        let status = try await app.test(.router) { client in
+            try await client.execute(uri: "/api/v1/admin/service-account/create", method: .post).status
+        }
+        #expect(status == .notFound)
+    }
+}
