@@ -52,11 +52,7 @@ public struct AccessTokenClaims: Codable, Sendable, Hashable {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         iss = try container.decode(String.self, forKey: .iss)
         sub = try container.decode(String.self, forKey: .sub)
-        if let single = try? container.decode(String.self, forKey: .aud) {
-            aud = [single]
-        } else {
-            aud = try container.decode([String].self, forKey: .aud)
-        }
+        aud = try container.decodeAudience(forKey: .aud)
         exp = try container.decode(Int64.self, forKey: .exp)
         iat = try container.decode(Int64.self, forKey: .iat)
         nbf = try container.decodeIfPresent(Int64.self, forKey: .nbf) ?? iat
@@ -91,5 +87,13 @@ public struct AccessTokenClaims: Codable, Sendable, Hashable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .withoutEscapingSlashes
         return try JWS.sign(payload: Array(try encoder.encode(self)), with: key, type: "at+jwt")
+    }
+}
+
+extension KeyedDecodingContainer {
+    /// The `aud` claim, a single string or an array of strings (RFC 7519 §4.1.3), as an array.
+    public func decodeAudience(forKey key: Key) throws -> [String] {
+        if let single = try? decode(String.self, forKey: key) { return [single] }
+        return try decode([String].self, forKey: key)
     }
 }

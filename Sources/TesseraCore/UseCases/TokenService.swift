@@ -122,11 +122,7 @@ public struct TokenService: Sendable {
             let container = try decoder.container(keyedBy: CodingKeys.self)
             iss = try container.decode(String.self, forKey: .iss)
             sub = try container.decode(String.self, forKey: .sub)
-            if let single = try? container.decode(String.self, forKey: .aud) {
-                aud = [single]
-            } else {
-                aud = try container.decode([String].self, forKey: .aud)
-            }
+            aud = try container.decodeAudience(forKey: .aud)
             exp = try container.decode(Int64.self, forKey: .exp)
             nbf = try container.decodeIfPresent(Int64.self, forKey: .nbf)
             iat = try container.decodeIfPresent(Int64.self, forKey: .iat)
