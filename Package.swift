@@ -130,7 +130,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TesseraSQLiteTests",
-            dependencies: ["TesseraSQLite", "TesseraCore"],
+            dependencies: ["TesseraSQLite", "TesseraCore", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict
         ),
         .testTarget(

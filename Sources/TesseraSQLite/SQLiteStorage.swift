@@ -157,6 +157,22 @@ public final class SQLiteStorage: Storage {
                 CREATE INDEX used_assertions_expiry ON used_assertions(expires_at);
                 """)
         }
+        migrator.registerMigration("v6") { db in
+            // The built-in administrator roles gained `scim` (SCIM-restricted secrets
+            // need a role that carries it); tenants created before get it too.
+            let rows = try Row.fetchAll(
+                db, sql: "SELECT tenant_id, name, scopes FROM roles WHERE builtin = 1 AND name IN ('super_admin', 'owner', 'admin')"
+            )
+            for row in rows {
+                var scopes: [String] = try JSONColumn.decode(row["scopes"])
+                guard !scopes.contains(TesseraScope.scim) else { continue }
+                scopes.append(TesseraScope.scim)
+                try db.execute(
+                    sql: "UPDATE roles SET scopes = ? WHERE tenant_id = ? AND name = ?",
+                    arguments: [try JSONColumn.encode(scopes), row["tenant_id"] as String, row["name"] as String]
+                )
+            }
+        }
         return migrator
     }
 

@@ -42,7 +42,7 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("token-rate-limit"), help: "Tokens per second one account may obtain (a burst of as many); 0 means no limit (env TESSERA_TOKEN_RATE_LIMIT; default 0).")
     var tokenRateLimit: Double?
 
-    @Option(help: "Seed dialects to serve, comma-separated, or none (env TESSERA_DIALECTS; default all: rezolve,keycard).")
+    @Option(help: "Seed dialects to serve, comma-separated, or none (env TESSERA_DIALECTS; default all: rezolve,mixpanel,ctrlhub,keycard,qualytics).")
     var dialects: String?
 
     @OptionGroup var store: StoreOptions

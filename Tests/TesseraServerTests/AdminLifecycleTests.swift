@@ -335,7 +335,7 @@ import TesseraCore
             #expect(body["account_id"] as? String == admin.serviceAccountID)
             #expect(body["client_id"] as? String == admin.clientID)
             #expect(body["roles"] as? [String] == ["admin"])
-            #expect(body["scopes"] as? [String] == ["api:read", "api:write", "tessera:admin", "tessera:introspect"])
+            #expect(body["scopes"] as? [String] == ["api:read", "api:write", "scim", "tessera:admin", "tessera:introspect"])
             #expect((body["tenant"] as? [String: Any])?["slug"] as? String == "acme")
             #expect(try await client.call(.get, "/v1/whoami", token: nil).status == .unauthorized)
         }

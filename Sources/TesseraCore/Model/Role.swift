@@ -20,6 +20,8 @@ public enum TesseraScope {
     public static let superAdmin = "tessera:super"
     /// Call the introspection endpoint.
     public static let introspect = "tessera:introspect"
+    /// SCIM provisioning only: what a SCIM-restricted secret's tokens carry.
+    public static let scim = "scim"
 }
 
 extension Role {
@@ -27,14 +29,14 @@ extension Role {
     ///
     /// | role | scopes |
     /// |---|---|
-    /// | super_admin | tessera:super tessera:admin tessera:introspect api:read api:write |
-    /// | owner, admin | tessera:admin tessera:introspect api:read api:write |
+    /// | super_admin | tessera:super tessera:admin tessera:introspect scim api:read api:write |
+    /// | owner, admin | tessera:admin tessera:introspect scim api:read api:write |
     /// | manager, editor | api:read api:write |
     /// | analyst, member, consumer | api:read |
     public static let defaultCatalogue: [Role] = [
-        Role(name: "super_admin", scopes: [TesseraScope.superAdmin, TesseraScope.admin, TesseraScope.introspect, "api:read", "api:write"], builtin: true),
-        Role(name: "owner", scopes: [TesseraScope.admin, TesseraScope.introspect, "api:read", "api:write"], builtin: true),
-        Role(name: "admin", scopes: [TesseraScope.admin, TesseraScope.introspect, "api:read", "api:write"], builtin: true),
+        Role(name: "super_admin", scopes: [TesseraScope.superAdmin, TesseraScope.admin, TesseraScope.introspect, TesseraScope.scim, "api:read", "api:write"], builtin: true),
+        Role(name: "owner", scopes: [TesseraScope.admin, TesseraScope.introspect, TesseraScope.scim, "api:read", "api:write"], builtin: true),
+        Role(name: "admin", scopes: [TesseraScope.admin, TesseraScope.introspect, TesseraScope.scim, "api:read", "api:write"], builtin: true),
         Role(name: "manager", scopes: ["api:read", "api:write"], builtin: true),
         Role(name: "editor", scopes: ["api:read", "api:write"], builtin: true),
         Role(name: "analyst", scopes: ["api:read"], builtin: true),

@@ -68,6 +68,16 @@ extension ServiceAccountService {
     }
 
     /// One page of the tenant's accounts.
+    /// The account with this `number` in `tenant`, or `notFound`: for APIs that
+    /// address accounts by integer.
+    public func get(number: Int, in tenant: Tenant) async throws -> ServiceAccount {
+        let page = number > 0
+            ? try await storeCall { try await storage.listServiceAccounts(tenantID: tenant.id, filter: .init(), afterNumber: number - 1, limit: 1) }
+            : []
+        guard let account = page.first, account.number == number else { throw DomainError(.notFound, "service account not found") }
+        return account
+    }
+
     public func list(in tenant: Tenant, filter: ServiceAccountFilter, after cursor: Int64?, limit: Int) async throws -> Page<ServiceAccount> {
         let items = try await storeCall {
             try await storage.listServiceAccounts(tenantID: tenant.id, filter: filter, afterNumber: cursor.map(Int.init), limit: limit + 1)

@@ -19,6 +19,13 @@ public struct TenantService: Sendable {
         return try await storage.tenant(slug: reference)
     }
 
+    /// The tenant with this `number`, for APIs that address organisations by integer.
+    public func find(number: Int) async throws -> Tenant? {
+        guard number > 0 else { return nil }
+        let page = try await storage.listTenants(afterNumber: number - 1, limit: 1)
+        return page.first { $0.number == number }
+    }
+
     /// Creates a tenant with the default role catalogue.
     public func create(slug: String, name: String? = nil, accountLimit: Int? = nil) async throws -> Tenant {
         guard Tenant.isValidSlug(slug) else {

@@ -56,15 +56,7 @@ struct AdminAPI: Sendable {
 
         /// The JSON body as a reader; refuses non-JSON content types and oversize bodies.
         func body() async throws -> JSONObjectReader {
-            if let contentType = request.headers[.contentType],
-               contentType.lowercased().split(separator: ";").first?.trimmingCharacters(in: .whitespaces) != "application/json" {
-                throw Problem(.unsupportedMediaType, "the body must be application/json")
-            }
-            do {
-                return try JSONObjectReader(try await request.collectBody(upTo: AdminAPI.maximumBodySize))
-            } catch is BodyTooLarge {
-                throw Problem(.contentTooLarge, "the body exceeds \(AdminAPI.maximumBodySize) bytes")
-            }
+            try await JSONBody.read(request, accepting: ["application/json"])
         }
     }
 
@@ -129,20 +121,27 @@ struct AdminAPI: Sendable {
             response = Problem(.internalServerError, "internal error").response
         }
         if let audit {
-            let requestID = context.logger[metadataKey: "request_id"].map { "\($0)" }
-            let event = AuditEvent(
-                tenantID: tenant?.id ?? principal.tenantID, actor: principal.accountID.uuidString.lowercased(),
-                action: audit.action, resourceType: audit.resource, resourceID: resourceID,
-                outcome: response.status.code < 400 ? .success : .failure, status: response.status.code,
-                requestID: requestID, at: tessera.dependencies.now()
-            )
-            do {
-                try await tessera.audit.record(event)
-            } catch {
-                context.logger.error("could not write the audit event", metadata: ["action": "\(audit.action)"])
-            }
+            await record(audit, tenantID: tenant?.id ?? principal.tenantID, by: principal, resourceID: resourceID, status: response.status, context)
         }
         return response
+    }
+
+    /// Writes one audit event; the native routes and the seed dialects share it.
+    func record(
+        _ audit: Audit, tenantID: UUID, by principal: Principal, resourceID: String?, status: HTTPResponse.Status,
+        _ context: some RequestContext
+    ) async {
+        let event = AuditEvent(
+            tenantID: tenantID, actor: principal.accountID.uuidString.lowercased(),
+            action: audit.action, resourceType: audit.resource, resourceID: resourceID,
+            outcome: status.code < 400 ? .success : .failure, status: status.code,
+            requestID: context.logger[metadataKey: "request_id"].map { "\($0)" }, at: tessera.dependencies.now()
+        )
+        do {
+            try await tessera.audit.record(event)
+        } catch {
+            context.logger.error("could not write the audit event", metadata: ["action": "\(audit.action)"])
+        }
     }
 
     // MARK: Routes

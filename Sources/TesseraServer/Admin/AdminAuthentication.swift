@@ -28,6 +28,34 @@ struct AdminAuthentication: Sendable {
         }
     }
 
+    /// The principal behind a Bearer token or, for seed APIs whose clients send a
+    /// service account's own credentials (Mixpanel), HTTP Basic `client_id:secret`.
+    /// Basic credentials are checked as at the token endpoint (throttled per
+    /// `peer`) and give the principal a token of theirs would have.
+    func principal(_ request: Request, allowingBasicFrom peer: String) async throws(Problem) -> Principal {
+        guard let header = request.headers[.authorization], header.count > 6, header.prefix(6).lowercased() == "basic " else {
+            return try await principal(request)
+        }
+        let basicChallenge = #"Basic realm="tessera""#
+        do {
+            guard let credentials = try ClientCredentials.extract(from: request.headers, form: try FormBody([])) else {
+                throw OAuthError.invalidClient()
+            }
+            let client = try await tessera.tokens.authenticate(clientID: credentials.clientID, secret: credentials.secret, from: peer)
+            return try AccessTokenValidator.principal(of: try tessera.tokens.issue(for: client, scope: nil, audiences: []).claims)
+        } catch let throttled as TokenService.Throttled {
+            throw Problem(.tooManyRequests, "too many failed attempts", headers: [.retryAfter: "\(throttled.retryAfter)"])
+        } catch let error as OAuthError where error.code == "temporarily_unavailable" || error.code == "server_error" {
+            throw Problem(.serviceUnavailable, "the store is unavailable", headers: [.retryAfter: "1"])
+        } catch is OAuthError {
+            throw Problem(.unauthorized, "the credentials are invalid", headers: [.wwwAuthenticate: basicChallenge])
+        } catch is TokenService.RateLimited {
+            throw Problem(.tooManyRequests, "this client authenticates too fast", headers: [.retryAfter: "1"])
+        } catch {
+            throw Problem(.serviceUnavailable, "the store is unavailable", headers: [.retryAfter: "1"])
+        }
+    }
+
     /// The tenant named by `reference` if `principal` may administer it.
     ///
     /// A tenant that does not exist and one the principal may not see answer the

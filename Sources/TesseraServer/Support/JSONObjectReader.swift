@@ -93,6 +93,11 @@ struct JSONObjectReader {
         return .some(try read(&self))
     }
 
+    /// The member as parsed, for members that take more than one JSON type.
+    mutating func json(_ key: String) throws(Problem) -> JSONValue? {
+        try value(key)
+    }
+
     mutating func string(_ key: String) throws(Problem) -> String? {
         guard let value = try value(key) else { return nil }
         guard case .string(let string) = value else { throw Problem(.badRequest, "\(key) must be a string", field: key) }
@@ -155,6 +160,28 @@ struct JSONObjectReader {
             }
         }
         return result
+    }
+
+    /// A nested object read with `body`; a problem inside names its member as a
+    /// path (`data/attributes/name`), and unknown members inside are refused.
+    mutating func object<T>(_ key: String, _ body: (inout JSONObjectReader) throws(Problem) -> T) throws(Problem) -> T? {
+        guard let value = try value(key) else { return nil }
+        guard case .object(let object) = value else { throw Problem(.badRequest, "\(key) must be an object", field: key) }
+        var reader = JSONObjectReader(object: object)
+        do {
+            let result = try body(&reader)
+            try reader.finish()
+            return result
+        } catch {
+            var problem = error
+            problem.field = key + (problem.field.map { "/" + $0 } ?? "")
+            throw problem
+        }
+    }
+
+    /// Marks a member as read without reading it, for members a format allows and ignores.
+    mutating func ignore(_ key: String) {
+        seen.insert(key)
     }
 
     /// Refuses members that were never read.

@@ -50,17 +50,7 @@ struct KeycardRoutes: Sendable {
                 return problem(Problem(.badRequest, "organization_id must be 1–255 characters", field: "organization_id"))
             }
             let tenant = try await api.authentication.tenant(organization, for: principal)
-            if let contentType = request.headers[.contentType],
-               contentType.lowercased().split(separator: ";").first?.trimmingCharacters(in: .whitespaces) != "application/json" {
-                return problem(Problem(.unsupportedMediaType, "the body must be application/json"))
-            }
-            let bytes: [UInt8]
-            do {
-                bytes = try await request.collectBody(upTo: AdminAPI.maximumBodySize)
-            } catch is BodyTooLarge {
-                return problem(Problem(.contentTooLarge, "the body exceeds \(AdminAPI.maximumBodySize) bytes"))
-            }
-            var reader = try JSONObjectReader(bytes)
+            var reader = try await JSONBody.read(request, accepting: ["application/json"])
             guard let name = try reader.string("name") else { throw Problem(.badRequest, "name is required", field: "name") }
             let description = try reader.string("description")
             try reader.finish()

@@ -1,0 +1,193 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import TesseraCore
+
+/// Ctrl Hub (`seeds/002_…`): JSON:API (`application/vnd.api+json`) at
+/// `POST /v3/orgs/{org_id}/iam/service-accounts`, authenticated with an OAuth 2
+/// access token of this issuer. The answer carries the account with its first key
+/// (`keys[0]`: the secret's id, `client_id`, `client_secret`); the key works at
+/// `/oauth2/token` with client credentials. Errors are `{errors: [...]}`.
+struct CtrlHubRoutes: Sendable {
+    let api: AdminAPI
+    private var tessera: Tessera { api.tessera }
+
+    static let mediaType = "application/vnd.api+json"
+    static let resourceType = "service-accounts"
+
+    func register(on router: Router<TesseraRequestContext>) {
+        router.post("/v3/orgs/:org/iam/service-accounts") { request, context in await create(request, context) }
+    }
+
+    private struct Document: Encodable {
+        let data: Resource
+        let jsonapi = ["version": "1.0"]
+    }
+
+    private struct Resource: Encodable {
+        struct Attributes: Encodable {
+            let name: String
+            let description: String?
+            let email: String
+            let enabled: Bool
+            let keys: [Key]
+        }
+
+        struct Key: Encodable {
+            let id: String
+            let clientID: String
+            let clientSecret: String
+            let enabled: Bool
+            let createdAt: Date
+
+            enum CodingKeys: String, CodingKey {
+                case id, enabled
+                case clientID = "client_id"
+                case clientSecret = "client_secret"
+                case createdAt = "created_at"
+            }
+        }
+
+        struct Meta: Encodable {
+            let createdAt: Date
+            let updatedAt: Date
+
+            enum CodingKeys: String, CodingKey {
+                case createdAt = "created_at"
+                case updatedAt = "updated_at"
+            }
+        }
+
+        struct Identifier: Encodable {
+            let id: String
+            let type: String
+        }
+
+        struct Relationship: Encodable {
+            let data: [Identifier]
+        }
+
+        let id: String
+        let type = CtrlHubRoutes.resourceType
+        let attributes: Attributes
+        let meta: Meta
+        let relationships: [String: Relationship]
+    }
+
+    private struct Errors: Encodable {
+        struct Item: Encodable {
+            struct Source: Encodable {
+                let pointer: String
+            }
+
+            let id: String
+            let status: String
+            let title: String
+            let detail: String
+            let code: String?
+            let source: Source?
+        }
+
+        let errors: [Item]
+    }
+
+    /// The seed documents 400, 401, 409 and 500: a caller without the admin scope
+    /// (or of another organisation) gets its 401 `AUTH.001`, bad media types and
+    /// sizes its 400; throttling and an unavailable store keep their own status.
+    private static func failure(_ problem: Problem) -> Response {
+        let status: HTTPResponse.Status
+        let title: String
+        var code: String?
+        switch problem.status {
+        case .unauthorized, .forbidden, .notFound:
+            status = .unauthorized
+            title = "You are not authorised to access this resource"
+            code = "AUTH.001"
+        case .conflict:
+            status = .conflict
+            title = "Conflict"
+            code = "CONFLICT.001"
+        case .badRequest, .unsupportedMediaType, .contentTooLarge:
+            status = .badRequest
+            title = "A validation error was encountered"
+        case .internalServerError:
+            status = .internalServerError
+            title = "Internal Server Error"
+        default:
+            status = problem.status
+            title = problem.status.reasonPhrase
+        }
+        var headers = problem.headers
+        if status == .unauthorized { headers[.wwwAuthenticate] = AdminAuthentication.challenge }
+        let item = Errors.Item(
+            id: UUID().uuidString.lowercased(), status: String(status.code), title: title, detail: problem.detail, code: code,
+            source: problem.field.map { .init(pointer: "/" + $0) }
+        )
+        return .json(Errors(errors: [item]), status: status, contentType: mediaType, headers: headers)
+    }
+
+    func create(_ request: Request, _ context: TesseraRequestContext) async -> Response {
+        do {
+            let principal = try await api.authentication.principal(request)
+            guard let reference = context.parameters.get("org") else { throw Problem.notFound("organisation not found") }
+            let tenant = try await api.authentication.tenant(reference, for: principal)
+            var document = try await JSONBody.read(request, accepting: [Self.mediaType, "application/json"])
+            let input = try document.object("data") { data throws(Problem) -> NewServiceAccount in
+                guard let type = try data.string("type") else { throw Problem(.badRequest, "type is required", field: "type") }
+                // JSON:API §Creating Resources: a type the collection does not hold is 409.
+                guard type == Self.resourceType else {
+                    throw Problem(.conflict, "type must be \(Self.resourceType)", field: "type")
+                }
+                let input = try data.object("attributes") { attributes throws(Problem) -> NewServiceAccount in
+                    guard let name = try attributes.string("name"), !name.isEmpty else {
+                        throw Problem(.badRequest, "name is required", field: "name")
+                    }
+                    return NewServiceAccount(name: name, description: try attributes.string("description"))
+                }
+                guard let input else { throw Problem(.badRequest, "attributes is required", field: "attributes") }
+                return input
+            }
+            document.ignore("jsonapi")
+            document.ignore("meta")
+            try document.finish()
+            guard let input else { throw Problem(.badRequest, "data is required", field: "data") }
+
+            let created: CreatedServiceAccount
+            do {
+                created = try await tessera.accounts.create(in: tenant, input, by: Caller(principal))
+            } catch let error as DomainError {
+                var problem = Problem(error)
+                problem.field = problem.field.map { "data/attributes/" + $0 }
+                throw problem
+            }
+            await api.record(
+                AdminAPI.Audit(action: "service_account.create", resource: "service_account"), tenantID: tenant.id, by: principal,
+                resourceID: created.account.id.uuidString.lowercased(), status: .ok, context
+            )
+            let account = created.account
+            let resource = Resource(
+                id: account.id.uuidString.lowercased(),
+                attributes: .init(
+                    name: account.name, description: account.description,
+                    email: ServiceAccountEmail.of(name: account.name, tenantSlug: tenant.slug), enabled: account.status == .active,
+                    keys: [.init(
+                        id: created.secret.id.uuidString.lowercased(), clientID: account.clientID, clientSecret: created.clientSecret,
+                        enabled: created.secret.enabled, createdAt: created.secret.createdAt
+                    )]
+                ),
+                meta: .init(createdAt: account.createdAt, updatedAt: account.updatedAt),
+                relationships: [
+                    "groups": .init(data: []),
+                    "organisations": .init(data: [.init(id: tenant.id.uuidString.lowercased(), type: "organisations")]),
+                ]
+            )
+            return .json(Document(data: resource), contentType: Self.mediaType)
+        } catch let problem as Problem {
+            return Self.failure(problem)
+        } catch let error as DomainError {
+            return Self.failure(Problem(error))
+        } catch {
+            return Self.failure(Problem(.serviceUnavailable, "the store is unavailable", headers: [.retryAfter: "1"]))
+        }
+    }
+}

@@ -1,0 +1,227 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import TesseraCore
+
+/// Qualytics (`seeds/004_…`): `POST /api/users` creates a service user in the
+/// caller's own tenant, `POST /api/user-tokens` a named token for it (30, 60, 90
+/// or 365 days or never; optionally SCIM-only), shown once. Administrators only.
+/// Errors are FastAPI's `{"detail": …}`, validation failures 422.
+///
+/// The service user's id `<snake_name>@service` is the account's name (unique in
+/// the tenant) and its display name the account's description. A "token" is a
+/// client secret: it is exchanged, with the `client_id` returned beside it, for
+/// access tokens at `/oauth2/token`.
+struct QualyticsRoutes: Sendable {
+    let api: AdminAPI
+    private var tessera: Tessera { api.tessera }
+
+    /// Qualytics' roles and the catalogue roles they map to.
+    static let roles = ["Admin": "admin", "Manager": "manager", "Editor": "editor", "Member": "member"]
+    /// The team every service user belongs to.
+    static let publicTeam = "Public"
+    static let userSuffix = "@service"
+
+    func register(on router: Router<TesseraRequestContext>) {
+        router.post("/api/users") { request, context in await handle(request, context, createUser) }
+        router.post("/api/user-tokens") { request, context in await handle(request, context, createToken) }
+    }
+
+    struct User: Encodable {
+        let id: Int
+        let userID: String
+        let userName: String
+        let email: String
+        let name: String
+        let userType = "Service"
+        let role: String
+        let teams: [String]
+
+        enum CodingKeys: String, CodingKey {
+            case id, email, name, role, teams
+            case userID = "user_id"
+            case userName = "user_name"
+            case userType = "user_type"
+        }
+    }
+
+    private struct Token: Encodable {
+        let id: String
+        let created: Date
+        let name: String
+        let active: Bool
+        let expiration: Date?
+        let lastUsed: Date?
+        let scimEndpointsOnly: Bool
+        let bearerToken: String
+        let clientID: String
+        let user: User
+
+        enum CodingKeys: String, CodingKey {
+            case id, created, name, active, expiration, user
+            case lastUsed = "last_used"
+            case scimEndpointsOnly = "scim_endpoints_only"
+            case bearerToken = "bearer_token"
+            case clientID = "client_id"
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(id, forKey: .id)
+            try container.encode(created, forKey: .created)
+            try container.encode(name, forKey: .name)
+            try container.encode(active, forKey: .active)
+            try container.encode(expiration, forKey: .expiration) // explicit null: never expires
+            try container.encode(lastUsed, forKey: .lastUsed)
+            try container.encode(scimEndpointsOnly, forKey: .scimEndpointsOnly)
+            try container.encode(bearerToken, forKey: .bearerToken)
+            try container.encode(clientID, forKey: .clientID)
+            try container.encode(user, forKey: .user)
+        }
+    }
+
+    private struct Failure: Encodable {
+        let detail: String
+    }
+
+    /// `api_access` for "API Access": lower case, runs of anything but letters and
+    /// digits folded to one `_`, none at the ends.
+    static func snakeCase(_ name: String) -> String {
+        var result = ""
+        for character in name.lowercased() {
+            if character.isLetter || character.isNumber {
+                result.append(character)
+            } else if !result.isEmpty, result.last != "_" {
+                result.append("_")
+            }
+        }
+        while result.last == "_" { result.removeLast() }
+        return result
+    }
+
+    /// The service-user view of any account, also one created through another API.
+    static func user(_ account: ServiceAccount, tenant: Tenant) -> User {
+        let isServiceUser = account.name.hasSuffix(userSuffix)
+        let userID = isServiceUser ? account.name : snakeCase(account.name) + userSuffix
+        let role = account.roles.lazy.compactMap { role in roles.first { $0.value == role }?.key }.first ?? account.roles.first ?? "Member"
+        return User(
+            id: account.number, userID: userID, userName: userID,
+            email: ServiceAccountEmail.of(name: String(userID.dropLast(userSuffix.count)), tenantSlug: tenant.slug),
+            name: isServiceUser ? account.description ?? account.name : account.name, role: role,
+            teams: [publicTeam] + account.groups.filter { $0 != publicTeam }
+        )
+    }
+
+    /// FastAPI's statuses: 422 for anything wrong with the body.
+    private static func failure(_ problem: Problem) -> Response {
+        let status: HTTPResponse.Status = switch problem.status {
+        case .badRequest, .unsupportedMediaType: .unprocessableContent
+        default: problem.status
+        }
+        return .json(Failure(detail: problem.detail), status: status, headers: problem.headers)
+    }
+
+    private func handle(
+        _ request: Request, _ context: TesseraRequestContext,
+        _ body: (Request, Principal, Tenant, TesseraRequestContext) async throws -> Response
+    ) async -> Response {
+        do {
+            let principal = try await api.authentication.principal(request)
+            let found: Tenant?
+            do {
+                found = try await tessera.storage.tenant(id: principal.tenantID)
+            } catch {
+                throw Problem(.serviceUnavailable, "the store is unavailable", headers: [.retryAfter: "1"])
+            }
+            guard let tenant = found else { throw Problem(.unauthorized, "the access token is invalid or expired") }
+            guard principal.mayAdminister(tenantID: tenant.id) else {
+                throw Problem(.forbidden, "only administrators may manage service users")
+            }
+            return try await body(request, principal, tenant, context)
+        } catch let problem as Problem {
+            return Self.failure(problem)
+        } catch let error as DomainError {
+            return Self.failure(Problem(error))
+        } catch {
+            return Self.failure(Problem(.serviceUnavailable, "the store is unavailable", headers: [.retryAfter: "1"]))
+        }
+    }
+
+    private func createUser(_ request: Request, principal: Principal, tenant: Tenant, context: TesseraRequestContext) async throws -> Response {
+        var reader = try await JSONBody.read(request, accepting: ["application/json"])
+        guard let name = try reader.string("name") else { throw Problem(.badRequest, "name is required", field: "name") }
+        guard let roleName = try reader.string("role") else { throw Problem(.badRequest, "role is required", field: "role") }
+        guard let role = Self.roles[roleName] else {
+            throw Problem(.badRequest, "role must be one of Admin, Manager, Editor, Member", field: "role")
+        }
+        let teams = try reader.stringArray("teams") ?? []
+        try reader.finish()
+        let userName = Self.snakeCase(name)
+        guard !userName.isEmpty else { throw Problem(.badRequest, "name must contain a letter or digit", field: "name") }
+
+        let created: CreatedServiceAccount
+        do {
+            created = try await tessera.accounts.create(
+                in: tenant,
+                NewServiceAccount(
+                    name: userName + Self.userSuffix, description: name, roles: [role],
+                    groups: [Self.publicTeam] + teams.filter { $0 != Self.publicTeam }
+                ),
+                by: Caller(principal)
+            )
+        } catch let error as DomainError where error.kind == .conflict {
+            throw Problem(.conflict, "a service user \(userName + Self.userSuffix) already exists")
+        } catch let error as DomainError where error.kind == .invalidInput(field: "description") {
+            throw Problem(.badRequest, "name must be at most \(ServiceAccountService.maximumDescriptionLength) characters", field: "name")
+        }
+        await api.record(
+            AdminAPI.Audit(action: "service_account.create", resource: "service_account"), tenantID: tenant.id, by: principal,
+            resourceID: created.account.id.uuidString.lowercased(), status: .ok, context
+        )
+        return .json(Self.user(created.account, tenant: tenant))
+    }
+
+    private func createToken(_ request: Request, principal: Principal, tenant: Tenant, context: TesseraRequestContext) async throws -> Response {
+        var reader = try await JSONBody.read(request, accepting: ["application/json"])
+        guard let name = try reader.string("name") else { throw Problem(.badRequest, "name is required", field: "name") }
+        let days = try reader.nullable("expires_in_days") { reader throws(Problem) in try reader.integer("expires_in_days") } ?? nil
+        let scimOnly = try reader.bool("scim_endpoints_only") ?? false
+        let account: ServiceAccount
+        switch try reader.json("user_id") {
+        case .integer(let number)?:
+            account = try await tessera.accounts.get(number: number, in: tenant)
+        case .string(let userID)? where userID.hasSuffix(Self.userSuffix):
+            let page = try await tessera.accounts.list(in: tenant, filter: .init(namePrefix: userID), after: nil, limit: 50)
+            guard let match = page.items.first(where: { $0.name == userID }) else { throw DomainError(.notFound, "service user not found") }
+            account = match
+        case nil:
+            throw Problem(.badRequest, "user_id is required", field: "user_id")
+        default:
+            throw Problem(.badRequest, "user_id must be the service user's integer id or its <name>@service id", field: "user_id")
+        }
+        try reader.finish()
+        if let days, !ServiceAccountService.allowedSecretLifetimes.contains(days) {
+            throw Problem(.badRequest, "expires_in_days must be 30, 60, 90, 365 or null (never)", field: "expires_in_days")
+        }
+
+        let created: CreatedClientSecret
+        do {
+            created = try await tessera.accounts.createSecret(
+                for: account.id, in: tenant, NewClientSecret(name: name, expiresInDays: days, scopes: scimOnly ? [TesseraScope.scim] : nil),
+                by: Caller(principal)
+            )
+        } catch let error as DomainError where error.kind == .conflict {
+            throw Problem(.conflict, "a token named \"\(name)\" already exists for this service user")
+        }
+        await api.record(
+            AdminAPI.Audit(action: "secret.create", resource: "secret"), tenantID: tenant.id, by: principal,
+            resourceID: created.secret.id.uuidString.lowercased(), status: .ok, context
+        )
+        let secret = created.secret
+        return .json(Token(
+            id: secret.id.uuidString.lowercased(), created: secret.createdAt, name: secret.name, active: secret.enabled,
+            expiration: secret.expiresAt, lastUsed: secret.lastUsedAt, scimEndpointsOnly: scimOnly, bearerToken: created.clientSecret,
+            clientID: account.clientID, user: Self.user(account, tenant: tenant)
+        ))
+    }
+}
