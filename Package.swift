@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "TesseraJOSE", targets: ["TesseraJOSE"]),
         .library(name: "TesseraCore", targets: ["TesseraCore"]),
         .library(name: "TesseraSQLite", targets: ["TesseraSQLite"]),
+        .library(name: "TesseraPostgres", targets: ["TesseraPostgres"]),
         .library(name: "TesseraServer", targets: ["TesseraServer"]),
         .library(name: "TesseraVerifier", targets: ["TesseraVerifier"]),
         .library(name: "TesseraVerifierHummingbird", targets: ["TesseraVerifierHummingbird"]),
@@ -29,6 +30,10 @@ let package = Package(
         // Already in the graph through hummingbird; named so TesseraServer can import HTTPField.
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        // The PostgreSQL store for several replicas (DESIGN §1, issue #6).
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        // Already in the graph through postgres-nio; named for the TLS configuration of `sslmode`.
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         .target(
@@ -52,6 +57,16 @@ let package = Package(
             dependencies: [
                 "TesseraCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "TesseraPostgres",
+            dependencies: [
+                "TesseraCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),
@@ -90,6 +105,7 @@ let package = Package(
             dependencies: [
                 "TesseraCore",
                 "TesseraSQLite",
+                "TesseraPostgres",
                 "TesseraServer",
                 "TesseraVerifier",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -129,8 +145,12 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
-            name: "TesseraSQLiteTests",
-            dependencies: ["TesseraSQLite", "TesseraCore", .product(name: "GRDB", package: "GRDB.swift")],
+            name: "TesseraStorageTests",
+            dependencies: [
+                "TesseraSQLite", "TesseraPostgres", "TesseraCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(

@@ -32,7 +32,7 @@ struct BootstrapCommand: AsyncParsableCommand {
 
     func run() async throws {
         Logs.bootstrap(level: store.logLevel)
-        let tessera = Tessera(issuer: "http://localhost", storage: try store.openStorage(), masterKey: try store.masterKey())
+        let tessera = Tessera(issuer: "http://localhost", storage: try await store.openStorage(), masterKey: try store.masterKey())
         // Generate the signing key now too, so the master key is checked against the store.
         try await tessera.start(signingAlgorithm: try store.signingAlgorithm())
         let result: Bootstrap.Result

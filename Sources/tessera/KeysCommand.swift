@@ -18,7 +18,7 @@ struct KeysCommand: AsyncParsableCommand {
 
         func run() async throws {
             Logs.bootstrap(level: store.logLevel)
-            let storage = try store.openStorage()
+            let storage = try await store.openStorage()
             let keys = try await storage.signingKeys()
             let rows = keys.map { key -> [String: String?] in
                 [
@@ -54,7 +54,7 @@ struct KeysCommand: AsyncParsableCommand {
             Logs.bootstrap(level: store.logLevel)
             let maxAge = jwksMaxAge ?? Env.value("TESSERA_JWKS_MAX_AGE").flatMap(Int.init) ?? 300
             guard maxAge >= 0 else { throw ValidationError("--jwks-max-age must not be negative") }
-            let tessera = Tessera(issuer: "http://localhost", storage: try store.openStorage(), masterKey: try store.masterKey())
+            let tessera = Tessera(issuer: "http://localhost", storage: try await store.openStorage(), masterKey: try store.masterKey())
             try await tessera.start(signingAlgorithm: try store.signingAlgorithm())
             let algorithm = try store.explicitSigningAlgorithm() ?? tessera.keyRing.snapshot?.active.algorithm ?? .es256
             let change = try await tessera.keyRing.rotate(algorithm: algorithm, publishAhead: TimeInterval(maxAge + 10), now: tessera.dependencies.now())

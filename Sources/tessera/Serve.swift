@@ -45,6 +45,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seed dialects to serve, comma-separated, or none (env TESSERA_DIALECTS; default all: rezolve,mixpanel,ctrlhub,keycard,qualytics).")
     var dialects: String?
 
+    @Flag(name: .customLong("no-migrate"), help: "Do not migrate a PostgreSQL database at start; refuse to start when it is behind (env TESSERA_NO_MIGRATE=1).")
+    var noMigrate = false
+
     @OptionGroup var store: StoreOptions
 
     func validate() throws {
@@ -106,7 +109,7 @@ struct Serve: AsyncParsableCommand {
         let tessera: Tessera
         do {
             tessera = Tessera(
-                issuer: issuer, storage: try store.openStorage(), masterKey: try store.masterKey(),
+                issuer: issuer, storage: try await store.openStorage(migrate: !(noMigrate || Env.value("TESSERA_NO_MIGRATE") == "1")), masterKey: try store.masterKey(),
                 throttle: clientLimit > 0 || addressLimit > 0 ? throttle : nil,
                 tokenRateLimit: rateLimit > 0 ? rateLimit : nil
             )

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import TesseraCore
 import TesseraJOSE
+import TesseraPostgres
 import TesseraSQLite
 
 /// Options shared by every command that opens the store (DESIGN §2). Each falls
@@ -49,8 +50,10 @@ struct StoreOptions: ParsableArguments {
         (logLevelOption ?? Env.value("LOG_LEVEL")).flatMap(Logger.Level.init(rawValue:)) ?? .info
     }
 
-    /// Opens the store named by the database URL.
-    func openStorage() throws -> any Storage {
+    /// Opens the store named by the database URL. SQLite migrates as it opens;
+    /// PostgreSQL is migrated here unless `migrate` is false, in which case a
+    /// database behind this build is refused with the command that fixes it.
+    func openStorage(migrate: Bool = true, checkSchema: Bool = true) async throws -> any Storage {
         let url = databaseURL
         if url.hasPrefix("sqlite:") {
             var path = String(url.dropFirst("sqlite:".count))
@@ -59,7 +62,22 @@ struct StoreOptions: ParsableArguments {
             return try SQLiteStorage(path: path)
         }
         if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") {
-            throw ValidationError("PostgreSQL is not available in this build yet; use --database-url sqlite:PATH")
+            let storage: PostgresStorage
+            do {
+                storage = try PostgresStorage(url: url, logger: Logger(label: "tessera.postgres"))
+            } catch let error as StoreError {
+                throw ValidationError("--database-url: \(error.message)")
+            }
+            if migrate {
+                try await storage.migrate()
+            } else if checkSchema {
+                let applied = Set(try await storage.appliedMigrations())
+                let missing = PostgresStorage.migrationIDs.filter { !applied.contains($0) }
+                guard missing.isEmpty else {
+                    throw ValidationError("the database lacks migrations \(missing.joined(separator: ", ")); run `tessera migrate` first")
+                }
+            }
+            return storage
         }
         throw ValidationError("--database-url must start with sqlite: or postgres://, not \"\(url)\"")
     }

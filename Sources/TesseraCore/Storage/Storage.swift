@@ -143,3 +143,23 @@ public typealias Storage = TenantStorage & ServiceAccountStorage & SigningKeySto
 public protocol StorageHealth: Sendable {
     func ping() async throws
 }
+
+/// A change committed to a store that several processes share, as far as the
+/// in-memory caches are concerned.
+public enum StoreChange: Sendable, Hashable {
+    /// The record of this client id changed (account, secrets, keys; or it was created or deleted).
+    case client(String)
+    /// Anything may have changed: roles, a tenant, or notifications were lost.
+    case everything
+    /// The signing keys changed (rotation, promotion, retirement).
+    case signingKeys
+}
+
+/// A store that tells every process about changes committed by any of them
+/// (PostgreSQL `LISTEN/NOTIFY`), so caches follow within a second instead of a TTL.
+public protocol ChangeFeed: Sendable {
+    /// Calls `handle` for each change until cancelled or the connection fails (then
+    /// it throws; the caller retries). Starts with ``StoreChange/everything``, since
+    /// changes made while nobody listened are not replayed.
+    func followChanges(_ handle: @escaping @Sendable (StoreChange) async -> Void) async throws
+}

@@ -19,6 +19,10 @@ public struct ClientRecord: Sendable {
 /// another process can go unseen; changes made through this process call
 /// ``invalidate(clientID:)`` and take effect at once. Unknown client ids are
 /// cached too, so a flood of made-up ids cannot turn into a flood of queries.
+///
+/// When the store is unavailable, an entry past its TTL is still answered for up
+/// to `staleLimit`, so clients already known keep obtaining tokens through a
+/// database restart; nothing can be changed in the store meanwhile anyway.
 public final class ClientDirectory: Sendable {
     private struct Entry {
         let record: ClientRecord?
@@ -27,12 +31,14 @@ public final class ClientDirectory: Sendable {
 
     private let storage: any Storage
     private let timeToLive: TimeInterval
+    private let staleLimit: TimeInterval
     private let capacity: Int
     private let entries: Mutex<[String: Entry]>
 
-    public init(storage: any Storage, timeToLive: TimeInterval = 30, capacity: Int = 200_000) {
+    public init(storage: any Storage, timeToLive: TimeInterval = 30, staleLimit: TimeInterval = 300, capacity: Int = 200_000) {
         self.storage = storage
         self.timeToLive = timeToLive
+        self.staleLimit = staleLimit
         self.capacity = capacity
         self.entries = Mutex([:])
     }
@@ -43,7 +49,13 @@ public final class ClientDirectory: Sendable {
         if let cached, now.timeIntervalSince(cached.loadedAt) < timeToLive, cached.loadedAt <= now {
             return cached.record
         }
-        let record = try await load(clientID)
+        let record: ClientRecord?
+        do {
+            record = try await load(clientID)
+        } catch let error as StoreError where error.isUnavailable {
+            guard let cached, cached.loadedAt <= now, now.timeIntervalSince(cached.loadedAt) < staleLimit else { throw error }
+            return cached.record
+        }
         entries.withLock { entries in
             if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
             entries[clientID] = Entry(record: record, loadedAt: now)

@@ -5,8 +5,9 @@ import TesseraCore
 
 /// Long-lived work beside the HTTP server: batched `last_used_at` writes every
 /// few seconds, key-ring maintenance every 10 s (so a key change made by another
-/// process is picked up, DESIGN §3), and a purge of expired revocations and used
-/// client-assertion ids every minute.
+/// process is picked up, DESIGN §3), a purge of expired revocations and used
+/// client-assertion ids every minute, and, on a store shared by replicas, the
+/// change feed that keeps the caches coherent within a second.
 struct BackgroundWork: Service {
     let tessera: Tessera
     let logger: Logger
@@ -51,8 +52,49 @@ struct BackgroundWork: Service {
                     }
                 }
             }
+            if let feed = tessera.storage as? any ChangeFeed {
+                group.addTask { await follow(feed) }
+            }
             try? await gracefulShutdown()
             group.cancelAll()
+        }
+    }
+
+    /// Applies the changes other replicas commit (PostgreSQL `LISTEN/NOTIFY`) to
+    /// the caches at once; while the feed is down the caches' TTL bounds staleness,
+    /// and it is retried every second.
+    private func follow(_ feed: any ChangeFeed) async {
+        while !Task.isCancelled {
+            do {
+                try await feed.followChanges { change in await apply(change) }
+            } catch is CancellationError {
+                break
+            } catch {
+                logger.warning("change feed lost; caches fall back to their TTL until it is back", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: .seconds(1))
+        }
+    }
+
+    func apply(_ change: StoreChange) async {
+        switch change {
+        case .client(let clientID):
+            tessera.clients.invalidate(clientID: clientID)
+        case .everything:
+            tessera.clients.invalidateAll()
+            await reloadKeys()
+        case .signingKeys:
+            await reloadKeys()
+        }
+    }
+
+    private func reloadKeys() async {
+        do {
+            try await tessera.keyRing.load(
+                generating: nil, now: tessera.dependencies.now(), retirementGrace: keyPolicy?.retirementGrace ?? KeyPolicy.defaultRetirementGrace
+            )
+        } catch {
+            logger.warning("could not reload signing keys", metadata: ["error": "\(error)"])
         }
     }
 }

@@ -1,15 +1,19 @@
 import Foundation
 import GRDB
+import Logging
+import PostgresNIO
 import Testing
 import TesseraCore
 import TesseraJOSE
+@testable import TesseraPostgres
 @testable import TesseraSQLite
 
 /// The store contract every backend must meet. Each test runs against every
-/// backend in ``Backend/all``; PostgreSQL joins the list when it exists.
+/// backend in ``Backend/all``: SQLite always, PostgreSQL when
+/// `TESSERA_TEST_POSTGRES_URL` names a server (`.ci/run` starts one).
 struct Backend: CustomTestStringConvertible, Sendable {
     let name: String
-    let make: @Sendable () throws -> (any Storage, cleanup: @Sendable () -> Void)
+    let make: @Sendable () async throws -> (any Storage, cleanup: @Sendable () -> Void)
 
     var testDescription: String { name }
 
@@ -19,7 +23,32 @@ struct Backend: CustomTestStringConvertible, Sendable {
         return (storage, { try? FileManager.default.removeItem(at: directory) })
     }
 
-    static let all: [Backend] = [.sqlite]
+    /// A new, migrated database on the test server for each test.
+    static let postgres = Backend(name: "PostgreSQL") {
+        let url = try #require(ProcessInfo.processInfo.environment["TESSERA_TEST_POSTGRES_URL"])
+        let storage = try PostgresStorage(url: try await TestDatabase.create(on: url))
+        try await storage.migrate()
+        return (storage, { storage.shutdown() })
+    }
+
+    static let all: [Backend] = ProcessInfo.processInfo.environment["TESSERA_TEST_POSTGRES_URL"] == nil ? [.sqlite] : [.sqlite, .postgres]
+}
+
+/// Fresh databases on the test server, one per test, so tests run in parallel.
+enum TestDatabase {
+    /// Creates an empty database and returns the URL with its name in place of the original one.
+    static func create(on url: String) async throws -> String {
+        let name = "tessera_test_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+        let client = PostgresClient(configuration: try PostgresStorage.configuration(url))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            try await client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"))
+            group.cancelAll()
+        }
+        var components = try #require(URLComponents(string: url))
+        components.path = "/" + name
+        return try #require(components.string)
+    }
 }
 
 enum Fixtures {
@@ -46,7 +75,7 @@ enum Fixtures {
 @Suite struct StorageConformanceTests {
     @Test(arguments: Backend.all)
     func tenantRoundTripsAndNumbersAreAssigned(_ backend: Backend) async throws {
-        let (storage, cleanup) = try backend.make()
+        let (storage, cleanup) = try await backend.make()
         defer { cleanup() }
         let first = try await storage.createTenant(Fixtures.tenant("acme", limit: 5), roles: Role.defaultCatalogue)
         let second = try await storage.createTenant(Fixtures.tenant("globex"), roles: [])
@@ -62,7 +91,7 @@ enum Fixtures {
 
     @Test(arguments: Backend.all)
     func duplicateTenantSlugIsAConflict(_ backend: Backend) async throws {
-        let (storage, cleanup) = try backend.make()
+        let (storage, cleanup) = try await backend.make()
         defer { cleanup() }
         _ = try await storage.createTenant(Fixtures.tenant("acme"), roles: [])
         let error = await #expect(throws: StoreError.self) { try await storage.createTenant(Fixtures.tenant("acme"), roles: []) }
@@ -71,7 +100,7 @@ enum Fixtures {
 
     @Test(arguments: Backend.all)
     func accountAndSecretRoundTrip(_ backend: Backend) async throws {
-        let (storage, cleanup) = try backend.make()
+        let (storage, cleanup) = try await backend.make()
         defer { cleanup() }
         let tenant = try await storage.createTenant(Fixtures.tenant("acme"), roles: Role.defaultCatalogue)
         let (account, secret) = Fixtures.account(in: tenant, name: "billing")
@@ -90,7 +119,7 @@ enum Fixtures {
 
     @Test(arguments: Backend.all)
     func accountIsInvisibleFromAnotherTenant(_ backend: Backend) async throws {
-        let (storage, cleanup) = try backend.make()
+        let (storage, cleanup) = try await backend.make()
         defer { cleanup() }
         let acme = try await storage.createTenant(Fixtures.tenant("acme"), roles: [])
         let globex = try await storage.createTenant(Fixtures.tenant("globex"), roles: [])
@@ -101,7 +130,7 @@ enum Fixtures {
 
     @Test(arguments: Backend.all)
     func duplicateNameInOneTenantIsAConflictButNotAcrossTenants(_ backend: Backend) async throws {
-        let (storage, cleanup) = try backend.make()
+        let (storage, cleanup) = try await backend.make()
         defer { cleanup() }
         let acme = try await storage.createTenant(Fixtures.tenant("acme"), roles: [])
         let globex = try await storage.createTenant(Fixtures.tenant("globex"), roles: [])
@@ -122,7 +151,7 @@ enum Fixtures {
 
     @Test(arguments: Backend.all)
     func accountLimitIsEnforced(_ backend: Backend) async throws {
-        let (storage, cleanup) = try backend.make()
+        let (storage, cleanup) = try await backend.make()
         defer { cleanup() }
         let tenant = try await storage.createTenant(Fixtures.tenant("acme", limit: 2), roles: [])
         for name in ["a", "b"] {
@@ -137,7 +166,7 @@ enum Fixtures {
 
     @Test(arguments: Backend.all)
     func usageIsRecordedAndNeverMovesBackwards(_ backend: Backend) async throws {
-        let (storage, cleanup) = try backend.make()
+        let (storage, cleanup) = try await backend.make()
         defer { cleanup() }
         let tenant = try await storage.createTenant(Fixtures.tenant("acme"), roles: [])
         let (account, secret) = Fixtures.account(in: tenant, name: "billing")
@@ -152,7 +181,7 @@ enum Fixtures {
 
     @Test(arguments: Backend.all)
     func signingKeysRoundTripAndOnlyOneIsActive(_ backend: Backend) async throws {
-        let (storage, cleanup) = try backend.make()
+        let (storage, cleanup) = try await backend.make()
         defer { cleanup() }
         func record(_ state: StoredSigningKey.State) throws -> StoredSigningKey {
             let key = try SigningKey.generate(.es256)
@@ -190,7 +219,7 @@ enum Fixtures {
 
     @Test(arguments: Backend.all)
     func revocationsAreIdempotentAndPurgedAfterExpiry(_ backend: Backend) async throws {
-        let (storage, cleanup) = try backend.make()
+        let (storage, cleanup) = try await backend.make()
         defer { cleanup() }
         let tenant = UUID()
         try await storage.revokeToken(jti: "a", tenantID: tenant, expiresAt: Fixtures.now.addingTimeInterval(60), revokedAt: Fixtures.now)
@@ -205,7 +234,7 @@ enum Fixtures {
 
     @Test(arguments: Backend.all)
     func auditEventsListNewestFirstWithFilters(_ backend: Backend) async throws {
-        let (storage, cleanup) = try backend.make()
+        let (storage, cleanup) = try await backend.make()
         defer { cleanup() }
         let tenant = UUID(), other = UUID()
         for (index, action) in ["a.create", "a.update", "a.create"].enumerated() {
@@ -229,7 +258,7 @@ enum Fixtures {
 
     @Test(arguments: Backend.all)
     func clientKeysAndAssertionIDs(_ backend: Backend) async throws {
-        let (storage, cleanup) = try backend.make()
+        let (storage, cleanup) = try await backend.make()
         defer { cleanup() }
         let tenant = try await storage.createTenant(Fixtures.tenant("acme"), roles: [])
         let (account, secret) = Fixtures.account(in: tenant, name: "jwt")
@@ -259,7 +288,7 @@ enum Fixtures {
 
     @Test(arguments: Backend.all)
     func pingAnswers(_ backend: Backend) async throws {
-        let (storage, cleanup) = try backend.make()
+        let (storage, cleanup) = try await backend.make()
         defer { cleanup() }
         try await storage.ping()
     }
