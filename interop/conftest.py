@@ -61,12 +61,17 @@ class Server:
         return response.json()
 
 
-def start_server(alg: str = "ES256", *extra: str) -> Server:
+def start_server(alg: str = "ES256", *extra: str, environment: dict | None = None, issuer: str | None = None) -> Server:
+    """A `tessera serve` in a new folder; `environment` adds TESSERA_* variables
+    (a shared database and master key for replicas), `issuer` a shared public URL."""
     directory = tempfile.mkdtemp(prefix="tessera-interop-")
     port = free_port()
-    issuer = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("TESSERA_")}
     env["TESSERA_SIGNING_ALG"] = alg
+    env.update(environment or {})
+    if issuer:
+        extra = (*extra, "--issuer", issuer)
+    local = f"http://127.0.0.1:{port}"
     log = open(os.path.join(directory, "serve.log"), "w")
     process = subprocess.Popen(
         [BIN, "serve", "--port", str(port), *extra], cwd=directory, env=env, stdout=log, stderr=subprocess.STDOUT
@@ -76,8 +81,8 @@ def start_server(alg: str = "ES256", *extra: str) -> Server:
         if process.poll() is not None:
             raise RuntimeError(open(os.path.join(directory, "serve.log")).read())
         try:
-            if requests.get(issuer + "/health/ready", timeout=1).status_code == 200:
-                return Server(directory, port, issuer, process, env)
+            if requests.get(local + "/health/ready", timeout=1).status_code == 200:
+                return Server(directory, port, local, process, env)
         except requests.ConnectionError:
             pass
         time.sleep(0.1)

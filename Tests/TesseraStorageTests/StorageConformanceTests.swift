@@ -58,6 +58,14 @@ enum Fixtures {
         Tenant(id: UUID(), slug: slug, name: slug.capitalized, accountLimit: limit, createdAt: now, updatedAt: now)
     }
 
+    static func signingKey(state: StoredSigningKey.State) throws -> StoredSigningKey {
+        let key = try SigningKey.generate(.es256)
+        return StoredSigningKey(
+            kid: key.keyID, algorithm: .es256, publicJWK: key.publicJWK, sealedPrivateKey: [1, 2, 3],
+            state: state, createdAt: now, activatedAt: state == .active ? now : nil
+        )
+    }
+
     static func account(in tenant: Tenant, name: String, roles: [String] = ["admin"]) -> (ServiceAccount, ClientSecret) {
         let account = ServiceAccount(
             id: UUID(), tenantID: tenant.id, clientID: "tsc_\(UUID().uuidString.lowercased())", name: name,

@@ -1,0 +1,116 @@
+import Foundation
+import Synchronization
+import Testing
+import TesseraCore
+import TesseraJOSE
+@testable import TesseraPostgres
+
+/// What only the PostgreSQL store does: migrations as a command, the change feed,
+/// and limits and rotation that hold when several replicas write at once.
+@Suite(.enabled(if: ProcessInfo.processInfo.environment["TESSERA_TEST_POSTGRES_URL"] != nil, "needs TESSERA_TEST_POSTGRES_URL"))
+struct PostgresTests {
+    static func fresh(migrated: Bool = true) async throws -> PostgresStorage {
+        let url = try #require(ProcessInfo.processInfo.environment["TESSERA_TEST_POSTGRES_URL"])
+        let storage = try PostgresStorage(url: try await TestDatabase.create(on: url))
+        if migrated { try await storage.migrate() }
+        return storage
+    }
+
+    @Test func migrationsApplyOnceAndAreListed() async throws {
+        let storage = try await Self.fresh(migrated: false)
+        defer { storage.shutdown() }
+        #expect(try await storage.appliedMigrations() == [])
+        #expect(try await storage.migrate() == PostgresStorage.migrationIDs)
+        #expect(try await storage.migrate() == [])
+        #expect(try await storage.appliedMigrations() == PostgresStorage.migrationIDs)
+    }
+
+    @Test func concurrentMigrationsOfOneDatabaseApplyEachStepOnce() async throws {
+        let first = try await Self.fresh(migrated: false)
+        defer { first.shutdown() }
+        let results = try await withThrowingTaskGroup(of: [String].self) { group in
+            for _ in 0..<4 { group.addTask { try await first.migrate() } }
+            return try await group.reduce(into: [[String]]()) { $0.append($1) }
+        }
+        #expect(results.flatMap { $0 } == PostgresStorage.migrationIDs)
+    }
+
+    @Test func theChangeFeedReportsCommittedChanges() async throws {
+        let storage = try await Self.fresh()
+        defer { storage.shutdown() }
+        let tenant = try await storage.createTenant(Fixtures.tenant("acme"), roles: Role.defaultCatalogue)
+        let (account, secret) = Fixtures.account(in: tenant, name: "worker")
+        let received = Mutex<[StoreChange]>([])
+        let listener = Task {
+            try await storage.followChanges { change in received.withLock { $0.append(change) } }
+        }
+        defer { listener.cancel() }
+        try await waitUntil { received.withLock { $0 } == [.everything] }
+
+        _ = try await storage.createServiceAccount(account, secret: secret, limit: nil)
+        var disabled = account
+        disabled.status = .disabled
+        try await storage.updateServiceAccount(disabled)
+        try await storage.updateRole(Role(name: "admin", scopes: ["x"]), tenantID: tenant.id)
+        // A failed write notifies nobody: the transaction rolled back with its NOTIFY.
+        await #expect(throws: StoreError.self) { try await storage.updateRole(Role(name: "missing", scopes: []), tenantID: tenant.id) }
+        _ = try await storage.insertSigningKey(try Fixtures.signingKey(state: .active))
+
+        try await waitUntil { received.withLock { $0.count } == 5 }
+        #expect(received.withLock { $0 } == [.everything, .client(account.clientID), .client(account.clientID), .everything, .signingKeys])
+    }
+
+    @Test func theAccountLimitHoldsUnderConcurrentCreation() async throws {
+        let storage = try await Self.fresh()
+        defer { storage.shutdown() }
+        let tenant = try await storage.createTenant(Fixtures.tenant("acme", limit: 3), roles: [])
+        let outcomes = await withTaskGroup(of: Bool.self) { group in
+            for index in 0..<12 {
+                group.addTask {
+                    let (account, secret) = Fixtures.account(in: tenant, name: "worker-\(index)")
+                    return (try? await storage.createServiceAccount(account, secret: secret, limit: 3)) != nil
+                }
+            }
+            return await group.reduce(into: [Bool]()) { $0.append($1) }
+        }
+        #expect(outcomes.filter { $0 }.count == 3)
+        #expect(try await storage.countServiceAccounts(tenantID: tenant.id) == 3)
+    }
+
+    @Test func ofConcurrentRotationsExactlyOneStoresItsNextKey() async throws {
+        let storage = try await Self.fresh()
+        defer { storage.shutdown() }
+        let stored = await withTaskGroup(of: Bool.self) { group in
+            for _ in 0..<6 {
+                group.addTask { (try? await storage.insertSigningKey(try Fixtures.signingKey(state: .next))) ?? false }
+            }
+            return await group.reduce(into: [Bool]()) { $0.append($1) }
+        }
+        #expect(stored.filter { $0 }.count == 1)
+        #expect(try await storage.signingKeys().filter { $0.state == .next }.count == 1)
+    }
+
+    @Test func anUnreachableServerIsUnavailableWithinTheDeadline() async throws {
+        // A port nothing listens on: the pool keeps failing to connect.
+        let storage = try PostgresStorage(url: "postgres://tessera@127.0.0.1:1/tessera?sslmode=disable")
+        defer { storage.shutdown() }
+        let started = ContinuousClock.now
+        let error = await #expect(throws: StoreError.self) { try await storage.ping() }
+        #expect(error?.isUnavailable == true)
+        #expect(ContinuousClock.now - started < .seconds(7))
+    }
+
+    @Test func badURLsAreExplained() {
+        #expect(throws: StoreError.self) { try PostgresStorage.configuration("mysql://x@y/z") }
+        #expect(throws: StoreError.self) { try PostgresStorage.configuration("postgres://host/db") }
+        #expect(throws: StoreError.self) { try PostgresStorage.configuration("postgres://u@host/db?sslmode=sometimes") }
+    }
+
+    private func waitUntil(_ condition: () -> Bool) async throws {
+        let deadline = ContinuousClock.now + .seconds(5)
+        while !condition() {
+            try #require(ContinuousClock.now < deadline, "timed out")
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+}
