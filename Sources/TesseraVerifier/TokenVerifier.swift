@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import Synchronization
 import TesseraJOSE
 
 /// Verifies Tessera access tokens (RFC 9068) offline, against the issuer's JWKS.
@@ -32,6 +33,12 @@ public final class TokenVerifier: Sendable {
         /// How long the last good key set keeps serving while the issuer cannot be
         /// reached, in seconds past its own expiry.
         public var maximumStaleness: TimeInterval = 3_600
+        /// Tokens whose verification is remembered, so a token presented again costs
+        /// a lookup instead of a signature check; 0 turns the cache off.
+        public var verifiedCacheCapacity: Int = 10_000
+        /// How long a verified token is remembered at most, in seconds; never past its
+        /// `exp`, and the time claims are checked again on every hit.
+        public var verifiedCacheLifetime: TimeInterval = 300
 
         public init() {}
     }
@@ -60,6 +67,7 @@ public final class TokenVerifier: Sendable {
     }
     private let keys: Keys
     public let mode: Mode
+    private let verified: VerifiedTokenCache
 
     /// A verifier that discovers the issuer's keys over HTTP.
     ///
@@ -77,6 +85,7 @@ public final class TokenVerifier: Sendable {
         self.now = now
         self.mode = mode
         keys = .discovered(JWKSSource(issuer: issuer, httpClient: httpClient, configuration: configuration, now: now))
+        verified = VerifiedTokenCache(capacity: configuration.verifiedCacheCapacity, lifetime: configuration.verifiedCacheLifetime)
     }
 
     /// A verifier with a fixed key set and no network access.
@@ -90,6 +99,7 @@ public final class TokenVerifier: Sendable {
         self.configuration = configuration
         self.now = now
         self.keys = .fixed(KeySet(jwks: keys))
+        verified = VerifiedTokenCache(capacity: configuration.verifiedCacheCapacity, lifetime: configuration.verifiedCacheLifetime)
     }
 
     /// Verifies `token` and returns its claims, or throws ``TokenVerificationError``.
@@ -130,6 +140,16 @@ public final class TokenVerifier: Sendable {
     }
 
     private func verifyOffline(_ token: String) async throws -> VerifiedToken {
+        if let remembered = verified[token, now()] {
+            try check(remembered.claims)
+            return remembered
+        }
+        let result = try await verifySignature(token)
+        verified.insert(result, for: token, now: now())
+        return result
+    }
+
+    private func verifySignature(_ token: String) async throws -> VerifiedToken {
         let jws: CompactJWS
         do {
             jws = try CompactJWS(token)
@@ -193,5 +213,47 @@ public final class TokenVerifier: Sendable {
         var value = issuer
         while value.hasSuffix("/") { value.removeLast() }
         return value
+    }
+}
+
+/// Tokens that verified, by their exact text: bounded in size, each remembered
+/// until its `exp` or the configured lifetime, whichever comes first. When full it
+/// starts afresh (cheaper than tracking use, and a hit rate that matters comes
+/// from the few tokens a service sees over and over).
+final class VerifiedTokenCache: Sendable {
+    private struct Entry {
+        let token: VerifiedToken
+        let until: TimeInterval
+    }
+
+    private let capacity: Int
+    private let lifetime: TimeInterval
+    private let entries = Mutex<[String: Entry]>([:])
+
+    init(capacity: Int, lifetime: TimeInterval) {
+        self.capacity = capacity
+        self.lifetime = lifetime
+    }
+
+    subscript(token: String, now: Date) -> VerifiedToken? {
+        guard capacity > 0 else { return nil }
+        let current = now.timeIntervalSince1970
+        return entries.withLock { entries in
+            guard let entry = entries[token] else { return nil }
+            guard entry.until > current else {
+                entries[token] = nil
+                return nil
+            }
+            return entry.token
+        }
+    }
+
+    func insert(_ token: VerifiedToken, for text: String, now: Date) {
+        guard capacity > 0 else { return }
+        let until = min(TimeInterval(token.claims.exp), now.timeIntervalSince1970 + lifetime)
+        entries.withLock { entries in
+            if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
+            entries[text] = Entry(token: token, until: until)
+        }
     }
 }

@@ -15,7 +15,7 @@ struct AdminAuthentication: Sendable {
         guard header.count > 7, header.prefix(7).lowercased() == "bearer " else {
             throw Problem(.unauthorized, "the Authorization header must use the Bearer scheme", headers: [.wwwAuthenticate: Self.challenge])
         }
-        let token = header.dropFirst(7).trimmingCharacters(in: .whitespaces)
+        let token = String(header.dropFirst(7).trimmingOptionalWhitespace())
         do {
             return try await tessera.validator.validate(token)
         } catch is AccessTokenValidator.Rejection {

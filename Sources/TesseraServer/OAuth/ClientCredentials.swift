@@ -71,7 +71,7 @@ struct ClientCredentials {
             throw .invalidClient("the Authorization header must use the Basic scheme")
         }
         if postSecret != nil { throw .invalidRequest("use one client authentication method, not Basic and client_secret together") }
-        let encoded = authorization.dropFirst(6).trimmingCharacters(in: .whitespaces)
+        let encoded = String(authorization.dropFirst(6).trimmingOptionalWhitespace())
         guard let data = Data(base64Encoded: encoded), let decoded = String(data: data, encoding: .utf8),
               let colon = decoded.firstIndex(of: ":"),
               let id = FormBody.decode(Array(decoded[..<colon].utf8)),

@@ -1,6 +1,7 @@
 import Hummingbird
 import Metrics
 import TesseraCore
+import TesseraJOSE
 
 /// `POST /oauth2/token`: the client-credentials grant (RFC 6749 §4.4).
 struct TokenEndpoint: Sendable {
@@ -16,28 +17,27 @@ struct TokenEndpoint: Sendable {
         self.tessera = tessera
     }
 
-    private struct Success: Encodable {
-        let accessToken: String
-        let tokenType = "Bearer"
-        let expiresIn: Int
-        let scope: String
-
-        enum CodingKeys: String, CodingKey {
-            case accessToken = "access_token"
-            case tokenType = "token_type"
-            case expiresIn = "expires_in"
-            case scope
-        }
+    /// The RFC 6749 §5.1 answer, written directly: every token pays for it.
+    static func success(_ token: TokenService.IssuedToken) -> Response {
+        var body = JSONOutput(capacity: token.accessToken.utf8.count + 96)
+        body.beginObject()
+        body.member("access_token", token.accessToken)
+        body.member("token_type", "Bearer")
+        body.member("expires_in", Int64(token.expiresIn))
+        body.member("scope", token.scope)
+        body.endObject()
+        return Response(
+            status: .ok,
+            headers: [.contentType: "application/json", .cacheControl: "no-store", .pragma: "no-cache"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: body.bytes))
+        )
     }
 
     func handle(_ request: Request, context: TesseraRequestContext) async -> Response {
         do {
             let token = try await issue(request, peer: context.peer)
             issued.increment()
-            return .json(
-                Success(accessToken: token.accessToken, expiresIn: token.expiresIn, scope: token.scope),
-                headers: [.cacheControl: "no-store", .pragma: "no-cache"]
-            )
+            return Self.success(token)
         } catch let error as OAuthError {
             failures.increment()
             return error.response()

@@ -4,9 +4,7 @@ import Hummingbird
 /// given), at most ``AdminAPI/maximumBodySize`` bytes, one JSON object.
 enum JSONBody {
     static func read(_ request: Request, accepting mediaTypes: Set<String>) async throws -> JSONObjectReader {
-        if let contentType = request.headers[.contentType],
-           let mediaType = contentType.lowercased().split(separator: ";").first?.trimmingCharacters(in: .whitespaces),
-           !mediaTypes.contains(mediaType) {
+        if let mediaType = request.headers[.contentType]?.mediaType, !mediaTypes.contains(mediaType) {
             throw Problem(.unsupportedMediaType, "the body must be \(mediaTypes.sorted().joined(separator: " or "))")
         }
         do {
