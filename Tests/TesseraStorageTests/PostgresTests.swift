@@ -97,7 +97,9 @@ struct PostgresTests {
         let started = ContinuousClock.now
         let error = await #expect(throws: StoreError.self) { try await storage.ping() }
         #expect(error?.isUnavailable == true)
-        #expect(ContinuousClock.now - started < .seconds(7))
+        // The deadline is 5 s; the margin is for a loaded CI machine. Without the
+        // deadline the call would wait for a connection forever.
+        #expect(ContinuousClock.now - started < .seconds(20))
     }
 
     @Test func badURLsAreExplained() {
