@@ -48,6 +48,7 @@ let package = Package(
             name: "TesseraCore",
             dependencies: [
                 "TesseraJOSE",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict

@@ -33,6 +33,12 @@ public struct JSONOutput {
         needsComma = true
     }
 
+    public mutating func member(_ name: String, _ value: Bool) {
+        key(name)
+        bytes.append(contentsOf: (value ? "true" : "false").utf8)
+        needsComma = true
+    }
+
     public mutating func member(_ name: String, _ values: [String]) {
         key(name)
         bytes.append(UInt8(ascii: "["))

@@ -291,6 +291,8 @@ public final class PostgresStorage: Storage, ChangeFeed {
                 "INSERT INTO roles (tenant_id, name, scopes, builtin) VALUES (\(tenantID), \(role.name), \(try JSONText.encode(role.scopes))::jsonb, \(role.builtin))",
                 logger: self.logger
             )
+            // Replicas cache each tenant's role catalogue.
+            try await self.notify(connection, .everything)
         }
     }
 

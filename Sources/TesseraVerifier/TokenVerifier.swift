@@ -1,6 +1,5 @@
 import AsyncHTTPClient
 import Foundation
-import Synchronization
 import TesseraJOSE
 
 /// Verifies Tessera access tokens (RFC 9068) offline, against the issuer's JWKS.
@@ -67,7 +66,7 @@ public final class TokenVerifier: Sendable {
     }
     private let keys: Keys
     public let mode: Mode
-    private let verified: VerifiedTokenCache
+    private let verified: VerifiedTokenCache<VerifiedToken>
 
     /// A verifier that discovers the issuer's keys over HTTP.
     ///
@@ -145,7 +144,7 @@ public final class TokenVerifier: Sendable {
             return remembered
         }
         let result = try await verifySignature(token)
-        verified.insert(result, for: token, now: now())
+        verified.insert(result, for: token, expiresAt: result.claims.exp, now: now())
         return result
     }
 
@@ -213,47 +212,5 @@ public final class TokenVerifier: Sendable {
         var value = issuer
         while value.hasSuffix("/") { value.removeLast() }
         return value
-    }
-}
-
-/// Tokens that verified, by their exact text: bounded in size, each remembered
-/// until its `exp` or the configured lifetime, whichever comes first. When full it
-/// starts afresh (cheaper than tracking use, and a hit rate that matters comes
-/// from the few tokens a service sees over and over).
-final class VerifiedTokenCache: Sendable {
-    private struct Entry {
-        let token: VerifiedToken
-        let until: TimeInterval
-    }
-
-    private let capacity: Int
-    private let lifetime: TimeInterval
-    private let entries = Mutex<[String: Entry]>([:])
-
-    init(capacity: Int, lifetime: TimeInterval) {
-        self.capacity = capacity
-        self.lifetime = lifetime
-    }
-
-    subscript(token: String, now: Date) -> VerifiedToken? {
-        guard capacity > 0 else { return nil }
-        let current = now.timeIntervalSince1970
-        return entries.withLock { entries in
-            guard let entry = entries[token] else { return nil }
-            guard entry.until > current else {
-                entries[token] = nil
-                return nil
-            }
-            return entry.token
-        }
-    }
-
-    func insert(_ token: VerifiedToken, for text: String, now: Date) {
-        guard capacity > 0 else { return }
-        let until = min(TimeInterval(token.claims.exp), now.timeIntervalSince1970 + lifetime)
-        entries.withLock { entries in
-            if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
-            entries[text] = Entry(token: token, until: until)
-        }
     }
 }

@@ -183,19 +183,19 @@ import TesseraJOSE
     }
 
     @Test func entriesNeverOutliveExpOrTheLifetime() {
-        let cache = VerifiedTokenCache(capacity: 10, lifetime: 60)
+        let cache = VerifiedTokenCache<VerifiedToken>(capacity: 10, lifetime: 60)
         let start = Date(timeIntervalSince1970: 1_800_000_000)
         let shortLived = Self.verified(exp: 1_800_000_030)
-        cache.insert(shortLived, for: "token-a", now: start)
+        cache.insert(shortLived, for: "token-a", expiresAt: shortLived.claims.exp, now: start)
         #expect(cache["token-a", start.addingTimeInterval(29)] == shortLived)
         #expect(cache["token-a", start.addingTimeInterval(30)] == nil)
 
         let longLived = Self.verified(exp: 1_800_003_600)
-        cache.insert(longLived, for: "token-b", now: start)
+        cache.insert(longLived, for: "token-b", expiresAt: longLived.claims.exp, now: start)
         #expect(cache["token-b", start.addingTimeInterval(59)] == longLived)
         #expect(cache["token-b", start.addingTimeInterval(60)] == nil)
         // Only the exact text is a hit.
-        cache.insert(longLived, for: "token-b", now: start)
+        cache.insert(longLived, for: "token-b", expiresAt: longLived.claims.exp, now: start)
         #expect(cache["token-b ", start] == nil)
         #expect(cache["token-", start] == nil)
     }
@@ -203,14 +203,14 @@ import TesseraJOSE
     @Test func theCacheIsBoundedAndCanBeTurnedOff() {
         let start = Date(timeIntervalSince1970: 1_800_000_000)
         let token = Self.verified(exp: 1_800_003_600)
-        let cache = VerifiedTokenCache(capacity: 2, lifetime: 60)
-        cache.insert(token, for: "1", now: start)
-        cache.insert(token, for: "2", now: start)
-        cache.insert(token, for: "3", now: start)
+        let cache = VerifiedTokenCache<VerifiedToken>(capacity: 2, lifetime: 60)
+        cache.insert(token, for: "1", expiresAt: token.claims.exp, now: start)
+        cache.insert(token, for: "2", expiresAt: token.claims.exp, now: start)
+        cache.insert(token, for: "3", expiresAt: token.claims.exp, now: start)
         #expect(cache["1", start] == nil)
         #expect(cache["3", start] == token)
-        let off = VerifiedTokenCache(capacity: 0, lifetime: 60)
-        off.insert(token, for: "1", now: start)
+        let off = VerifiedTokenCache<VerifiedToken>(capacity: 0, lifetime: 60)
+        off.insert(token, for: "1", expiresAt: token.claims.exp, now: start)
         #expect(off["1", start] == nil)
     }
 

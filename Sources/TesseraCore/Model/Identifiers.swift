@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 
 /// Crockford base32 (digits and upper-case letters without I, L, O, U), used for
@@ -38,19 +39,15 @@ public struct Dependencies: Sendable {
         self.randomBytes = randomBytes
     }
 
-    /// The system clock and the system's cryptographically secure generator.
+    /// The system clock and a cryptographically secure generator: BoringSSL's
+    /// (seeded by the kernel, fork-safe), through swift-crypto's key generation.
+    /// The kernel's own generator costs a system call per eight bytes, and every
+    /// token needs random bytes for its `jti`.
     public static let live = Dependencies(
         now: { Date() },
         randomBytes: { count in
-            // Eight bytes per draw: each draw is a call into the kernel's generator.
-            var generator = SystemRandomNumberGenerator()
-            var bytes: [UInt8] = []
-            bytes.reserveCapacity(count + 7)
-            while bytes.count < count {
-                withUnsafeBytes(of: generator.next() as UInt64) { bytes.append(contentsOf: $0) }
-            }
-            bytes.removeLast(bytes.count - count)
-            return bytes
+            guard count > 0 else { return [] }
+            return SymmetricKey(size: SymmetricKeySize(bitCount: count * 8)).withUnsafeBytes { Array($0) }
         }
     )
 

@@ -28,9 +28,14 @@ public enum SecretFormat {
     public static func isWellFormed(_ secret: some StringProtocol) -> Bool {
         let bytes = Array(secret.utf8)
         guard bytes.count == length, bytes.starts(with: prefix.utf8) else { return false }
-        guard bytes.dropFirst(prefix.utf8.count).allSatisfy({ alphabet.contains($0) }) else { return false }
+        guard bytes.dropFirst(prefix.utf8.count).allSatisfy(isBase62) else { return false }
         let body = String(decoding: bytes[..<(length - 6)], as: UTF8.self)
         return checksum(of: body) == String(decoding: bytes[(length - 6)...], as: UTF8.self)
+    }
+
+    private static func isBase62(_ byte: UInt8) -> Bool {
+        (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+            || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte)
     }
 
     /// SHA-256 of the secret, the only form that is stored.

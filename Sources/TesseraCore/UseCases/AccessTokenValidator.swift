@@ -34,6 +34,9 @@ public struct AccessTokenValidator: Sendable {
     private let revocations: any RevocationStorage
     private let dependencies: Dependencies
     private let leeway: Int64
+    /// Signature checks already done, by token text: introspection of a token a
+    /// resource server asks about again costs a lookup, not an ECDSA verify.
+    private let verified = VerifiedTokenCache<AccessTokenClaims>(capacity: 10_000, lifetime: 300)
 
     public init(
         issuer: String, keyRing: KeyRing, clients: ClientDirectory, revocations: any RevocationStorage,
@@ -50,6 +53,14 @@ public struct AccessTokenValidator: Sendable {
     /// The claims of a token this issuer signed: structure, `typ`, the key-bound
     /// algorithm, the signature and `iss`, but not time or revocation.
     public func signedClaims(_ token: String) throws -> AccessTokenClaims {
+        let now = dependencies.now()
+        if let claims = verified[token, now] { return claims }
+        let claims = try verifySignature(token)
+        verified.insert(claims, for: token, expiresAt: claims.exp + leeway, now: now)
+        return claims
+    }
+
+    private func verifySignature(_ token: String) throws -> AccessTokenClaims {
         guard let keys = keyRing.snapshot?.verificationKeys else { throw Rejection(description: "no keys loaded") }
         let claims: AccessTokenClaims
         do {

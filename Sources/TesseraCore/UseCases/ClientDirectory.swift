@@ -34,6 +34,9 @@ public final class ClientDirectory: Sendable {
     private let staleLimit: TimeInterval
     private let capacity: Int
     private let entries: Mutex<[String: Entry]>
+    /// Tenants with their role catalogues, under the same TTL: the many clients of
+    /// one tenant share one read of them.
+    private let tenants = Mutex<[UUID: (tenant: Tenant, roles: [Role], loadedAt: Date)]>([:])
 
     public init(storage: any Storage, timeToLive: TimeInterval = 30, staleLimit: TimeInterval = 300, capacity: Int = 200_000) {
         self.storage = storage
@@ -51,7 +54,7 @@ public final class ClientDirectory: Sendable {
         }
         let record: ClientRecord?
         do {
-            record = try await load(clientID)
+            record = try await load(clientID, now: now)
         } catch let error as StoreError where error.isUnavailable {
             guard let cached, cached.loadedAt <= now, now.timeIntervalSince(cached.loadedAt) < staleLimit else { throw error }
             return cached.record
@@ -71,12 +74,19 @@ public final class ClientDirectory: Sendable {
     /// Forgets every client (after a change to roles or a tenant).
     public func invalidateAll() {
         entries.withLock { $0.removeAll() }
+        tenants.withLock { $0.removeAll() }
     }
 
-    private func load(_ clientID: String) async throws -> ClientRecord? {
+    private func load(_ clientID: String, now: Date) async throws -> ClientRecord? {
         guard let (account, secrets) = try await storage.credentials(clientID: clientID) else { return nil }
-        guard let tenant = try await storage.tenant(id: account.tenantID) else { return nil }
-        let roles = try await storage.roles(tenantID: tenant.id)
+        let tenant: Tenant, roles: [Role]
+        if let cached = tenants.withLock({ $0[account.tenantID] }), cached.loadedAt <= now, now.timeIntervalSince(cached.loadedAt) < timeToLive {
+            (tenant, roles) = (cached.tenant, cached.roles)
+        } else {
+            guard let loaded = try await storage.tenant(id: account.tenantID) else { return nil }
+            (tenant, roles) = (loaded, try await storage.roles(tenantID: loaded.id))
+            tenants.withLock { $0[loaded.id] = (loaded, roles, now) }
+        }
         let granted = Set(account.roles)
         let allowed = roles.filter { granted.contains($0.name) }.reduce(into: Set<String>()) { $0.formUnion($1.scopes) }
         let keys = try await storage.clientKeys(accountID: account.id)

@@ -85,6 +85,8 @@ public struct RoleService: Sendable {
         } catch is StoreError {
             throw DomainError(.unavailable, "the store is unavailable")
         }
+        // Cached role catalogues must learn of it before an account is granted it.
+        clients.invalidateAll()
         return role
     }
 
