@@ -325,3 +325,51 @@ private func payload(_ token: String) throws -> [String: Any] {
         }
     }
 }
+
+@Suite struct DialectErrorPathTests {
+    @Test func repeatedWrongBasicCredentialsAreThrottledInMixpanelsShape() async throws {
+        let harness = try await ServerHarness()
+        defer { harness.cleanup() }
+        let admin = try await harness.credentials()
+        let organization = String(try #require(try await harness.tessera.tenants.find("acme")).number)
+        let wrong = "Basic " + Data("\(admin.clientID):\(SecretFormat.make(randomBytes: Array(repeating: 3, count: 32)))".utf8).base64EncodedString()
+        try await harness.run { client in
+            var statuses: [HTTPResponse.Status] = []
+            for _ in 0..<8 {
+                let response = try await MixpanelDialectTests.create(client, organization: organization, authorization: wrong, body: #"{"username":"x"}"#)
+                statuses.append(response.status)
+                #expect(try response.jsonObject()["status"] as? String == "error")
+                if response.status == .tooManyRequests { #expect(response.headers[.retryAfter] != nil) }
+            }
+            #expect(statuses.first == .unauthorized)
+            #expect(statuses.last == .tooManyRequests)
+        }
+    }
+
+    @Test func ctrlHubRefusesAnotherMediaTypeWithItsOwn400() async throws {
+        let harness = try await ServerHarness()
+        defer { harness.cleanup() }
+        let admin = try await harness.credentials()
+        try await harness.run { client in
+            let token = try await client.accessToken(admin)
+            let response = try await client.execute(
+                uri: "/v3/orgs/\(admin.tenantID)/iam/service-accounts", method: .post,
+                headers: [.authorization: "Bearer \(token)", .contentType: "text/plain"],
+                body: ByteBuffer(string: #"{"data":{"type":"service-accounts","attributes":{"name":"x"}}}"#)
+            )
+            #expect(response.status == .badRequest)
+            #expect(response.headers[.contentType] == CtrlHubRoutes.mediaType)
+            let error = try #require((try response.jsonObject()["errors"] as? [[String: Any]])?.first)
+            #expect(error["status"] as? String == "400")
+        }
+    }
+
+    @Test func anyErrorBecomesTheProblemItAnswers() {
+        #expect(Problem(StoreError.unavailable("down") as any Error).status == .serviceUnavailable)
+        #expect(Problem(StoreError.unavailable("down") as any Error).headers[.retryAfter] == "1")
+        #expect(Problem(DomainError(.conflict, "taken") as any Error).status == .conflict)
+        #expect(Problem(Problem(.badRequest, "bad", field: "f") as any Error).field == "f")
+        #expect(Problem(CancellationError() as any Error).status == .internalServerError)
+        #expect(Problem(CancellationError() as any Error).detail == "internal error")
+    }
+}

@@ -207,6 +207,26 @@ public struct TokenService: Sendable {
     ///   - scope: the raw `scope` parameter; `nil` grants every allowed scope.
     ///   - audiences: the `audience`/`resource` values (RFC 8707); empty uses the tenant default.
     public func issue(for client: AuthenticatedClient, scope: String?, audiences: [String]) throws -> IssuedToken {
+        let claims = try claims(for: client, scope: scope, audiences: audiences)
+        guard let signingKey = keyRing.snapshot?.active else {
+            throw OAuthError.temporarilyUnavailable("no signing key is loaded")
+        }
+        if let rateLimiter, let wait = rateLimiter.take(client.record.account.id, now: dependencies.now()) {
+            throw RateLimited(retryAfter: max(1, Int(wait.rounded(.up))))
+        }
+        let token: String
+        do {
+            token = try claims.sign(with: signingKey)
+        } catch {
+            throw OAuthError.serverError("the token could not be signed")
+        }
+        return IssuedToken(accessToken: token, expiresIn: Int(claims.exp - claims.iat), scope: claims.scope, claims: claims)
+    }
+
+    /// The claims a token for `client` would carry (scope and audience checked as
+    /// ``issue(for:scope:audiences:)`` checks them), unsigned: for a client that
+    /// authenticated directly on an API and needs no token.
+    public func claims(for client: AuthenticatedClient, scope: String?, audiences: [String]) throws -> AccessTokenClaims {
         let record = client.record
         var allowed = record.allowedScopes
         if let restriction = client.secret?.scopes { allowed.formIntersection(restriction) }
@@ -233,16 +253,9 @@ public struct TokenService: Sendable {
         }
         if audience.isEmpty { audience = [defaultAudience] }
 
-        guard let signingKey = keyRing.snapshot?.active else {
-            throw OAuthError.temporarilyUnavailable("no signing key is loaded")
-        }
-        let nowDate = dependencies.now()
-        if let rateLimiter, let wait = rateLimiter.take(record.account.id, now: nowDate) {
-            throw RateLimited(retryAfter: max(1, Int(wait.rounded(.up))))
-        }
-        let now = Int64(nowDate.timeIntervalSince1970)
+        let now = Int64(dependencies.now().timeIntervalSince1970)
         let lifetime = record.account.tokenLifetime ?? record.tenant.tokenLifetime ?? Self.defaultLifetime
-        let claims = AccessTokenClaims(
+        return AccessTokenClaims(
             iss: issuer,
             sub: record.account.id.uuidString.lowercased(),
             aud: audience,
@@ -255,13 +268,6 @@ public struct TokenService: Sendable {
             tenant: record.tenant.id.uuidString.lowercased(),
             roles: record.account.roles
         )
-        let token: String
-        do {
-            token = try claims.sign(with: signingKey)
-        } catch {
-            throw OAuthError.serverError("the token could not be signed")
-        }
-        return IssuedToken(accessToken: token, expiresIn: lifetime, scope: claims.scope, claims: claims)
     }
 
     /// Parses a `scope` parameter (RFC 6749 §3.3): space-delimited scope tokens of

@@ -110,15 +110,12 @@ struct AdminAPI: Sendable {
             let result = try await body(call)
             response = result.0
             resourceID = result.resourceID ?? resourceID
-        } catch let problem as Problem {
-            response = problem.response
-        } catch let error as DomainError {
-            response = Problem(error).response
-        } catch is StoreError {
-            response = Problem(.serviceUnavailable, "the store is unavailable", headers: [.retryAfter: "1"]).response
         } catch {
-            context.logger.error("admin request failed", metadata: ["error": "\(String(reflecting: type(of: error)))"])
-            response = Problem(.internalServerError, "internal error").response
+            let problem = Problem(error)
+            if problem.status == .internalServerError {
+                context.logger.error("admin request failed", metadata: ["error": "\(String(reflecting: type(of: error)))"])
+            }
+            response = problem.response
         }
         if let audit {
             await record(audit, tenantID: tenant?.id ?? principal.tenantID, by: principal, resourceID: resourceID, status: response.status, context)

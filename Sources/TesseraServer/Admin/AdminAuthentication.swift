@@ -31,7 +31,7 @@ struct AdminAuthentication: Sendable {
     /// The principal behind a Bearer token or, for seed APIs whose clients send a
     /// service account's own credentials (Mixpanel), HTTP Basic `client_id:secret`.
     /// Basic credentials are checked as at the token endpoint (throttled per
-    /// `peer`) and give the principal a token of theirs would have.
+    /// `peer`) and give the principal a token of theirs would have; no token is signed.
     func principal(_ request: Request, allowingBasicFrom peer: String) async throws(Problem) -> Principal {
         guard let header = request.headers[.authorization], header.count > 6, header.prefix(6).lowercased() == "basic " else {
             return try await principal(request)
@@ -42,15 +42,13 @@ struct AdminAuthentication: Sendable {
                 throw OAuthError.invalidClient()
             }
             let client = try await tessera.tokens.authenticate(clientID: credentials.clientID, secret: credentials.secret, from: peer)
-            return try AccessTokenValidator.principal(of: try tessera.tokens.issue(for: client, scope: nil, audiences: []).claims)
+            return try AccessTokenValidator.principal(of: try tessera.tokens.claims(for: client, scope: nil, audiences: []))
         } catch let throttled as TokenService.Throttled {
             throw Problem(.tooManyRequests, "too many failed attempts", headers: [.retryAfter: "\(throttled.retryAfter)"])
         } catch let error as OAuthError where error.code == "temporarily_unavailable" || error.code == "server_error" {
             throw Problem(.serviceUnavailable, "the store is unavailable", headers: [.retryAfter: "1"])
         } catch is OAuthError {
             throw Problem(.unauthorized, "the credentials are invalid", headers: [.wwwAuthenticate: basicChallenge])
-        } catch is TokenService.RateLimited {
-            throw Problem(.tooManyRequests, "this client authenticates too fast", headers: [.retryAfter: "1"])
         } catch {
             throw Problem(.serviceUnavailable, "the store is unavailable", headers: [.retryAfter: "1"])
         }

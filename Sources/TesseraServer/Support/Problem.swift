@@ -34,6 +34,18 @@ struct Problem: Error, Sendable {
 
     static func notFound(_ what: String = "not found") -> Problem { Problem(.notFound, what) }
 
+    /// Any error a handler lets through, as the problem it answers: problems as
+    /// they are, domain errors by kind, an unreachable store 503 with
+    /// `Retry-After`, and anything else a 500 that says nothing more.
+    init(_ error: any Error) {
+        switch error {
+        case let problem as Problem: self = problem
+        case let domain as DomainError: self.init(domain)
+        case is StoreError: self.init(.serviceUnavailable, "the store is unavailable", headers: [.retryAfter: "1"])
+        default: self.init(.internalServerError, "internal error")
+        }
+    }
+
     init(_ error: DomainError) {
         switch error.kind {
         case .invalidInput(let field): self.init(.badRequest, error.message, field: field)

@@ -182,12 +182,8 @@ struct CtrlHubRoutes: Sendable {
                 ]
             )
             return .json(Document(data: resource), contentType: Self.mediaType)
-        } catch let problem as Problem {
-            return Self.failure(problem)
-        } catch let error as DomainError {
-            return Self.failure(Problem(error))
         } catch {
-            return Self.failure(Problem(.serviceUnavailable, "the store is unavailable", headers: [.retryAfter: "1"]))
+            return Self.failure(Problem(error))
         }
     }
 }

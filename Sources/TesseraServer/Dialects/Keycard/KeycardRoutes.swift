@@ -69,12 +69,8 @@ struct KeycardRoutes: Sendable {
                 permissions: permissions
             )
             return .json(account, status: .created, headers: echo)
-        } catch let error as Problem {
-            return problem(error)
-        } catch let error as DomainError {
-            return problem(Problem(error))
         } catch {
-            return problem(Problem(.serviceUnavailable, "the store is unavailable", headers: [.retryAfter: "1"]))
+            return problem(Problem(error))
         }
     }
 }

@@ -60,14 +60,8 @@ struct MixpanelRoutes: Sendable {
             guard let text = context.parameters.get("organization"), let number = Int(text) else {
                 throw Problem(.badRequest, "organizationId must be an integer")
             }
-            let found: Tenant?
-            do {
-                found = try await tessera.tenants.find(number: number)
-            } catch {
-                throw Problem(.serviceUnavailable, "the store is unavailable", headers: [.retryAfter: "1"])
-            }
             // An unknown organisation and another one's answer alike, so none can be discovered.
-            guard let tenant = found, principal.isSuperAdmin || principal.tenantID == tenant.id else {
+            guard let tenant = try await tessera.tenants.find(number: number), principal.isSuperAdmin || principal.tenantID == tenant.id else {
                 throw Problem(.notFound, "organization not found")
             }
             guard principal.mayAdminister(tenantID: tenant.id) else {
@@ -101,12 +95,8 @@ struct MixpanelRoutes: Sendable {
                 expires: created.account.expiresAt, creator: creator?.number, created: created.account.createdAt, user: created.account.number
             )
             return .json(Created(results: results), status: .created)
-        } catch let problem as Problem {
-            return Self.failure(problem)
-        } catch let error as DomainError {
-            return Self.failure(Problem(error))
         } catch {
-            return Self.failure(Problem(.serviceUnavailable, "the store is unavailable", headers: [.retryAfter: "1"]))
+            return Self.failure(Problem(error))
         }
     }
 }

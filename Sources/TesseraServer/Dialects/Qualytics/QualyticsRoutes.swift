@@ -127,23 +127,13 @@ struct QualyticsRoutes: Sendable {
     ) async -> Response {
         do {
             let principal = try await api.authentication.principal(request)
-            let found: Tenant?
-            do {
-                found = try await tessera.storage.tenant(id: principal.tenantID)
-            } catch {
-                throw Problem(.serviceUnavailable, "the store is unavailable", headers: [.retryAfter: "1"])
-            }
-            guard let tenant = found else { throw Problem(.unauthorized, "the access token is invalid or expired") }
+            guard let tenant = try await tessera.storage.tenant(id: principal.tenantID) else { throw Problem(.unauthorized, "the access token is invalid or expired") }
             guard principal.mayAdminister(tenantID: tenant.id) else {
                 throw Problem(.forbidden, "only administrators may manage service users")
             }
             return try await body(request, principal, tenant, context)
-        } catch let problem as Problem {
-            return Self.failure(problem)
-        } catch let error as DomainError {
-            return Self.failure(Problem(error))
         } catch {
-            return Self.failure(Problem(.serviceUnavailable, "the store is unavailable", headers: [.retryAfter: "1"]))
+            return Self.failure(Problem(error))
         }
     }
 
