@@ -18,6 +18,9 @@ public struct Tessera: Sendable {
     public let audit: AuditLog
     public let validator: AccessTokenValidator
     public let tokenStatus: TokenStatusService
+    /// The denylist of revoked tokens: the store itself when it is shared (it feeds
+    /// changes to several processes), else a ``RevocationList`` in front of it.
+    public let revocations: any RevocationStorage
     public let dependencies: Dependencies
 
     public init(
@@ -42,13 +45,17 @@ public struct Tessera: Sendable {
         tenants = TenantService(storage: storage, clients: clients, dependencies: dependencies)
         roles = RoleService(storage: storage, clients: clients)
         audit = AuditLog(storage: storage, dependencies: dependencies)
-        validator = AccessTokenValidator(issuer: issuer, keyRing: keyRing, clients: clients, revocations: storage, dependencies: dependencies)
-        tokenStatus = TokenStatusService(validator: validator, clients: clients, revocations: storage, dependencies: dependencies)
+        let revocations: any RevocationStorage = storage is any ChangeFeed ? storage : RevocationList(storage: storage)
+        self.revocations = revocations
+        validator = AccessTokenValidator(issuer: issuer, keyRing: keyRing, clients: clients, revocations: revocations, dependencies: dependencies)
+        tokenStatus = TokenStatusService(validator: validator, clients: clients, revocations: revocations, dependencies: dependencies)
     }
 
-    /// Loads the signing keys, generating a key for `signingAlgorithm` on first start.
+    /// Loads the signing keys, generating a key for `signingAlgorithm` on first
+    /// start, and the in-memory denylist when there is one.
     public func start(signingAlgorithm: JWSAlgorithm) async throws {
         try await keyRing.load(generating: signingAlgorithm, now: dependencies.now())
+        if let list = revocations as? RevocationList { try await list.load(now: dependencies.now()) }
     }
 
     /// Records key changes in the audit log (they belong to no tenant).

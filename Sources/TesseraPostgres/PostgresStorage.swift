@@ -529,6 +529,12 @@ public final class PostgresStorage: Storage, ChangeFeed {
         try await query("WITH gone AS (DELETE FROM revoked_tokens WHERE expires_at < \(date.timeIntervalSince1970) RETURNING 1) SELECT COUNT(*) AS n FROM gone")[0]["n"].decode(Int.self)
     }
 
+    public func revokedTokens(expiringAfter date: Date, limit: Int) async throws -> [(jti: String, expiresAt: Date)] {
+        try await query("SELECT jti, expires_at FROM revoked_tokens WHERE expires_at >= \(date.timeIntervalSince1970) LIMIT \(limit)").map { row in
+            (jti: try row["jti"].decode(String.self), expiresAt: Date(timeIntervalSince1970: try row["expires_at"].decode(Double.self)))
+        }
+    }
+
     // MARK: Client keys
 
     public func clientKeys(accountID: UUID) async throws -> [ClientKey] {

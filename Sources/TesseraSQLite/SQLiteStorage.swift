@@ -514,6 +514,15 @@ public final class SQLiteStorage: Storage {
         }
     }
 
+    public func revokedTokens(expiringAfter date: Date, limit: Int) async throws -> [(jti: String, expiresAt: Date)] {
+        try await read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT jti, expires_at FROM revoked_tokens WHERE expires_at >= ? LIMIT ?",
+                arguments: [date.timeIntervalSince1970, limit]
+            ).map { (jti: $0["jti"], expiresAt: Date(timeIntervalSince1970: $0["expires_at"])) }
+        }
+    }
+
     // MARK: Client keys
 
     public func clientKeys(accountID: UUID) async throws -> [ClientKey] {

@@ -5,6 +5,7 @@ import TesseraCore
 import TesseraJOSE
 import TesseraPostgres
 import TesseraSQLite
+import TesseraServer
 
 /// Options shared by every command that opens the store (DESIGN §2). Each falls
 /// back to its environment variable, then to the default.
@@ -97,10 +98,6 @@ enum Env {
 /// Logs to standard error, so standard output carries only a command's result.
 enum Logs {
     static func bootstrap(level: Logger.Level) {
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        LoggingSystem.bootstrap { label in TesseraLogHandler(label: label, level: level) }
     }
 }

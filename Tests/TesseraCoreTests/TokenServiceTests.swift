@@ -202,6 +202,9 @@ final class SwitchableStorage: Storage {
     }
     func isTokenRevoked(jti: String) async throws -> Bool { try check(); return try await base.isTokenRevoked(jti: jti) }
     func purgeRevokedTokens(expiredBefore date: Date) async throws -> Int { try check(); return try await base.purgeRevokedTokens(expiredBefore: date) }
+    func revokedTokens(expiringAfter date: Date, limit: Int) async throws -> [(jti: String, expiresAt: Date)] {
+        try check(); return try await base.revokedTokens(expiringAfter: date, limit: limit)
+    }
     func clientKeys(accountID: UUID) async throws -> [ClientKey] { try check(); return try await base.clientKeys(accountID: accountID) }
     func addClientKey(_ key: ClientKey, limit: Int) async throws { try check(); try await base.addClientKey(key, limit: limit) }
     func deleteClientKey(kid: String, accountID: UUID) async throws -> Bool { try check(); return try await base.deleteClientKey(kid: kid, accountID: accountID) }

@@ -238,6 +238,12 @@ enum Fixtures {
         #expect(try await storage.purgeRevokedTokens(expiredBefore: Fixtures.now.addingTimeInterval(120)) == 1)
         #expect(try await storage.isTokenRevoked(jti: "a") == false)
         #expect(try await storage.isTokenRevoked(jti: "b"))
+        try await storage.revokeToken(jti: "c", tenantID: tenant, expiresAt: Fixtures.now.addingTimeInterval(900), revokedAt: Fixtures.now)
+        let listed = try await storage.revokedTokens(expiringAfter: Fixtures.now.addingTimeInterval(600), limit: 10)
+        #expect(Dictionary(uniqueKeysWithValues: listed.map { ($0.jti, $0.expiresAt) })
+            == ["b": Fixtures.now.addingTimeInterval(600), "c": Fixtures.now.addingTimeInterval(900)])
+        #expect(try await storage.revokedTokens(expiringAfter: Fixtures.now.addingTimeInterval(601), limit: 10).map(\.jti) == ["c"])
+        #expect(try await storage.revokedTokens(expiringAfter: Fixtures.now, limit: 1).count == 1)
     }
 
     @Test(arguments: Backend.all)

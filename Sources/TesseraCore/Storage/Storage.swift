@@ -95,6 +95,8 @@ public protocol RevocationStorage: Sendable {
     /// Forgets entries whose token expired before `date`; returns how many.
     @discardableResult
     func purgeRevokedTokens(expiredBefore date: Date) async throws -> Int
+    /// Up to `limit` entries whose token expires at or after `date`, in no particular order.
+    func revokedTokens(expiringAfter date: Date, limit: Int) async throws -> [(jti: String, expiresAt: Date)]
 }
 
 /// Public keys for `private_key_jwt`, and the assertion ids already used (RFC 7523 §3, replay).

@@ -45,7 +45,7 @@ struct BackgroundWork: Service {
                     if Task.isCancelled { break }
                     do {
                         let horizon = tessera.dependencies.now().addingTimeInterval(-120)
-                        try await tessera.storage.purgeRevokedTokens(expiredBefore: horizon)
+                        try await tessera.revocations.purgeRevokedTokens(expiredBefore: horizon)
                         try await tessera.storage.purgeAssertionIDs(expiredBefore: horizon)
                     } catch {
                         logger.warning("could not purge revoked tokens", metadata: ["error": "\(error)"])

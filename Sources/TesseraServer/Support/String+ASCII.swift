@@ -10,6 +10,23 @@ extension StringProtocol {
         return self[first...last]
     }
 
+    /// Whether this `Content-Type` value names `expected` (given in lower case),
+    /// parameters aside, compared byte by byte without building a string: the
+    /// OAuth endpoints ask it on every request.
+    func hasMediaType(_ expected: String) -> Bool {
+        var type = Substring(self).utf8
+        if let semicolon = type.firstIndex(of: UInt8(ascii: ";")) { type = type[..<semicolon] }
+        let isSpace = { (byte: UInt8) in byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
+        guard let first = type.firstIndex(where: { !isSpace($0) }), let last = type.lastIndex(where: { !isSpace($0) }) else {
+            return expected.isEmpty
+        }
+        let trimmed = type[first...last]
+        return trimmed.count == expected.utf8.count
+            && zip(trimmed, expected.utf8).allSatisfy { byte, wanted in
+                (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte) == wanted
+            }
+    }
+
     /// The media type of a `Content-Type` value, lower-cased, without parameters.
     var mediaType: String {
         (split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false).first ?? "").trimmingOptionalWhitespace().lowercased()

@@ -1,0 +1,51 @@
+import Logging
+import Synchronization
+import Testing
+
+@testable import TesseraServer
+
+@Suite struct MediaTypeTests {
+    @Test(arguments: [
+        ("application/x-www-form-urlencoded", true),
+        ("Application/X-WWW-Form-URLEncoded; charset=UTF-8", true),
+        (" application/x-www-form-urlencoded\t;charset=utf-8", true),
+        ("application/x-www-form-urlencodedx", false),
+        ("application/json", false),
+        ("application/x-www-form-urlencoded-", false),
+        ("", false),
+        ("; application/x-www-form-urlencoded", false),
+    ])
+    func formMediaType(value: String, matches: Bool) {
+        #expect(value.hasMediaType("application/x-www-form-urlencoded") == matches)
+        #expect((value.mediaType == "application/x-www-form-urlencoded") == matches)
+    }
+}
+
+@Suite struct LogHandlerTests {
+    final class Lines: Sendable {
+        let lines = Mutex<[String]>([])
+        var all: [String] { lines.withLock { $0 } }
+    }
+
+    @Test func writesStreamLogHandlersFormatWithMetadataSortedAtLogTime() {
+        let lines = Lines()
+        var logger = Logger(label: "tessera") { label in
+            TesseraLogHandler(label: label, level: .info) { line in lines.lines.withLock { $0.append(line) } }
+        }
+        logger[metadataKey: "request_id"] = "r-1"
+        logger[metadataKey: "a"] = "first"
+        logger.debug("below the level")
+        logger.info("served", metadata: ["status": "200"])
+        logger[metadataKey: "a"] = nil
+        logger.warning("plain")
+
+        let written = lines.all
+        #expect(written.count == 2)
+        let first: String? = written.first
+        #expect(first?.hasSuffix(" info tessera: a=first request_id=r-1 status=200 [TesseraServerTests] served\n") == true)
+        #expect(written.last?.hasSuffix(" warning tessera: request_id=r-1 [TesseraServerTests] plain\n") == true)
+        // An ISO 8601 UTC timestamp first, as 2026-11-23T19:50:48Z.
+        #expect(first?.prefix(20).last == "Z")
+        #expect(first?.dropFirst(4).first == "-")
+    }
+}
