@@ -63,6 +63,28 @@ public struct AccessTokenClaims: Codable, Sendable, Hashable {
         roles = try container.decodeIfPresent([String].self, forKey: .roles) ?? []
     }
 
+    /// Reads the claims from a JWT payload, as ``init(from:)`` does (`aud` a
+    /// string or an array of strings; `nbf` defaults to `iat`; `scope`, `tenant`
+    /// and `roles` to empty; `null` counts as absent), without `JSONDecoder`.
+    public init(json bytes: [UInt8]) throws {
+        guard let members = try JSONValue.parse(bytes).object else { throw JOSEError.malformed("the claims are not a JSON object") }
+        func required<T>(_ name: String, _ read: (JSONValue) -> T?) throws -> T {
+            guard let value = try members.optional(name, read) else { throw JOSEError.malformed("\(name) is missing") }
+            return value
+        }
+        iss = try required("iss", \.string)
+        sub = try required("sub", \.string)
+        aud = try required("aud") { $0.string.map { [$0] } ?? $0.strings }
+        exp = try required("exp", \.int64)
+        iat = try required("iat", \.int64)
+        nbf = try members.optional("nbf", \.int64) ?? iat
+        jti = try required("jti", \.string)
+        clientID = try required("client_id", \.string)
+        scope = try members.optional("scope", \.string) ?? ""
+        tenant = try members.optional("tenant", \.string) ?? ""
+        roles = try members.optional("roles", \.strings) ?? []
+    }
+
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(iss, forKey: .iss)

@@ -13,6 +13,28 @@ public struct JWSHeader: Codable, Sendable, Hashable {
         self.kid = kid
         self.typ = typ
     }
+
+    /// Reads a header: `alg` a string; `kid` and `typ` strings and `crit` an
+    /// array of strings when present (`null` counts as absent); other members
+    /// are ignored.
+    public init(json bytes: [UInt8]) throws {
+        guard let members = try JSONValue.parse(bytes).object, let alg = members["alg"]?.string else {
+            throw JOSEError.malformed("header is not a JSON object with \"alg\"")
+        }
+        self.alg = alg
+        kid = try members.optional("kid", \.string)
+        typ = try members.optional("typ", \.string)
+        crit = try members.optional("crit", \.strings)
+    }
+}
+
+extension [String: JSONValue] {
+    /// The member `name` read by `read`; `nil` when absent or `null`, an error when of another type.
+    func optional<T>(_ name: String, _ read: (JSONValue) -> T?) throws -> T? {
+        guard let value = self[name], value != .null else { return nil }
+        guard let read = read(value) else { throw JOSEError.malformed("\(name) has the wrong type") }
+        return read
+    }
 }
 
 /// A JWS in compact serialization (RFC 7515 §7.1), split and decoded but not yet verified.
@@ -53,7 +75,7 @@ public struct CompactJWS: Sendable {
         guard let signature = Base64URL.decode(bytes: signatureSegment) else { throw JOSEError.malformed("signature is not base64url") }
         let header: JWSHeader
         do {
-            header = try JSONDecoder().decode(JWSHeader.self, from: Data(headerBytes))
+            header = try JWSHeader(json: headerBytes)
         } catch {
             throw JOSEError.malformed("header is not a JSON object with \"alg\"")
         }

@@ -179,7 +179,7 @@ public final class TokenVerifier: Sendable {
         }
         let claims: AccessTokenClaims
         do {
-            claims = try JSONDecoder().decode(AccessTokenClaims.self, from: Data(jws.payload))
+            claims = try AccessTokenClaims(json: jws.payload)
         } catch {
             throw TokenVerificationError(.malformed, "the claims lack iss, sub, aud, exp, iat, jti or client_id")
         }

@@ -67,7 +67,7 @@ public struct AccessTokenValidator: Sendable {
             let jws = try CompactJWS(token)
             guard jws.header.typ?.lowercased() == "at+jwt" else { throw Rejection(description: "typ is not at+jwt") }
             try jws.verify(with: keys)
-            claims = try JSONDecoder().decode(AccessTokenClaims.self, from: Data(jws.payload))
+            claims = try AccessTokenClaims(json: jws.payload)
         } catch let rejection as Rejection {
             throw rejection
         } catch {
