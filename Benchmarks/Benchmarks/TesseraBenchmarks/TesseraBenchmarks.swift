@@ -70,6 +70,20 @@ let benchmarks: @Sendable () -> Void = {
         fixture.cleanup()
     }
 
+    // The raw cost the cold verification is compared with: the ES256 signature
+    // check alone (SHA-256 of the signing input and ECDSA), on the same token.
+    Benchmark("verifier baseline: ES256 signature check of the same token", configuration: perThousand) { benchmark in
+        let fixture = try await Fixture.make(issuer: issuer)
+        let client = try await fixture.tessera.tokens.authenticate(clientID: fixture.clientID, secret: fixture.secret)
+        let jws = try CompactJWS(try fixture.tessera.tokens.issue(for: client, scope: nil, audiences: []).accessToken)
+        guard let jwk = fixture.tessera.keyRing.snapshot?.published.first else { fatalError("the fixture has no signing key") }
+        let key = try VerificationKey(jwk: jwk)
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations { blackHole(key.isValidSignature(jws.signature, for: jws.signingInput)) }
+        benchmark.stopMeasurement()
+        fixture.cleanup()
+    }
+
     for cached in [false, true] {
         Benchmark("verifier verify, \(cached ? "cached" : "cold") (ES256)", configuration: perThousand) { benchmark in
             let fixture = try await Fixture.make(issuer: issuer)
