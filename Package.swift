@@ -60,6 +60,7 @@ let package = Package(
             name: "TesseraSQLite",
             dependencies: [
                 "TesseraCore",
+                "TesseraJOSE",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strict

@@ -61,10 +61,13 @@ class Server:
         return response.json()
 
 
-def start_server(alg: str = "ES256", *extra: str, environment: dict | None = None, issuer: str | None = None) -> Server:
-    """A `tessera serve` in a new folder; `environment` adds TESSERA_* variables
-    (a shared database and master key for replicas), `issuer` a shared public URL."""
-    directory = tempfile.mkdtemp(prefix="tessera-interop-")
+def start_server(
+    alg: str = "ES256", *extra: str, environment: dict | None = None, issuer: str | None = None, directory: str | None = None
+) -> Server:
+    """A `tessera serve` in a new folder (or `directory`, to restart on its store);
+    `environment` adds TESSERA_* variables (a shared database and master key for
+    replicas), `issuer` a shared public URL."""
+    directory = directory or tempfile.mkdtemp(prefix="tessera-interop-")
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("TESSERA_")}
     env["TESSERA_SIGNING_ALG"] = alg
@@ -72,7 +75,7 @@ def start_server(alg: str = "ES256", *extra: str, environment: dict | None = Non
     if issuer:
         extra = (*extra, "--issuer", issuer)
     local = f"http://127.0.0.1:{port}"
-    log = open(os.path.join(directory, "serve.log"), "w")
+    log = open(os.path.join(directory, "serve.log"), "a")
     process = subprocess.Popen(
         [BIN, "serve", "--port", str(port), *extra], cwd=directory, env=env, stdout=log, stderr=subprocess.STDOUT
     )

@@ -4,6 +4,7 @@ import base64
 import hashlib
 import hmac
 import json
+import subprocess
 import time
 
 import jwt
@@ -14,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from joserfc import jwt as jose_jwt
 from joserfc.jwk import KeySet
 
-from conftest import Server
+from conftest import BIN, Server, start_server, stop_server
 
 
 def b64url(data: bytes) -> str:
@@ -230,6 +231,40 @@ def test_authlib_introspects_and_revokes(server: Server):
     revoked = worker_session.revoke_token(meta["revocation_endpoint"], token=token)
     assert revoked.status_code == 200
     assert introspector.introspect_token(meta["introspection_endpoint"], token=token).json() == {"active": False}
+
+
+def test_a_revocation_outlives_a_restart():
+    """On SQLite the denylist is held in memory; a restart loads it from the store."""
+    # One issuer for both: the second server listens on another port.
+    first = start_server(issuer="http://tessera.restart.test")
+    admin = first.bootstrap()
+    try:
+        revoked_token = first.token(admin["client_id"], admin["client_secret"])["access_token"]
+        kept_token = first.token(admin["client_id"], admin["client_secret"])["access_token"]
+        auth = (admin["client_id"], admin["client_secret"])
+        revoked = requests.post(first.issuer + "/oauth2/revoke", data={"token": revoked_token}, auth=auth, timeout=10)
+        assert revoked.status_code == 200
+        first.process.terminate()
+        first.process.wait(timeout=10)
+
+        second = start_server(issuer="http://tessera.restart.test", directory=first.directory)
+        try:
+            introspect = lambda token: requests.post(  # noqa: E731
+                second.issuer + "/oauth2/introspect", data={"token": token}, auth=auth, timeout=10
+            ).json()
+            assert introspect(revoked_token) == {"active": False}
+            assert introspect(kept_token)["active"] is True
+        finally:
+            stop_server(second)
+    finally:
+        if first.process.poll() is None:
+            stop_server(first)
+
+
+def test_client_cache_ttl_is_validated():
+    result = subprocess.run([BIN, "serve", "--client-cache-ttl", "0"], capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert "--client-cache-ttl must be 1–86400 seconds" in result.stderr
 
 
 def test_authlib_authenticates_with_private_key_jwt(server: Server):

@@ -681,9 +681,9 @@ public final class SQLiteStorage: Storage {
         }
         return ServiceAccount(
             id: try uuid(row["id"]), tenantID: try uuid(row["tenant_id"]), number: row["number"], clientID: row["client_id"],
-            name: row["name"], description: row["description"], roles: try JSONColumn.decode(row["roles"]),
-            groups: try JSONColumn.decode(row["groups"]), projects: try JSONColumn.decode(row["projects"]),
-            audiences: try JSONColumn.decode(row["audiences"]), status: status,
+            name: row["name"], description: row["description"], roles: try JSONColumn.strings(row["roles"]),
+            groups: try JSONColumn.strings(row["groups"]), projects: try JSONColumn.decode(row["projects"]),
+            audiences: try JSONColumn.strings(row["audiences"]), status: status,
             expiresAt: (row["expires_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
             tokenLifetime: row["token_lifetime"],
             createdAt: Date(timeIntervalSince1970: row["created_at"]), updatedAt: Date(timeIntervalSince1970: row["updated_at"]),
@@ -694,7 +694,7 @@ public final class SQLiteStorage: Storage {
     private static func secret(_ row: Row) throws -> ClientSecret {
         ClientSecret(
             id: try uuid(row["id"]), accountID: try uuid(row["account_id"]), name: row["name"], hint: row["hint"],
-            digest: Array(row["digest"] as Data), scopes: try (row["scopes"] as String?).map { try JSONColumn.decode($0) },
+            digest: Array(row["digest"] as Data), scopes: try (row["scopes"] as String?).map(JSONColumn.strings),
             enabled: row["enabled"], createdAt: Date(timeIntervalSince1970: row["created_at"]),
             expiresAt: (row["expires_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
             lastUsedAt: (row["last_used_at"] as Double?).map(Date.init(timeIntervalSince1970:))
@@ -752,5 +752,14 @@ enum JSONColumn {
 
     static func decode<T: Decodable>(_ text: String) throws -> T {
         try JSONDecoder().decode(T.self, from: Data(text.utf8))
+    }
+
+    /// A list of strings, read without `JSONDecoder`: every client the token
+    /// endpoint loads has four of them.
+    static func strings(_ text: String) throws -> [String] {
+        guard let strings = try? JSONValue.parse(Array(text.utf8)).strings else {
+            throw StoreError.unavailable("a stored list is not a JSON array of strings")
+        }
+        return strings
     }
 }

@@ -44,6 +44,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("token-rate-limit"), help: "Tokens per second one account may obtain (a burst of as many); 0 means no limit (env TESSERA_TOKEN_RATE_LIMIT; default 0).")
     var tokenRateLimit: Double?
 
+    @Option(name: .customLong("client-cache-ttl"), help: "Seconds a cached client (account, secrets, roles) is used before it is read again. Changes made through this server apply at once; this bounds how long a change by another process goes unseen (env TESSERA_CLIENT_CACHE_TTL; default 300 with SQLite, where serve is the only writer, 30 with PostgreSQL, whose change feed tells replicas within a second).")
+    var clientCacheTTL: Int?
+
     @Option(help: "Seed dialects to serve, comma-separated, or none (env TESSERA_DIALECTS; default all: rezolve,mixpanel,ctrlhub,keycard,qualytics).")
     var dialects: String?
 
@@ -57,6 +60,9 @@ struct Serve: AsyncParsableCommand {
         if let port = resolvedPortOrNil(), !(0...65535).contains(port) { throw ValidationError("--port must be 0–65535") }
         if let rate = tokenRateLimit ?? Env.value("TESSERA_TOKEN_RATE_LIMIT").flatMap(Double.init), !(rate >= 0 && rate.isFinite) {
             throw ValidationError("--token-rate-limit must be 0 or a positive number")
+        }
+        if let ttl = clientCacheTTL ?? Env.value("TESSERA_CLIENT_CACHE_TTL").flatMap(Int.init), !(1...86_400).contains(ttl) {
+            throw ValidationError("--client-cache-ttl must be 1–86400 seconds")
         }
         for limit in [authFailureLimit, authAddressFailureLimit].compactMap({ $0 }) where limit < 0 {
             throw ValidationError("failure limits must not be negative (0 turns a limit off)")
@@ -116,8 +122,10 @@ struct Serve: AsyncParsableCommand {
         throttle.addressFailures = addressLimit > 0 ? addressLimit : .max
         let tessera: Tessera
         do {
+            let storage = try await store.openStorage(migrate: !(noMigrate || Env.value("TESSERA_NO_MIGRATE") == "1"))
+            let ttl = clientCacheTTL ?? Env.value("TESSERA_CLIENT_CACHE_TTL").flatMap(Int.init) ?? (storage is any ChangeFeed ? 30 : 300)
             tessera = Tessera(
-                issuer: issuer, storage: try await store.openStorage(migrate: !(noMigrate || Env.value("TESSERA_NO_MIGRATE") == "1")), masterKey: try store.masterKey(),
+                issuer: issuer, storage: storage, masterKey: try store.masterKey(), clientCacheTTL: TimeInterval(ttl),
                 throttle: clientLimit > 0 || addressLimit > 0 ? throttle : nil,
                 tokenRateLimit: rateLimit > 0 ? rateLimit : nil
             )

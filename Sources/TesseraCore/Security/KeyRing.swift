@@ -15,7 +15,16 @@ public final class KeyRing: Sendable {
         public let published: [JWK]
         /// The same keys, for verifying tokens this issuer signed.
         public let verificationKeys: KeySet
+        /// The JWKS document of `published` (RFC 7517 §5), encoded once per load:
+        /// `/.well-known/jwks.json` is the most asked-for document there is.
+        public let publishedJSON: [UInt8]
     }
+
+    private static let jwksEncoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
+        return encoder
+    }()
 
     private let storage: any SigningKeyStorage
     private let masterKey: MasterKey
@@ -58,7 +67,8 @@ public final class KeyRing: Sendable {
         let snapshot = Snapshot(
             active: active,
             published: published,
-            verificationKeys: KeySet(published.compactMap { try? VerificationKey(jwk: $0) })
+            verificationKeys: KeySet(published.compactMap { try? VerificationKey(jwk: $0) }),
+            publishedJSON: Array(try Self.jwksEncoder.encode(JWKSet(keys: published)))
         )
         state.withLock { $0 = snapshot }
         return snapshot

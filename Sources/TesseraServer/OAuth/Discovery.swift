@@ -12,8 +12,11 @@ struct Discovery: Sendable {
         guard let snapshot = tessera.keyRing.snapshot else {
             return Problem(.serviceUnavailable, "no signing key is loaded", headers: [.retryAfter: "1"]).response
         }
-        return .json(JWKSet(keys: snapshot.published), contentType: "application/jwk-set+json",
-                     headers: [.cacheControl: "public, max-age=\(jwksMaxAge)"])
+        return Response(
+            status: .ok,
+            headers: [.contentType: "application/jwk-set+json", .cacheControl: "public, max-age=\(jwksMaxAge)"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: snapshot.publishedJSON))
+        )
     }
 
     struct Metadata: Encodable {

@@ -1,20 +1,46 @@
 import HTTPTypes
 import Hummingbird
+import Synchronization
 import TesseraCore
 
 /// Gives every response an `X-Request-ID`: the caller's when it is safe to echo
-/// (1–128 characters of `A-Z a-z 0-9 . _ -`), else a new random one.
+/// (1–128 characters of `A-Z a-z 0-9 . _ -`), else a new one.
+///
+/// New ids are 128 bits in 26 Crockford base32 characters: 64 random bits drawn
+/// once per server, then a counter that starts at a random value. They are unique
+/// and unguessable enough to correlate logs, without drawing random bytes for
+/// every request (that was 1–2 % of a request); they guard nothing.
 struct RequestIDMiddleware<Context: RequestContext>: RouterMiddleware {
     static var headerName: HTTPField.Name { .requestID }
 
-    let dependencies: Dependencies
+    private let prefix: [UInt8]
+    private let counter: Counter
+
+    private final class Counter: Sendable {
+        let value: Atomic<UInt64>
+        init(_ start: UInt64) { value = Atomic(start) }
+    }
+
+    init(dependencies: Dependencies) {
+        let random = dependencies.randomBytes(16)
+        prefix = Array(random[0..<8])
+        counter = Counter(random[8..<16].reduce(0) { $0 << 8 | UInt64($1) })
+    }
+
+    /// The next new id.
+    func newID() -> String {
+        let count = counter.value.wrappingAdd(1, ordering: .relaxed).oldValue
+        var bytes = prefix
+        for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: count >> UInt64(shift))) }
+        return Crockford32.encode(bytes).lowercased()
+    }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let id: String
         if let given = request.headers[Self.headerName], Self.isSafe(given) {
             id = given
         } else {
-            id = Crockford32.encode(dependencies.randomBytes(16)).lowercased()
+            id = newID()
         }
         var context = context
         context.logger[metadataKey: "request_id"] = "\(id)"
