@@ -327,13 +327,14 @@ public final class SQLiteStorage: Storage {
 
     public func credentials(clientID: String) async throws -> (account: ServiceAccount, secrets: [ClientSecret])? {
         try await read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM service_accounts WHERE client_id = ?", arguments: [clientID]) else {
+            // Cached statements: the client cache's loads come through here.
+            let accountQuery = try db.cachedStatement(sql: "SELECT * FROM service_accounts WHERE client_id = ?")
+            guard let row = try Row.fetchOne(accountQuery, arguments: [clientID]) else {
                 return nil
             }
             let account = try Self.account(row)
-            let secrets = try Row.fetchAll(
-                db, sql: "SELECT * FROM client_secrets WHERE account_id = ? ORDER BY created_at", arguments: [account.id.text]
-            ).map(Self.secret)
+            let secretsQuery = try db.cachedStatement(sql: "SELECT * FROM client_secrets WHERE account_id = ? ORDER BY created_at")
+            let secrets = try Row.fetchAll(secretsQuery, arguments: [account.id.text]).map(Self.secret)
             return (account, secrets)
         }
     }
@@ -345,18 +346,16 @@ public final class SQLiteStorage: Storage {
     }
 
     public func recordUsage(accounts: [UUID: Date], secrets: [UUID: Date]) async throws {
+        // A batch holds every client used since the last one (thousands at scale):
+        // each statement is prepared once and run per row.
         try await write { db in
+            let account = try db.cachedStatement(sql: "UPDATE service_accounts SET last_used_at = MAX(COALESCE(last_used_at, 0), ?) WHERE id = ?")
             for (id, date) in accounts {
-                try db.execute(
-                    sql: "UPDATE service_accounts SET last_used_at = MAX(COALESCE(last_used_at, 0), ?) WHERE id = ?",
-                    arguments: [date.timeIntervalSince1970, id.text]
-                )
+                try account.execute(arguments: [date.timeIntervalSince1970, id.text])
             }
+            let secret = try db.cachedStatement(sql: "UPDATE client_secrets SET last_used_at = MAX(COALESCE(last_used_at, 0), ?) WHERE id = ?")
             for (id, date) in secrets {
-                try db.execute(
-                    sql: "UPDATE client_secrets SET last_used_at = MAX(COALESCE(last_used_at, 0), ?) WHERE id = ?",
-                    arguments: [date.timeIntervalSince1970, id.text]
-                )
+                try secret.execute(arguments: [date.timeIntervalSince1970, id.text])
             }
         }
     }
@@ -527,7 +526,8 @@ public final class SQLiteStorage: Storage {
 
     public func clientKeys(accountID: UUID) async throws -> [ClientKey] {
         try await read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM client_keys WHERE account_id = ? ORDER BY created_at, kid", arguments: [accountID.text]).map { row in
+            let query = try db.cachedStatement(sql: "SELECT * FROM client_keys WHERE account_id = ? ORDER BY created_at, kid")
+            return try Row.fetchAll(query, arguments: [accountID.text]).map { row in
                 ClientKey(
                     accountID: try Self.uuid(row["account_id"]), kid: row["kid"], jwk: try JSONColumn.decode(row["jwk"]),
                     createdAt: Date(timeIntervalSince1970: row["created_at"]),

@@ -173,7 +173,13 @@ import TesseraSQLite
         let harness = try await ServerHarness()
         defer { harness.cleanup() }
         try await harness.run { client in
-            for header in ["Basic !!!", "Basic " + Data("no-colon".utf8).base64EncodedString(), "Bearer abc"] {
+            let malformed = [
+                "Basic !!!", "Basic " + Data("no-colon".utf8).base64EncodedString(), "Bearer abc", "Basic", "Basi", "Basic\u{0}x",
+                "Basic " + Data(":secret".utf8).base64EncodedString(),
+                "Basic " + Data([0xFF, UInt8(ascii: ":"), UInt8(ascii: "s")]).base64EncodedString(),
+                "Basic " + Data("id:%zz".utf8).base64EncodedString(),
+            ]
+            for header in malformed {
                 let response = try await client.execute(
                     uri: "/oauth2/token", method: .post,
                     headers: [.contentType: "application/x-www-form-urlencoded", .authorization: header],
@@ -181,6 +187,23 @@ import TesseraSQLite
                 )
                 #expect(response.status == .unauthorized)
                 #expect(try response.jsonObject()["error"] as? String == "invalid_client")
+            }
+        }
+    }
+
+    @Test func basicSchemeIsCaseInsensitiveAndSurroundingSpaceIsIgnored() async throws {
+        let harness = try await ServerHarness()
+        defer { harness.cleanup() }
+        let credentials = try await harness.credentials(role: "analyst")
+        let encoded = Data("\(credentials.clientID):\(credentials.clientSecret)".utf8).base64EncodedString()
+        try await harness.run { client in
+            for header in ["BASIC " + encoded, "basic \t " + encoded + "  "] {
+                let response = try await client.execute(
+                    uri: "/oauth2/token", method: .post,
+                    headers: [.contentType: "application/x-www-form-urlencoded", .authorization: header],
+                    body: ByteBuffer(string: "grant_type=client_credentials")
+                )
+                #expect(response.status == .ok, "\(header)")
             }
         }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Metrics
 import Synchronization
 
 /// What the token endpoint needs to know about a client, resolved once and cached.
@@ -37,6 +38,8 @@ public final class ClientDirectory: Sendable {
     /// Tenants with their role catalogues, under the same TTL: the many clients of
     /// one tenant share one read of them.
     private let tenants = Mutex<[UUID: (tenant: Tenant, roles: [Role], loadedAt: Date)]>([:])
+    private let hits = Counter(label: "tessera_client_cache_hits_total")
+    private let loads = Counter(label: "tessera_client_cache_loads_total")
 
     public init(storage: any Storage, timeToLive: TimeInterval = 30, staleLimit: TimeInterval = 300, capacity: Int = 200_000) {
         self.storage = storage
@@ -50,8 +53,10 @@ public final class ClientDirectory: Sendable {
     public func client(id clientID: String, now: Date) async throws -> ClientRecord? {
         let cached = entries.withLock { $0[clientID] }
         if let cached, now.timeIntervalSince(cached.loadedAt) < timeToLive, cached.loadedAt <= now {
+            hits.increment()
             return cached.record
         }
+        loads.increment()
         let record: ClientRecord?
         do {
             record = try await load(clientID, now: now)

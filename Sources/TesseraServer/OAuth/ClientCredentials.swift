@@ -67,15 +67,25 @@ struct ClientCredentials {
             guard let postSecret else { throw OAuthError.invalidClient() }
             return ClientCredentials(clientID: postID, secret: postSecret, method: .post)
         }
-        guard authorization.count >= 6, authorization.prefix(6).lowercased() == "basic " else {
+        // Read as bytes: this runs on every token request.
+        let header = Array(authorization.utf8)
+        let scheme = Array("basic ".utf8)
+        guard header.count >= scheme.count,
+              zip(header, scheme).allSatisfy({ byte, wanted in (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) ? byte | 0x20 == wanted : byte == wanted })
+        else {
             throw .invalidClient("the Authorization header must use the Basic scheme")
         }
         if postSecret != nil { throw .invalidRequest("use one client authentication method, not Basic and client_secret together") }
-        let encoded = String(authorization.dropFirst(6).trimmingOptionalWhitespace())
-        guard let data = Data(base64Encoded: encoded), let decoded = String(data: data, encoding: .utf8),
-              let colon = decoded.firstIndex(of: ":"),
-              let id = FormBody.decode(Array(decoded[..<colon].utf8)),
-              let secret = FormBody.decode(Array(decoded[decoded.index(after: colon)...].utf8)),
+        let isSpace = { (byte: UInt8) in byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
+        var encoded = header[scheme.count...]
+        while let first = encoded.first, isSpace(first) { encoded.removeFirst() }
+        while let last = encoded.last, isSpace(last) { encoded.removeLast() }
+        // The colon cannot sit inside a multi-byte UTF-8 sequence; each side is
+        // validated as UTF-8 when form-url-decoded.
+        guard let decoded = Data(base64Encoded: Data(encoded)).map(Array.init),
+              let colon = decoded.firstIndex(of: UInt8(ascii: ":")),
+              let id = FormBody.decode(decoded[..<colon]),
+              let secret = FormBody.decode(decoded[(colon + 1)...]),
               !id.isEmpty
         else {
             throw .invalidClient("the Basic credentials are malformed")
