@@ -306,3 +306,25 @@ def test_authlib_authenticates_with_private_key_jwt(server: Server):
     response = lax.post(meta["token_endpoint"], data={"grant_type": "client_credentials"}, withhold_token=True)
     assert response.status_code == 401
     assert response.json()["error"] == "invalid_client"
+
+
+def test_metrics_count_tokens_and_client_cache_use(server: Server):
+    def counters() -> dict:
+        response = requests.get(server.issuer + "/metrics", timeout=10)
+        assert response.status_code == 200
+        assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+        return {
+            line.split()[0]: float(line.split()[1])
+            for line in response.text.splitlines()
+            if line.startswith("tessera_") and " " in line
+        }
+
+    admin = server.bootstrap(tenant="metrics")
+    before = counters()
+    server.token(admin["client_id"], admin["client_secret"])
+    server.token(admin["client_id"], admin["client_secret"])
+    after = counters()
+    assert after["tessera_tokens_issued_total"] - before.get("tessera_tokens_issued_total", 0) == 2
+    # The first request loads the new client, the second finds it cached.
+    assert after["tessera_client_cache_loads_total"] - before.get("tessera_client_cache_loads_total", 0) >= 1
+    assert after["tessera_client_cache_hits_total"] - before.get("tessera_client_cache_hits_total", 0) >= 1
