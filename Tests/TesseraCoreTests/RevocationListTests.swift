@@ -93,6 +93,46 @@ import TesseraSQLite
         #expect(try await fixture.list.isTokenRevoked(jti: "t3"))
     }
 
+    /// Holds a load's read of the store until released, as a slow read would.
+    final class HeldRead: RevocationStorage {
+        let base: any RevocationStorage
+        let read = AsyncStream<Void>.makeStream()
+        let release = AsyncStream<Void>.makeStream()
+
+        init(_ base: any RevocationStorage) { self.base = base }
+
+        func revokedTokens(expiringAfter date: Date, limit: Int) async throws -> [(jti: String, expiresAt: Date)] {
+            let rows = try await base.revokedTokens(expiringAfter: date, limit: limit)
+            read.continuation.yield()
+            for await _ in release.stream { break }
+            return rows
+        }
+        func revokeToken(jti: String, tenantID: UUID, expiresAt: Date, revokedAt: Date) async throws {
+            try await base.revokeToken(jti: jti, tenantID: tenantID, expiresAt: expiresAt, revokedAt: revokedAt)
+        }
+        func isTokenRevoked(jti: String) async throws -> Bool { try await base.isTokenRevoked(jti: jti) }
+        func purgeRevokedTokens(expiredBefore date: Date) async throws -> Int { try await base.purgeRevokedTokens(expiredBefore: date) }
+    }
+
+    @Test func aRevocationMadeWhileALoadReadsTheStoreIsKept() async throws {
+        let fixture = try Fixture()
+        defer { fixture.cleanup() }
+        let held = HeldRead(fixture.store)
+        let list = RevocationList(storage: held)
+        try await fixture.revokeInStore("before", expiresIn: 600)
+        let loading = Task { try await list.load(now: fixture.now) }
+        for await _ in held.read.stream { break }
+        // The load has read the store already; this revocation is not in what it read.
+        try await list.revokeToken(jti: "during", tenantID: UUID(), expiresAt: fixture.now.addingTimeInterval(600), revokedAt: fixture.now)
+        held.release.continuation.yield()
+        try await loading.value
+
+        #expect(list.isLoaded)
+        fixture.store.down.withLock { $0 = true }
+        #expect(try await list.isTokenRevoked(jti: "before"))
+        #expect(try await list.isTokenRevoked(jti: "during"))
+    }
+
     @Test func tesseraPutsAListInFrontOfTheEmbeddedStore() async throws {
         let harness = try await CoreHarness()
         defer { harness.cleanup() }

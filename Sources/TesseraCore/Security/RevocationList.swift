@@ -11,10 +11,17 @@ import Synchronization
 /// entries the copy is dropped and checks read the store, until a purge brings
 /// the count back under it.
 public final class RevocationList: RevocationStorage {
+    private struct State {
+        /// `jti` → when its token expires; `nil` while not loaded, or over capacity.
+        var entries: [String: Date]?
+        /// Revocations made while a load reads the store, which that read may
+        /// have missed; the load adds them. `nil` when no load runs.
+        var duringLoad: [String: Date]?
+    }
+
     private let storage: any RevocationStorage
     private let capacity: Int
-    /// `jti` → when its token expires; `nil` while not loaded, or over capacity.
-    private let entries = Mutex<[String: Date]?>(nil)
+    private let state = Mutex(State())
 
     public init(storage: any RevocationStorage, capacity: Int = 200_000) {
         self.storage = storage
@@ -22,25 +29,39 @@ public final class RevocationList: RevocationStorage {
     }
 
     /// Whether checks are answered from memory.
-    public var isLoaded: Bool { entries.withLock { $0 != nil } }
+    public var isLoaded: Bool { state.withLock { $0.entries != nil } }
 
-    /// Reads every unexpired entry from the store; over capacity, leaves checks to the store.
+    /// Reads every unexpired entry from the store; over capacity, leaves checks to
+    /// the store. Loads do not overlap (start, then the purge loop).
     public func load(now: Date) async throws {
-        let stored = try await storage.revokedTokens(expiringAfter: now, limit: capacity + 1)
-        let loaded = stored.count > capacity ? nil : Dictionary(stored.map { ($0.jti, $0.expiresAt) }) { first, _ in first }
-        entries.withLock { $0 = loaded }
+        state.withLock { $0.duringLoad = [:] }
+        let stored: [(jti: String, expiresAt: Date)]
+        do {
+            stored = try await storage.revokedTokens(expiringAfter: now, limit: capacity + 1)
+        } catch {
+            state.withLock { $0.duringLoad = nil }
+            throw error
+        }
+        state.withLock { state in
+            var loaded = Dictionary(stored.map { ($0.jti, $0.expiresAt) }) { first, _ in first }
+            loaded.merge(state.duringLoad ?? [:]) { _, revoked in revoked }
+            state.entries = loaded.count > capacity ? nil : loaded
+            state.duringLoad = nil
+        }
     }
 
     public func revokeToken(jti: String, tenantID: UUID, expiresAt: Date, revokedAt: Date) async throws {
+        // The store first: a revocation it refused is not remembered either.
         try await storage.revokeToken(jti: jti, tenantID: tenantID, expiresAt: expiresAt, revokedAt: revokedAt)
-        entries.withLock { entries in
-            entries?[jti] = expiresAt
-            if let count = entries?.count, count > capacity { entries = nil }
+        state.withLock { state in
+            state.duringLoad?[jti] = expiresAt
+            state.entries?[jti] = expiresAt
+            if let count = state.entries?.count, count > capacity { state.entries = nil }
         }
     }
 
     public func isTokenRevoked(jti: String) async throws -> Bool {
-        switch entries.withLock({ $0.map { $0[jti] != nil } }) {
+        switch state.withLock({ $0.entries.map { $0[jti] != nil } }) {
         case let answer?: answer
         case nil: try await storage.isTokenRevoked(jti: jti)
         }
@@ -49,9 +70,9 @@ public final class RevocationList: RevocationStorage {
     @discardableResult
     public func purgeRevokedTokens(expiredBefore date: Date) async throws -> Int {
         let purged = try await storage.purgeRevokedTokens(expiredBefore: date)
-        let loaded = entries.withLock { entries in
-            entries = entries?.filter { $0.value >= date }
-            return entries != nil
+        let loaded = state.withLock { state in
+            state.entries = state.entries?.filter { $0.value >= date }
+            return state.entries != nil
         }
         if !loaded { try await load(now: date) }
         return purged
