@@ -35,7 +35,8 @@ public enum TesseraHTTP {
     public static func router(
         tessera: Tessera, configuration: Configuration, metrics: PrometheusCollectorRegistry? = nil
     ) -> Router<TesseraRequestContext> {
-        let router = Router(context: TesseraRequestContext.self)
+        // HEAD answers wherever GET does (RFC 9110 §9.3.2): same status and headers, no body.
+        let router = Router(context: TesseraRequestContext.self, options: .autoGenerateHeadEndpoints)
         router.add(middleware: RequestIDMiddleware(dependencies: tessera.dependencies))
         router.add(middleware: ErrorMiddleware())
         if metrics != nil { router.add(middleware: MetricsMiddleware()) }

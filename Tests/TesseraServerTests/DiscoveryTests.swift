@@ -41,6 +41,13 @@ import TesseraJOSE
             #expect(set.keys == [active.publicJWK])
             #expect(set.keys.allSatisfy { !$0.isPrivate })
             #expect(!response.text.contains("\"d\""))
+
+            // HEAD: the same status and headers, no body (RFC 9110 §9.3.2).
+            let head = try await client.execute(uri: "/.well-known/jwks.json", method: .head)
+            #expect(head.status == .ok)
+            #expect(head.headers[.contentType] == "application/jwk-set+json")
+            #expect(head.headers[.cacheControl] == "public, max-age=120")
+            #expect(head.body.readableBytes == 0)
         }
     }
 
