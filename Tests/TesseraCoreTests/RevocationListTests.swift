@@ -56,6 +56,21 @@ import TesseraSQLite
         #expect(try await fixture.list.isTokenRevoked(jti: "lost") == false)
     }
 
+    @Test func aLoadTheStoreRefusesLeavesChecksToTheStore() async throws {
+        let fixture = try Fixture()
+        defer { fixture.cleanup() }
+        try await fixture.revokeInStore("stored", expiresIn: 600)
+        fixture.store.down.withLock { $0 = true }
+        await #expect(throws: StoreError.self) { try await fixture.list.load(now: fixture.now) }
+        #expect(fixture.list.isLoaded == false)
+        fixture.store.down.withLock { $0 = false }
+        #expect(try await fixture.list.isTokenRevoked(jti: "stored"))
+        // The next load succeeds and answers from memory.
+        try await fixture.list.load(now: fixture.now)
+        fixture.store.down.withLock { $0 = true }
+        #expect(try await fixture.list.isTokenRevoked(jti: "stored"))
+    }
+
     @Test func purgingForgetsExpiredEntriesInMemoryToo() async throws {
         let fixture = try Fixture()
         defer { fixture.cleanup() }

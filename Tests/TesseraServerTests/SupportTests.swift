@@ -17,7 +17,15 @@ import Testing
     ])
     func formMediaType(value: String, matches: Bool) {
         #expect(value.hasMediaType("application/x-www-form-urlencoded") == matches)
-        #expect((value.mediaType == "application/x-www-form-urlencoded") == matches)
+    }
+
+    @Test func bytesTrimAndCompareLikeHTTP() {
+        #expect(Array(" \tab \t".utf8).trimmingOptionalWhitespace().elementsEqual("ab".utf8))
+        #expect(Array(" \t".utf8).trimmingOptionalWhitespace().isEmpty)
+        #expect(Array("BaSiC ".utf8).equalsIgnoringASCIICase("basic ".utf8))
+        #expect(!Array("basic".utf8).equalsIgnoringASCIICase("basic ".utf8))
+        // Only letters fold: "@" (0x40) must not match "`" (0x60).
+        #expect(!Array("@".utf8).equalsIgnoringASCIICase("`".utf8))
     }
 }
 

@@ -69,17 +69,11 @@ struct ClientCredentials {
         }
         // Read as bytes: this runs on every token request.
         let header = Array(authorization.utf8)
-        let scheme = Array("basic ".utf8)
-        guard header.count >= scheme.count,
-              zip(header, scheme).allSatisfy({ byte, wanted in (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) ? byte | 0x20 == wanted : byte == wanted })
-        else {
+        guard header.prefix(6).equalsIgnoringASCIICase("basic ".utf8) else {
             throw .invalidClient("the Authorization header must use the Basic scheme")
         }
         if postSecret != nil { throw .invalidRequest("use one client authentication method, not Basic and client_secret together") }
-        let isSpace = { (byte: UInt8) in byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
-        var encoded = header[scheme.count...]
-        while let first = encoded.first, isSpace(first) { encoded.removeFirst() }
-        while let last = encoded.last, isSpace(last) { encoded.removeLast() }
+        let encoded = header.dropFirst(6).trimmingOptionalWhitespace()
         // The colon cannot sit inside a multi-byte UTF-8 sequence; each side is
         // validated as UTF-8 when form-url-decoded.
         guard let decoded = Data(base64Encoded: Data(encoded)).map(Array.init),

@@ -4,7 +4,7 @@ import Hummingbird
 /// given), at most ``AdminAPI/maximumBodySize`` bytes, one JSON object.
 enum JSONBody {
     static func read(_ request: Request, accepting mediaTypes: Set<String>) async throws -> JSONObjectReader {
-        if let mediaType = request.headers[.contentType]?.mediaType, !mediaTypes.contains(mediaType) {
+        if let contentType = request.headers[.contentType], !mediaTypes.contains(where: contentType.hasMediaType) {
             throw Problem(.unsupportedMediaType, "the body must be \(mediaTypes.sorted().joined(separator: " or "))")
         }
         do {

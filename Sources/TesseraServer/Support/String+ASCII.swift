@@ -16,19 +16,27 @@ extension StringProtocol {
     func hasMediaType(_ expected: String) -> Bool {
         var type = Substring(self).utf8
         if let semicolon = type.firstIndex(of: UInt8(ascii: ";")) { type = type[..<semicolon] }
+        return type.trimmingOptionalWhitespace().equalsIgnoringASCIICase(expected.utf8)
+    }
+}
+
+/// The same header-field helpers on bytes, for what the hot path reads as UTF-8.
+extension BidirectionalCollection<UInt8> {
+    /// Without leading and trailing spaces and tabs (OWS).
+    func trimmingOptionalWhitespace() -> SubSequence {
         let isSpace = { (byte: UInt8) in byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
-        guard let first = type.firstIndex(where: { !isSpace($0) }), let last = type.lastIndex(where: { !isSpace($0) }) else {
-            return expected.isEmpty
+        guard let first = firstIndex(where: { !isSpace($0) }), let last = lastIndex(where: { !isSpace($0) }) else {
+            return self[endIndex...]
         }
-        let trimmed = type[first...last]
-        return trimmed.count == expected.utf8.count
-            && zip(trimmed, expected.utf8).allSatisfy { byte, wanted in
-                (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte) == wanted
-            }
+        return self[first...last]
     }
 
-    /// The media type of a `Content-Type` value, lower-cased, without parameters.
-    var mediaType: String {
-        (split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false).first ?? "").trimmingOptionalWhitespace().lowercased()
+    /// Whether these bytes are `lowercase` with any ASCII letters in either case
+    /// (how HTTP compares schemes and media types).
+    func equalsIgnoringASCIICase(_ lowercase: some Collection<UInt8>) -> Bool {
+        count == lowercase.count
+            && zip(self, lowercase).allSatisfy { byte, wanted in
+                (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte) == wanted
+            }
     }
 }
