@@ -328,3 +328,40 @@ def test_metrics_count_tokens_and_client_cache_use(server: Server):
     # The first request loads the new client, the second finds it cached.
     assert after["tessera_client_cache_loads_total"] - before.get("tessera_client_cache_loads_total", 0) >= 1
     assert after["tessera_client_cache_hits_total"] - before.get("tessera_client_cache_hits_total", 0) >= 1
+
+
+def test_request_metrics_count_routes_methods_and_statuses(server: Server):
+    """Per-route request counts and latencies, under Hummingbird's metric names."""
+
+    def series() -> dict:
+        text = requests.get(server.issuer + "/metrics", timeout=10).text
+        return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line and not line.startswith("#")}
+
+    admin = server.bootstrap(tenant="request-metrics")
+    before = series()
+    server.token(admin["client_id"], admin["client_secret"])
+    refused = requests.post(server.issuer + "/oauth2/token", data={"grant_type": "password"}, timeout=10)
+    assert refused.status_code == 400
+    missing = requests.get(server.issuer + "/no/such/route", timeout=10)
+    assert missing.status_code == 404
+    assert missing.headers["Content-Type"] == "application/problem+json"
+    assert missing.json()["detail"] == "no route for GET /no/such/route"
+    # A method outside RFC 9110 / RFC 5789 is one series whatever its name.
+    odd = requests.request("PROPFIND", server.issuer + "/oauth2/token", timeout=10)
+    assert odd.status_code == 404
+    assert odd.headers["X-Request-ID"]
+    after = series()
+
+    def grew(name: str) -> float:
+        return after.get(name, 0) - before.get(name, 0)
+
+    token_ok = 'http_route="/oauth2/token",http_request_method="POST",http_response_status_code="200"'
+    assert grew("hb_requests{%s}" % token_ok) == 1
+    assert grew('hb_requests{http_route="/oauth2/token",http_request_method="POST",http_response_status_code="400"}') == 1
+    assert grew('hb_requests{http_route="NotFound",http_request_method="GET",http_response_status_code="404"}') == 1
+    assert grew('hb_requests{http_route="NotFound",http_request_method="_OTHER",http_response_status_code="404"}') == 1
+    assert not any("PROPFIND" in name for name in after)
+    assert grew("http_server_request_duration_count{%s}" % token_ok) == 1
+    assert grew("http_server_request_duration_sum{%s}" % token_ok) > 0
+    # Every request has finished: none is counted as active.
+    assert after['http_server_active_requests{http_request_method="POST"}'] == 0

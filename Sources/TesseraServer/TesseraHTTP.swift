@@ -29,17 +29,15 @@ public enum TesseraHTTP {
         }
     }
 
-    /// The router with every route and middleware.
+    /// Every route, behind the request id, metrics and error handling of ``FrontResponder``.
     ///
-    /// - Parameter metrics: the registry `/metrics` renders; `nil` serves no `/metrics`.
+    /// - Parameter metrics: the registry `/metrics` renders; `nil` serves no `/metrics`
+    ///   and records no request metrics.
     public static func router(
         tessera: Tessera, configuration: Configuration, metrics: PrometheusCollectorRegistry? = nil
-    ) -> Router<TesseraRequestContext> {
+    ) -> TesseraRouter {
         // HEAD answers wherever GET does (RFC 9110 §9.3.2): same status and headers, no body.
         let router = Router(context: TesseraRequestContext.self, options: .autoGenerateHeadEndpoints)
-        router.add(middleware: RequestIDMiddleware(dependencies: tessera.dependencies))
-        router.add(middleware: ErrorMiddleware())
-        if metrics != nil { router.add(middleware: MetricsMiddleware()) }
 
         let token = TokenEndpoint(tessera: tessera)
         router.post("/oauth2/token") { request, context in await token.handle(request, context: context) }
@@ -81,7 +79,9 @@ public enum TesseraHTTP {
         for dialect in Dialect.allCases where configuration.dialects.contains(dialect) {
             dialect.register(on: router, api: admin)
         }
-        return router
+        return TesseraRouter(
+            router: router, requestIDs: RequestIDs(dependencies: tessera.dependencies), metrics: metrics.map { _ in RequestMetrics() }
+        )
     }
 
     /// The application: the router served on `configuration.host:port`, with the

@@ -44,7 +44,7 @@ public struct BearerTokenMiddleware<Context: VerifiedTokenRequestContext>: Route
         self.sensitive = sensitive
     }
 
-    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    public func handle(_ request: Request, context: Context, next: @concurrent (Request, Context) async throws -> Response) async throws -> Response {
         guard let header = request.headers[.authorization] else {
             return BearerChallenge.response(.unauthorized, realm: realm)
         }
@@ -81,7 +81,7 @@ public struct RequireScopes<Context: VerifiedTokenRequestContext>: RouterMiddlew
         self.realm = realm
     }
 
-    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    public func handle(_ request: Request, context: Context, next: @concurrent (Request, Context) async throws -> Response) async throws -> Response {
         guard let token = context.verifiedToken else { return BearerChallenge.response(.unauthorized, realm: realm) }
         guard scopes.isSubset(of: token.scopes) else {
             return BearerChallenge.response(
@@ -104,7 +104,7 @@ public struct RequireTenant<Context: VerifiedTokenRequestContext>: RouterMiddlew
         self.realm = realm
     }
 
-    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    public func handle(_ request: Request, context: Context, next: @concurrent (Request, Context) async throws -> Response) async throws -> Response {
         guard let token = context.verifiedToken else { return BearerChallenge.response(.unauthorized, realm: realm) }
         guard tenants.contains(token.tenant) else {
             return BearerChallenge.response(.forbidden, realm: realm, error: "insufficient_scope", description: "the access token is for another tenant")

@@ -13,7 +13,7 @@ struct ServerHarness {
 
     let tessera: Tessera
     let directory: URL
-    let app: Application<RouterResponder<TesseraRequestContext>>
+    let app: Application<FrontResponder<RouterResponder<TesseraRequestContext>>>
 
     init(jwksMaxAge: Int = 300, throttle: AuthenticationThrottle.Policy? = AuthenticationThrottle.Policy()) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-http-\(UUID().uuidString)")

@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 
 /// Crockford base32 (digits and upper-case letters without I, L, O, U), used for
@@ -39,17 +38,12 @@ public struct Dependencies: Sendable {
         self.randomBytes = randomBytes
     }
 
-    /// The system clock and a cryptographically secure generator: BoringSSL's
-    /// (seeded by the kernel, fork-safe), through swift-crypto's key generation.
-    /// The kernel's own generator costs a system call per eight bytes, and every
-    /// token needs random bytes for its `jti`.
-    public static let live = Dependencies(
-        now: { Date() },
-        randomBytes: { count in
-            guard count > 0 else { return [] }
-            return SymmetricKey(size: SymmetricKeySize(bitCount: count * 8)).withUnsafeBytes { Array($0) }
-        }
-    )
+    /// The system clock and the kernel's cryptographically secure generator,
+    /// read a page at a time (``KernelRandomPool``): every token needs random
+    /// bytes for its `jti`.
+    public static let live = Dependencies(now: { Date() }, randomBytes: { count in livePool.bytes(count) })
+
+    private static let livePool = KernelRandomPool()
 
     /// A new random UUID (version 4) from ``randomBytes``.
     public func uuid() -> UUID {
