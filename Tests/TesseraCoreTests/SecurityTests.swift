@@ -31,6 +31,20 @@ import TesseraSQLite
         }
     }
 
+    @Test func checksumDigitsMustSpellTheCRCExactly() {
+        let secret = SecretFormat.make(randomBytes: Array(repeating: 42, count: 32))
+        let body = secret.prefix(47)
+        // Six base62 digits reach past 32 bits; the largest is no CRC-32.
+        #expect(!SecretFormat.isWellFormed(body + "zzzzzz"))
+        #expect(!SecretFormat.isWellFormed(body + "00000!"))
+        #expect(!SecretFormat.isWellFormed(body + "00000"))
+        #expect(!SecretFormat.isWellFormed("tsx_" + secret.dropFirst(4)))
+        // The checksum spelt as make spells it is accepted, a neighbour is not.
+        #expect(SecretFormat.isWellFormed(body + secret.suffix(6)))
+        let last = secret.last!
+        #expect(!SecretFormat.isWellFormed(body + secret.suffix(6).dropLast() + (last == "0" ? "1" : "0")))
+    }
+
     @Test func digestIsSHA256OfTheSecret() {
         // SHA-256("abc"), FIPS 180-2 appendix B.1.
         #expect(SecretFormat.digest("abc").map { String(format: "%02x", $0) }.joined()

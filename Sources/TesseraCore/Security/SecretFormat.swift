@@ -26,16 +26,32 @@ public enum SecretFormat {
     /// True when `secret` has the shape and a correct checksum. Cheap; says nothing
     /// about whether the secret belongs to anyone.
     public static func isWellFormed(_ secret: some StringProtocol) -> Bool {
-        let bytes = Array(secret.utf8)
+        // Read in place, the checksum compared as a number: this runs on every
+        // token request. (Each value has one 6-digit base62 form, so comparing
+        // numbers is comparing the characters.)
+        let bytes = secret.utf8
         guard bytes.count == length, bytes.starts(with: prefix.utf8) else { return false }
-        guard bytes.dropFirst(prefix.utf8.count).allSatisfy(isBase62) else { return false }
-        let body = String(decoding: bytes[..<(length - 6)], as: UTF8.self)
-        return checksum(of: body) == String(decoding: bytes[(length - 6)...], as: UTF8.self)
+        var crc = CRC32()
+        crc.update(prefix.utf8)
+        var checksum: UInt64 = 0
+        for (offset, byte) in bytes.dropFirst(prefix.utf8.count).enumerated() {
+            guard let digit = base62Value(byte) else { return false }
+            if offset < length - prefix.utf8.count - 6 {
+                crc.update(CollectionOfOne(byte))
+            } else {
+                checksum = checksum * 62 + UInt64(digit)
+            }
+        }
+        return checksum == UInt64(crc.value)
     }
 
-    private static func isBase62(_ byte: UInt8) -> Bool {
-        (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
-            || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte)
+    private static func base62Value(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"): byte - UInt8(ascii: "A") + 10
+        case UInt8(ascii: "a")...UInt8(ascii: "z"): byte - UInt8(ascii: "a") + 36
+        default: nil
+        }
     }
 
     /// SHA-256 of the secret, the only form that is stored.
@@ -83,7 +99,7 @@ struct CRC32 {
 
     private(set) var state: UInt32 = 0xFFFF_FFFF
 
-    mutating func update(_ bytes: [UInt8]) {
+    mutating func update(_ bytes: some Sequence<UInt8>) {
         for byte in bytes { state = Self.table[Int((state ^ UInt32(byte)) & 0xFF)] ^ (state >> 8) }
     }
 

@@ -11,6 +11,23 @@ public struct ClientRecord: Sendable {
     public let tenant: Tenant
     /// The union of the scopes of the account's roles.
     public let allowedScopes: Set<String>
+    /// What tokens carry, worked out once per load rather than per token: the
+    /// account and tenant ids as `sub` and `tenant` (Foundation formats a UUID
+    /// through `sprintf`), and every allowed scope in order.
+    let subject: String
+    let tenantClaim: String
+    let sortedScopes: [String]
+
+    init(account: ServiceAccount, secrets: [ClientSecret], keys: [ClientKey], tenant: Tenant, allowedScopes: Set<String>) {
+        self.account = account
+        self.secrets = secrets
+        self.keys = keys
+        self.tenant = tenant
+        self.allowedScopes = allowedScopes
+        subject = account.id.uuidString.lowercased()
+        tenantClaim = tenant.id.uuidString.lowercased()
+        sortedScopes = allowedScopes.sorted()
+    }
 }
 
 /// An in-memory, bounded cache of client records by client id, so the token

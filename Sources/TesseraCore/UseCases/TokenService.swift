@@ -228,8 +228,9 @@ public struct TokenService: Sendable {
     /// authenticated directly on an API and needs no token.
     public func claims(for client: AuthenticatedClient, scope: String?, audiences: [String]) throws -> AccessTokenClaims {
         let record = client.record
+        let restriction = client.secret?.scopes
         var allowed = record.allowedScopes
-        if let restriction = client.secret?.scopes { allowed.formIntersection(restriction) }
+        if let restriction { allowed.formIntersection(restriction) }
 
         let granted: [String]
         if let scope {
@@ -240,7 +241,7 @@ public struct TokenService: Sendable {
             }
             granted = requested
         } else {
-            granted = allowed.sorted()
+            granted = restriction == nil ? record.sortedScopes : allowed.sorted()
         }
 
         let defaultAudience = record.tenant.defaultAudience ?? issuer
@@ -257,7 +258,7 @@ public struct TokenService: Sendable {
         let lifetime = record.account.tokenLifetime ?? record.tenant.tokenLifetime ?? Self.defaultLifetime
         return AccessTokenClaims(
             iss: issuer,
-            sub: record.account.id.uuidString.lowercased(),
+            sub: record.subject,
             aud: audience,
             exp: now + Int64(lifetime),
             iat: now,
@@ -265,7 +266,7 @@ public struct TokenService: Sendable {
             jti: Base64URL.encode(dependencies.randomBytes(16)),
             clientID: record.account.clientID,
             scope: granted.joined(separator: " "),
-            tenant: record.tenant.id.uuidString.lowercased(),
+            tenant: record.tenantClaim,
             roles: record.account.roles
         )
     }

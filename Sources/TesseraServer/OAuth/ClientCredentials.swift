@@ -76,7 +76,7 @@ struct ClientCredentials {
         let encoded = header.dropFirst(6).trimmingOptionalWhitespace()
         // The colon cannot sit inside a multi-byte UTF-8 sequence; each side is
         // validated as UTF-8 when form-url-decoded.
-        guard let decoded = Data(base64Encoded: Data(encoded)).map(Array.init),
+        guard let decoded = Base64.decode(encoded),
               let colon = decoded.firstIndex(of: UInt8(ascii: ":")),
               let id = FormBody.decode(decoded[..<colon]),
               let secret = FormBody.decode(decoded[(colon + 1)...]),

@@ -71,9 +71,10 @@ struct FormBody {
                 output.append(byte)
             }
         }
-        guard let string = String(validating: output, as: UTF8.self) else { return nil }
-        guard !string.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else { return nil }
-        return string
+        // Control characters are single bytes in UTF-8: no byte of a multi-byte
+        // sequence is below 0x80, so the bytes can be checked before decoding.
+        guard !output.contains(where: { $0 < 0x20 || $0 == 0x7F }) else { return nil }
+        return String(validating: output, as: UTF8.self)
     }
 
     private static func hexValue(_ byte: UInt8) -> UInt8? {

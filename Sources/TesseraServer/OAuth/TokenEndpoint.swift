@@ -7,6 +7,8 @@ import TesseraJOSE
 struct TokenEndpoint: Sendable {
     /// Largest form body accepted.
     static let maximumBodySize = 16 * 1024
+    /// The one parameter that may repeat (RFC 8707 §2).
+    static let repeatable: Set<String> = ["resource"]
 
     let tessera: Tessera
     private let issued = Counter(label: "tessera_tokens_issued_total")
@@ -58,7 +60,7 @@ struct TokenEndpoint: Sendable {
     }
 
     private func issue(_ request: Request, peer: String) async throws -> TokenService.IssuedToken {
-        let form = try await FormBody.read(request, upTo: Self.maximumBodySize, repeatable: ["resource"])
+        let form = try await FormBody.read(request, upTo: Self.maximumBodySize, repeatable: Self.repeatable)
         guard let grantType = form["grant_type"] else { throw OAuthError.invalidRequest("grant_type is missing") }
         guard grantType == "client_credentials" else {
             throw OAuthError.unsupportedGrantType("only client_credentials is supported")
