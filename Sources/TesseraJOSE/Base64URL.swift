@@ -8,11 +8,7 @@ import Foundation
 public enum Base64URL {
     private static let alphabet: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
 
-    private static let decodeTable: [UInt8] = {
-        var table = [UInt8](repeating: 0xFF, count: 256)
-        for (index, byte) in alphabet.enumerated() { table[Int(byte)] = UInt8(index) }
-        return table
-    }()
+    private static let decodeTable = decodeTable(for: String(decoding: alphabet, as: UTF8.self))
 
     /// Encodes bytes without padding.
     public static func encode<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
@@ -56,14 +52,21 @@ public enum Base64URL {
 
     /// Decodes unpadded base64url given as ASCII bytes.
     public static func decode<Bytes: Collection>(bytes input: Bytes) -> [UInt8]? where Bytes.Element == UInt8 {
-        let count = input.count
-        if count % 4 == 1 { return nil }
+        if input.count % 4 == 1 { return nil }
+        guard let (output, leftover) = decodeGroups(input, table: decodeTable) else { return nil }
+        // Leftover bits must be zero (RFC 4648 §3.5 canonical encoding).
+        return leftover == 0 ? output : nil
+    }
+
+    /// Decodes characters of a 64-letter alphabet, six bits each; `nil` when one is
+    /// outside it. Also returns the unused trailing bits.
+    static func decodeGroups(_ input: some Collection<UInt8>, table: [UInt8]) -> (bytes: [UInt8], leftover: UInt32)? {
         var output = [UInt8]()
-        output.reserveCapacity(count * 3 / 4)
+        output.reserveCapacity(input.count * 3 / 4)
         var accumulator: UInt32 = 0
         var bits = 0
         for byte in input {
-            let value = decodeTable[Int(byte)]
+            let value = table[Int(byte)]
             if value == 0xFF { return nil }
             accumulator = accumulator << 6 | UInt32(value)
             bits += 6
@@ -73,8 +76,30 @@ public enum Base64URL {
                 accumulator &= (1 << UInt32(bits)) - 1
             }
         }
-        // Leftover bits must be zero (RFC 4648 §3.5 canonical encoding).
-        if accumulator != 0 { return nil }
-        return output
+        return (output, accumulator)
+    }
+
+    static func decodeTable(for alphabet: String) -> [UInt8] {
+        var table = [UInt8](repeating: 0xFF, count: 256)
+        for (index, byte) in alphabet.utf8.enumerated() { table[Int(byte)] = UInt8(index) }
+        return table
+    }
+}
+
+/// Padded base64 (RFC 4648 §4), as HTTP Basic credentials carry it (RFC 7617).
+///
+/// A multiple of four characters, one or two `=` only at the end, nothing outside
+/// the alphabet; unused trailing bits are ignored. Stricter than Foundation's
+/// `Data(base64Encoded:)` (which takes `====` or `QU=D`), never different on what
+/// both take, and without going through `Data`: it runs on every token request.
+public enum Base64 {
+    private static let decodeTable = Base64URL.decodeTable(for: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+
+    /// The decoded bytes, or `nil` for anything that is not padded base64.
+    public static func decode(_ input: some Collection<UInt8>) -> [UInt8]? {
+        guard input.count % 4 == 0 else { return nil }
+        // At most two "=", at the end; a third (or one anywhere else) is outside the alphabet.
+        let padding = input.reversed().prefix(2).prefix { $0 == UInt8(ascii: "=") }.count
+        return Base64URL.decodeGroups(input.dropLast(padding), table: decodeTable)?.bytes
     }
 }

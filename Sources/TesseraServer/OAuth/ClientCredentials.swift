@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Metrics
 import TesseraCore
+import TesseraJOSE
 
 /// Failed client authentications at the OAuth endpoints.
 let authenticationFailures = Counter(label: "tessera_client_auth_failures_total")
