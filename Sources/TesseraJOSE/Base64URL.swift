@@ -52,15 +52,27 @@ public enum Base64URL {
 
     /// Decodes unpadded base64url given as ASCII bytes.
     public static func decode<Bytes: Collection>(bytes input: Bytes) -> [UInt8]? where Bytes.Element == UInt8 {
-        if input.count % 4 == 1 { return nil }
-        guard let (output, leftover) = decodeGroups(input, table: decodeTable) else { return nil }
-        // Leftover bits must be zero (RFC 4648 §3.5 canonical encoding).
-        return leftover == 0 ? output : nil
+        withContiguousBytes(input) { input in
+            if input.count % 4 == 1 { return nil }
+            guard let (output, leftover) = decodeGroups(input, table: decodeTable) else { return nil }
+            // Leftover bits must be zero (RFC 4648 §3.5 canonical encoding).
+            return leftover == 0 ? output : nil
+        }
+    }
+
+    /// `body` on the bytes in one contiguous buffer, so that the loops run on a
+    /// concrete type whatever collection the caller has (a generic loop called
+    /// from another module runs unspecialized, several times slower).
+    static func withContiguousBytes<Result>(
+        _ input: some Collection<UInt8>, _ body: (UnsafeBufferPointer<UInt8>) -> Result
+    ) -> Result {
+        if let result = input.withContiguousStorageIfAvailable(body) { return result }
+        return Array(input).withUnsafeBufferPointer(body)
     }
 
     /// Decodes characters of a 64-letter alphabet, six bits each; `nil` when one is
     /// outside it. Also returns the unused trailing bits.
-    static func decodeGroups(_ input: some Collection<UInt8>, table: [UInt8]) -> (bytes: [UInt8], leftover: UInt32)? {
+    static func decodeGroups(_ input: UnsafeBufferPointer<UInt8>, table: [UInt8]) -> (bytes: [UInt8], leftover: UInt32)? {
         var output = [UInt8]()
         output.reserveCapacity(input.count * 3 / 4)
         var accumulator: UInt32 = 0
@@ -97,9 +109,12 @@ public enum Base64 {
 
     /// The decoded bytes, or `nil` for anything that is not padded base64.
     public static func decode(_ input: some Collection<UInt8>) -> [UInt8]? {
-        guard input.count % 4 == 0 else { return nil }
-        // At most two "=", at the end; a third (or one anywhere else) is outside the alphabet.
-        let padding = input.reversed().prefix(2).prefix { $0 == UInt8(ascii: "=") }.count
-        return Base64URL.decodeGroups(input.dropLast(padding), table: decodeTable)?.bytes
+        Base64URL.withContiguousBytes(input) { input in
+            guard input.count % 4 == 0 else { return nil }
+            // At most two "=", at the end; a third (or one anywhere else) is outside the alphabet.
+            var end = input.count
+            while end > 0, input.count - end < 2, input[end - 1] == UInt8(ascii: "=") { end -= 1 }
+            return Base64URL.decodeGroups(UnsafeBufferPointer(rebasing: input[..<end]), table: decodeTable)?.bytes
+        }
     }
 }

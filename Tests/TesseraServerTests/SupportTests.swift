@@ -1,3 +1,4 @@
+import HTTPTypes
 import Logging
 import Synchronization
 import Testing
@@ -67,5 +68,18 @@ import Testing
         // An ISO 8601 UTC timestamp first, as 2026-11-23T19:50:48Z.
         #expect(first?.prefix(20).last == "Z")
         #expect(first?.dropFirst(4).first == "-")
+    }
+}
+
+@Suite struct HTTPFieldValueTests {
+    @Test func readsAFieldAsTheSubscriptDoes() {
+        var fields: HTTPFields = [.contentType: "application/json", HTTPField.Name("authorization")!: "Basic abc"]
+        #expect(fields.value(of: .authorization) == "Basic abc")
+        #expect(fields.value(of: .contentType) == "application/json")
+        #expect(fields.value(of: .contentLength) == nil)
+        // Twice: joined, as HTTPFields' own subscript joins them.
+        fields.append(HTTPField(name: .authorization, value: "Basic def"))
+        #expect(fields.value(of: .authorization) == "Basic abc, Basic def")
+        #expect(fields.value(of: .authorization) == fields[.authorization])
     }
 }

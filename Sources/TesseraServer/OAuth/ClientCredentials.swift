@@ -51,7 +51,7 @@ struct ClientCredentials {
             throw .invalidRequest("client_assertion_type must be \(TokenService.assertionType)")
         }
         guard let assertion else { throw .invalidRequest("client_assertion is missing") }
-        guard headers[.authorization] == nil, form["client_secret"] == nil else {
+        guard headers.value(of: .authorization) == nil, form["client_secret"] == nil else {
             throw .invalidRequest("use one client authentication method, not a client assertion and a secret together")
         }
         return assertion
@@ -60,7 +60,7 @@ struct ClientCredentials {
     /// Extracts credentials; `nil` when the request presents none.
     static func extract(from headers: HTTPFields, form: FormBody) throws(OAuthError) -> ClientCredentials? {
         let postID = form["client_id"], postSecret = form["client_secret"]
-        guard let authorization = headers[.authorization] else {
+        guard let authorization = headers.value(of: .authorization) else {
             guard let postID else {
                 if postSecret != nil { throw .invalidRequest("client_secret was sent without client_id") }
                 return nil

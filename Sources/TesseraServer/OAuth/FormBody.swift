@@ -39,7 +39,7 @@ struct FormBody {
     /// `application/x-www-form-urlencoded`, at most `limit` bytes, well encoded,
     /// and repeat no parameter outside `repeatable`.
     static func read(_ request: Request, upTo limit: Int, repeatable: Set<String> = []) async throws -> FormBody {
-        guard request.headers[.contentType]?.hasMediaType("application/x-www-form-urlencoded") == true else {
+        guard request.headers.value(of: .contentType)?.hasMediaType("application/x-www-form-urlencoded") == true else {
             throw OAuthError.invalidRequest("the body must be application/x-www-form-urlencoded")
         }
         let bytes = try await request.collectBody(upTo: limit)

@@ -91,7 +91,7 @@ struct RequestIDs: Sendable {
 
     /// The caller's id when it is safe to echo, else a new one.
     func id(for request: Request) -> String {
-        if let given = request.headers[.requestID], Self.isSafe(given) { return given }
+        if let given = request.headers.value(of: .requestID), Self.isSafe(given) { return given }
         return newID()
     }
 

@@ -9,7 +9,7 @@ struct BodyTooLarge: Error, CustomStringConvertible {
 extension Request {
     /// Collects the body, refusing more than `limit` bytes.
     func collectBody(upTo limit: Int) async throws -> [UInt8] {
-        if let length = headers[.contentLength].flatMap(Int.init), length > limit { throw BodyTooLarge(limit: limit) }
+        if let length = headers.value(of: .contentLength).flatMap(Int.init), length > limit { throw BodyTooLarge(limit: limit) }
         do {
             let buffer = try await body.collect(upTo: limit)
             return Array(buffer.readableBytesView)
