@@ -361,6 +361,8 @@ def test_request_metrics_count_routes_methods_and_statuses(server: Server):
     assert grew('hb_requests{http_route="NotFound",http_request_method="GET",http_response_status_code="404"}') == 1
     assert grew('hb_requests{http_route="NotFound",http_request_method="_OTHER",http_response_status_code="404"}') == 1
     assert not any("PROPFIND" in name for name in after)
+    # Requests with no route count as errors too, as Hummingbird's middleware counted them.
+    assert grew('hb_request_errors{http_route="NotFound",http_request_method="GET",error_type="404"}') == 1
     assert grew("http_server_request_duration_count{%s}" % token_ok) == 1
     assert grew("http_server_request_duration_sum{%s}" % token_ok) > 0
     # Every request has finished: none is counted as active.
