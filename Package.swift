@@ -42,6 +42,9 @@ let package = Package(
         // Already in the graph through hummingbird; named so `serve` can run Swift
         // concurrency's global executor on NIO's event loops (Serve.swift).
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        // Already in the graph through hummingbird; named so TesseraServer's connection
+        // guard can read the HTTP parts (NIOHTTPTypes) that Hummingbird's codec passes on.
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
     ],
     targets: [
         .target(
@@ -91,6 +94,8 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
             ],
             swiftSettings: strict
         ),

@@ -27,7 +27,7 @@ public struct Tessera: Sendable {
         issuer: String, storage: any Storage, masterKey: MasterKey,
         dependencies: Dependencies = .live, clientCacheTTL: TimeInterval = 30,
         throttle: AuthenticationThrottle.Policy? = AuthenticationThrottle.Policy(),
-        tokenRateLimit: Double? = nil
+        tokenRateLimit: Double? = nil, maximumAssertionLifetime: Int64 = ClientAssertion.defaultMaximumLifetime
     ) {
         let issuer = Tessera.normalizeIssuer(issuer)
         self.issuer = issuer
@@ -39,7 +39,7 @@ public struct Tessera: Sendable {
         tokens = TokenService(
             issuer: issuer, clients: clients, keyRing: keyRing, usage: usage, replay: storage, dependencies: dependencies,
             throttle: throttle.map { AuthenticationThrottle(policy: $0) },
-            rateLimiter: tokenRateLimit.map { TokenRateLimiter(rate: $0) }
+            rateLimiter: tokenRateLimit.map { TokenRateLimiter(rate: $0) }, maximumAssertionLifetime: maximumAssertionLifetime
         )
         accounts = ServiceAccountService(storage: storage, clients: clients, dependencies: dependencies)
         tenants = TenantService(storage: storage, clients: clients, dependencies: dependencies)

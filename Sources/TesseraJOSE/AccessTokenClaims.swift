@@ -56,6 +56,9 @@ public struct AccessTokenClaims: Codable, Sendable, Hashable {
         exp = try container.decode(Int64.self, forKey: .exp)
         iat = try container.decode(Int64.self, forKey: .iat)
         nbf = try container.decodeIfPresent(Int64.self, forKey: .nbf) ?? iat
+        for (value, key) in [(exp, CodingKeys.exp), (iat, .iat), (nbf, .nbf)] where !TimeClaims.isNumericDate(value) {
+            throw DecodingError.dataCorruptedError(forKey: key, in: container, debugDescription: "not a NumericDate from 1970 to 9999")
+        }
         jti = try container.decode(String.self, forKey: .jti)
         clientID = try container.decode(String.self, forKey: .clientID)
         scope = try container.decodeIfPresent(String.self, forKey: .scope) ?? ""
@@ -65,7 +68,8 @@ public struct AccessTokenClaims: Codable, Sendable, Hashable {
 
     /// Reads the claims from a JWT payload, as ``init(from:)`` does (`aud` a
     /// string or an array of strings; `nbf` defaults to `iat`; `scope`, `tenant`
-    /// and `roles` to empty; `null` counts as absent), without `JSONDecoder`.
+    /// and `roles` to empty; `null` counts as absent), without `JSONDecoder`. `exp`,
+    /// `iat` and `nbf` must be NumericDates in ``TimeClaims/range``.
     public init(json bytes: [UInt8]) throws {
         guard let members = try JSONValue.parse(bytes).object else { throw JOSEError.malformed("the claims are not a JSON object") }
         func required<T>(_ name: String, _ read: (JSONValue) -> T?) throws -> T {
@@ -75,9 +79,9 @@ public struct AccessTokenClaims: Codable, Sendable, Hashable {
         iss = try required("iss", \.string)
         sub = try required("sub", \.string)
         aud = try required("aud") { $0.string.map { [$0] } ?? $0.strings }
-        exp = try required("exp", \.int64)
-        iat = try required("iat", \.int64)
-        nbf = try members.optional("nbf", \.int64) ?? iat
+        exp = try required("exp", \.numericDate)
+        iat = try required("iat", \.numericDate)
+        nbf = try members.optional("nbf", \.numericDate) ?? iat
         jti = try required("jti", \.string)
         clientID = try required("client_id", \.string)
         scope = try members.optional("scope", \.string) ?? ""
@@ -103,6 +107,16 @@ public struct AccessTokenClaims: Codable, Sendable, Hashable {
         try container.encode(tenant, forKey: .tenant)
         try container.encode(roles, forKey: .roles)
     }
+
+    /// Whether a JWS header's `typ` marks an access token: `at+jwt`, or its full
+    /// media type `application/at+jwt` (RFC 9068 §2.1, RFC 7515 §4.1.9), in any case.
+    public static func isAccessTokenType(_ typ: String?) -> Bool {
+        guard let typ = typ?.lowercased() else { return false }
+        return typ == "at+jwt" || typ == "application/at+jwt"
+    }
+
+    /// The time claims, for ``TimeClaims/violation(now:leeway:maximumLifetime:)``.
+    public var times: TimeClaims { TimeClaims(exp: exp, nbf: nbf, iat: iat) }
 
     /// Signs these claims as an RFC 9068 access token (`typ: at+jwt`).
     public func sign(with key: SigningKey) throws -> String {

@@ -41,6 +41,20 @@ public struct JWK: Codable, Sendable, Hashable {
         self.q = q
     }
 
+    /// Reads a JWK from a parsed JSON object: `kty` is required, the other
+    /// members above are strings when present (`null` counts as absent), and
+    /// members Tessera does not use are ignored.
+    public init(members: [String: JSONValue]) throws {
+        guard let kty = members["kty"]?.string else { throw JOSEError.invalidKey("a JWK needs a string \"kty\"") }
+        self.init(
+            kty: kty, kid: try members.optional("kid", \.string), use: try members.optional("use", \.string),
+            alg: try members.optional("alg", \.string), crv: try members.optional("crv", \.string),
+            x: try members.optional("x", \.string), y: try members.optional("y", \.string),
+            n: try members.optional("n", \.string), e: try members.optional("e", \.string),
+            d: try members.optional("d", \.string), p: try members.optional("p", \.string), q: try members.optional("q", \.string)
+        )
+    }
+
     /// This key without any private member.
     public var publicKey: JWK {
         var copy = self

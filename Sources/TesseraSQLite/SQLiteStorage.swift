@@ -29,6 +29,15 @@ public final class SQLiteStorage: Storage {
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }
         pool = try DatabasePool(path: path, configuration: configuration)
+        // GRDB switches the writer to `synchronous = NORMAL` when it turns WAL on,
+        // after `prepareDatabase` ran: set FULL on the writer again, where it
+        // matters (every commit then syncs the WAL), and refuse to run without it.
+        try pool.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+            guard try Int.fetchOne(db, sql: "PRAGMA synchronous") == 2 else {
+                throw StoreError.unavailable("SQLite refused synchronous = FULL on the writer connection")
+            }
+        }
         try SQLiteStorage.migrator.migrate(pool)
     }
 
@@ -182,7 +191,13 @@ public final class SQLiteStorage: Storage {
     }
 
     /// The value of a PRAGMA as text, as a reader connection sees it (for diagnostics and tests).
+    /// A pragma as the writer connection, which makes every commit, sees it.
     func pragma(_ name: String) throws -> String? {
+        try pool.writeWithoutTransaction { db in try String.fetchOne(db, sql: "PRAGMA \(name)") }
+    }
+
+    /// A pragma as a reader connection sees it.
+    func readerPragma(_ name: String) throws -> String? {
         try pool.read { db in try String.fetchOne(db, sql: "PRAGMA \(name)") }
     }
 

@@ -16,11 +16,14 @@ public enum TesseraHTTP {
         public var keyPolicy: KeyPolicy?
         /// The seed dialects served beside the native API.
         public var dialects: Set<Dialect>
+        /// Connection deadlines and the connection limit.
+        public var connections: ConnectionLimits
 
         public init(
             host: String = "127.0.0.1", port: Int = 8080, jwksMaxAge: Int = 300, keyPolicy: KeyPolicy? = nil,
-            dialects: Set<Dialect> = Set(Dialect.allCases)
+            dialects: Set<Dialect> = Set(Dialect.allCases), connections: ConnectionLimits = ConnectionLimits()
         ) {
+            self.connections = connections
             self.host = host
             self.port = port
             self.jwksMaxAge = jwksMaxAge
@@ -84,14 +87,18 @@ public enum TesseraHTTP {
         )
     }
 
-    /// The application: the router served on `configuration.host:port`, with the
-    /// batched last-used writer and the key-ring refresher as services.
+    /// The application: the router served on `configuration.host:port` over HTTP/1.1
+    /// under ``ConnectionLimits``, with the batched last-used writer and the
+    /// key-ring refresher as services.
     public static func application(
         tessera: Tessera, configuration: Configuration, metrics: PrometheusCollectorRegistry? = nil, logger: Logger,
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
+        let limits = configuration.connections
+        let registry = ConnectionRegistry(maximum: limits.maximumConnections)
         var app = Application(
             router: router(tessera: tessera, configuration: configuration, metrics: metrics),
+            server: .http1(configuration: .init(additionalChannelHandlers: [ConnectionGuard(limits: limits, registry: registry)])),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
             logger: logger

@@ -155,7 +155,7 @@ public final class TokenVerifier: Sendable {
         } catch let error as JOSEError {
             throw TokenVerificationError(.malformed, error.reason)
         }
-        guard let typ = jws.header.typ?.lowercased(), typ == "at+jwt" || typ == "application/at+jwt" else {
+        guard AccessTokenClaims.isAccessTokenType(jws.header.typ) else {
             throw TokenVerificationError(.wrongType, "typ is \(jws.header.typ.map { "\"\($0)\"" } ?? "missing"), expected \"at+jwt\"")
         }
         guard JWSAlgorithm(rawValue: jws.header.alg) != nil else {
@@ -194,16 +194,14 @@ public final class TokenVerifier: Sendable {
         guard claims.aud.contains(audience) else {
             throw TokenVerificationError(.wrongAudience, "aud does not contain \"\(audience)\"")
         }
-        let current = now().timeIntervalSince1970
-        let leeway = configuration.leeway
-        guard TimeInterval(claims.exp) + leeway > current else {
-            throw TokenVerificationError(.expired, "the token expired at \(claims.exp)")
-        }
-        guard TimeInterval(claims.nbf) - leeway <= current else {
-            throw TokenVerificationError(.notYetValid, "the token is not valid before \(claims.nbf)")
-        }
-        guard TimeInterval(claims.iat) - leeway <= current else {
-            throw TokenVerificationError(.issuedInFuture, "the token was issued in the future (\(claims.iat))")
+        // The time policy the issuer applies too (TimeClaims); the leeway in whole seconds.
+        let leeway = Int64(min(max(configuration.leeway.rounded(.up), 0), 3600))
+        switch claims.times.violation(now: TimeClaims.seconds(now()), leeway: leeway) {
+        case nil: return
+        case .expired: throw TokenVerificationError(.expired, "the token expired at \(claims.exp)")
+        case .notYetValid: throw TokenVerificationError(.notYetValid, "the token is not valid before \(claims.nbf)")
+        case .issuedInFuture: throw TokenVerificationError(.issuedInFuture, "the token was issued in the future (\(claims.iat))")
+        case let violation?: throw TokenVerificationError(.malformed, violation.description)
         }
     }
 

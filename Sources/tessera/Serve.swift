@@ -47,6 +47,21 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("client-cache-ttl"), help: "Seconds a cached client (account, secrets, roles) is used before it is read again. Changes made through this server apply at once; this bounds how long a change by another process goes unseen (env TESSERA_CLIENT_CACHE_TTL; default 300 with SQLite, where serve is the only writer, 30 with PostgreSQL, whose change feed tells replicas within a second).")
     var clientCacheTTL: Int?
 
+    @Option(name: .customLong("max-assertion-lifetime"), help: "How far ahead, in seconds, a private_key_jwt client assertion's exp may lie (env TESSERA_MAX_ASSERTION_LIFETIME; default 3600, 60–86400).")
+    var maxAssertionLifetime: Int?
+
+    @Option(name: .customLong("idle-timeout"), help: "Seconds a kept-alive connection may wait for its next request (env TESSERA_IDLE_TIMEOUT; default 75, longer than a proxy's usual 60).")
+    var idleTimeout: Int?
+
+    @Option(name: .customLong("header-timeout"), help: "Seconds a request's head may take from its first byte, and a new connection to send one (env TESSERA_HEADER_TIMEOUT; default 10).")
+    var headerTimeout: Int?
+
+    @Option(name: .customLong("body-timeout"), help: "Seconds a request's body may take after its head (env TESSERA_BODY_TIMEOUT; default 30).")
+    var bodyTimeout: Int?
+
+    @Option(name: .customLong("max-connections"), help: "Open connections at most; past it the longest-waiting idle connection is closed (env TESSERA_MAX_CONNECTIONS; default 10000, or fewer when the open-file limit is lower).")
+    var maxConnections: Int?
+
     @Option(help: "Seed dialects to serve, comma-separated, or none (env TESSERA_DIALECTS; default all: rezolve,mixpanel,ctrlhub,keycard,qualytics).")
     var dialects: String?
 
@@ -72,6 +87,20 @@ struct Serve: AsyncParsableCommand {
         }
         if let maxAge = jwksMaxAge ?? Env.value("TESSERA_JWKS_MAX_AGE").flatMap(Int.init), maxAge < 0 {
             throw ValidationError("--jwks-max-age must not be negative")
+        }
+        if let lifetime = maxAssertionLifetime ?? Env.value("TESSERA_MAX_ASSERTION_LIFETIME").flatMap(Int.init), !(60...86_400).contains(lifetime) {
+            throw ValidationError("--max-assertion-lifetime must be 60–86400 seconds")
+        }
+        for (name, value, variable) in [
+            ("--idle-timeout", idleTimeout, "TESSERA_IDLE_TIMEOUT"), ("--header-timeout", headerTimeout, "TESSERA_HEADER_TIMEOUT"),
+            ("--body-timeout", bodyTimeout, "TESSERA_BODY_TIMEOUT"),
+        ] {
+            if let seconds = value ?? Env.value(variable).flatMap(Int.init), !(1...3600).contains(seconds) {
+                throw ValidationError("\(name) must be 1–3600 seconds")
+            }
+        }
+        if let connections = maxConnections ?? Env.value("TESSERA_MAX_CONNECTIONS").flatMap(Int.init), !(1...1_000_000).contains(connections) {
+            throw ValidationError("--max-connections must be 1–1000000")
         }
         if let issuer = issuer ?? Env.value("TESSERA_ISSUER") {
             guard let url = URL(string: issuer), url.scheme == "http" || url.scheme == "https", url.host != nil else {
@@ -128,7 +157,11 @@ struct Serve: AsyncParsableCommand {
             tessera = Tessera(
                 issuer: issuer, storage: storage, masterKey: try store.masterKey(), clientCacheTTL: TimeInterval(ttl),
                 throttle: clientLimit > 0 || addressLimit > 0 ? throttle : nil,
-                tokenRateLimit: rateLimit > 0 ? rateLimit : nil
+                tokenRateLimit: rateLimit > 0 ? rateLimit : nil,
+                maximumAssertionLifetime: Int64(
+                    maxAssertionLifetime ?? Env.value("TESSERA_MAX_ASSERTION_LIFETIME").flatMap(Int.init)
+                        ?? Int(ClientAssertion.defaultMaximumLifetime)
+                )
             )
             try await tessera.start(signingAlgorithm: try store.signingAlgorithm())
         } catch let error as ValidationError {
@@ -143,13 +176,45 @@ struct Serve: AsyncParsableCommand {
             algorithm: try store.explicitSigningAlgorithm() ?? active.algorithm, publishAhead: TimeInterval(jwksMaxAge + 10),
             rotationPeriod: rotationDays > 0 ? TimeInterval(rotationDays) * 86_400 : nil
         )
+        let connections = connectionLimits(logger: logger)
         let app = TesseraHTTP.application(
             tessera: tessera,
-            configuration: .init(host: host, port: port, jwksMaxAge: jwksMaxAge, keyPolicy: keyPolicy, dialects: try resolvedDialects()),
+            configuration: .init(
+                host: host, port: port, jwksMaxAge: jwksMaxAge, keyPolicy: keyPolicy, dialects: try resolvedDialects(),
+                connections: connections
+            ),
             metrics: registry,
             logger: logger,
             onServerRunning: { port in logger.info("tessera serving", metadata: ["issuer": "\(issuer)", "port": "\(port)"]) }
         )
         try await app.runService()
+    }
+
+    /// The connection deadlines and limit from the options. The open-file limit is
+    /// raised to its hard limit first; the connection limit stays 128 below it,
+    /// so the store, the listener and the logs always have descriptors left.
+    private func connectionLimits(logger: Logger) -> ConnectionLimits {
+        func seconds(_ value: Int?, _ variable: String, _ fallback: TimeAmount) -> TimeAmount {
+            (value ?? Env.value(variable).flatMap(Int.init)).map { .seconds(Int64($0)) } ?? fallback
+        }
+        var files = rlimit()
+        getrlimit(Int32(RLIMIT_NOFILE.rawValue), &files)
+        if files.rlim_cur < files.rlim_max {
+            var raised = files
+            raised.rlim_cur = files.rlim_max
+            if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { files = raised }
+        }
+        let available = files.rlim_cur > 1 << 30 ? 1 << 30 : Int(files.rlim_cur)
+        let ceiling = max(16, available - 128)
+        let requested = maxConnections ?? Env.value("TESSERA_MAX_CONNECTIONS").flatMap(Int.init) ?? ConnectionLimits.defaultMaximumConnections
+        if requested > ceiling {
+            logger.notice("connection limit lowered to fit the open-file limit", metadata: ["requested": "\(requested)", "limit": "\(ceiling)"])
+        }
+        return ConnectionLimits(
+            idleTimeout: seconds(idleTimeout, "TESSERA_IDLE_TIMEOUT", ConnectionLimits.defaultIdleTimeout),
+            headerTimeout: seconds(headerTimeout, "TESSERA_HEADER_TIMEOUT", ConnectionLimits.defaultHeaderTimeout),
+            bodyTimeout: seconds(bodyTimeout, "TESSERA_BODY_TIMEOUT", ConnectionLimits.defaultBodyTimeout),
+            maximumConnections: min(requested, ceiling)
+        )
     }
 }

@@ -160,12 +160,29 @@ final class SwitchableStorage: Storage {
 
     init(_ base: any Storage) { self.base = base }
 
+    enum Read: Sendable { case credentials, tenant, roles }
+
+    /// Runs once, after the next read of its kind has read the store and before
+    /// it returns: a test holds a load there while a change commits, as a slow
+    /// read would on a busy server.
+    let afterRead = Mutex<(read: Read, hook: @Sendable () async -> Void)?>(nil)
+
     private func check() throws { if down.withLock({ $0 }) { throw StoreError.unavailable("switched off") } }
 
+    private func held<T>(_ read: Read, _ value: T) async -> T {
+        let hook = afterRead.withLock { pending -> (@Sendable () async -> Void)? in
+            guard let current = pending, current.read == read else { return nil }
+            pending = nil
+            return current.hook
+        }
+        await hook?()
+        return value
+    }
+
     func createTenant(_ tenant: Tenant, roles: [Role]) async throws -> Tenant { try check(); return try await base.createTenant(tenant, roles: roles) }
-    func tenant(id: UUID) async throws -> Tenant? { try check(); return try await base.tenant(id: id) }
+    func tenant(id: UUID) async throws -> Tenant? { try check(); return await held(.tenant, try await base.tenant(id: id)) }
     func tenant(slug: String) async throws -> Tenant? { try check(); return try await base.tenant(slug: slug) }
-    func roles(tenantID: UUID) async throws -> [Role] { try check(); return try await base.roles(tenantID: tenantID) }
+    func roles(tenantID: UUID) async throws -> [Role] { try check(); return await held(.roles, try await base.roles(tenantID: tenantID)) }
     func listTenants(afterNumber: Int?, limit: Int) async throws -> [Tenant] { try check(); return try await base.listTenants(afterNumber: afterNumber, limit: limit) }
     func updateTenant(_ tenant: Tenant) async throws { try check(); try await base.updateTenant(tenant) }
     func createRole(_ role: Role, tenantID: UUID) async throws { try check(); try await base.createRole(role, tenantID: tenantID) }
@@ -176,7 +193,7 @@ final class SwitchableStorage: Storage {
     }
     func serviceAccount(id: UUID, tenantID: UUID) async throws -> ServiceAccount? { try check(); return try await base.serviceAccount(id: id, tenantID: tenantID) }
     func credentials(clientID: String) async throws -> (account: ServiceAccount, secrets: [ClientSecret])? {
-        try check(); return try await base.credentials(clientID: clientID)
+        try check(); return await held(.credentials, try await base.credentials(clientID: clientID))
     }
     func countServiceAccounts(tenantID: UUID) async throws -> Int { try check(); return try await base.countServiceAccounts(tenantID: tenantID) }
     func recordUsage(accounts: [UUID: Date], secrets: [UUID: Date]) async throws { try check(); try await base.recordUsage(accounts: accounts, secrets: secrets) }

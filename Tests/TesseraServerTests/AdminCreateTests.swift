@@ -160,7 +160,9 @@ import TesseraCore
     }
 
     static let badBodies: [BadBody] = [
-        BadBody(body: "{not json", status: .badRequest, field: nil, detail: "the body is not valid JSON"),
+        BadBody(body: "{not json", status: .badRequest, field: nil, detail: "the body is not valid JSON, or names a member twice"),
+        BadBody(body: #"{"name":"a","name":"b"}"#, status: .badRequest, field: nil, detail: "the body is not valid JSON, or names a member twice"),
+        BadBody(body: #"{"name":"a","roles":["editor"],"roles":["admin"]}"#, status: .badRequest, field: nil, detail: "the body is not valid JSON, or names a member twice"),
         BadBody(body: "[1,2]", status: .badRequest, field: nil, detail: "the body must be a JSON object"),
         BadBody(body: #"{"name":"x","colour":"red"}"#, status: .badRequest, field: "colour", detail: "unknown member \"colour\""),
         BadBody(body: #"{"name":42}"#, status: .badRequest, field: "name", detail: "name must be a string"),

@@ -82,8 +82,8 @@ import TesseraJOSE
             let stranger = try SigningKey.generate(.es256)
             let cases: [(String, String)] = [
                 (try Self.assertion(setup, aud: "https://elsewhere.example/token"), "aud of the client assertion must be the token endpoint or the issuer"),
-                (try Self.assertion(setup, exp: 3600), "exp of the client assertion is more than 300 s ahead"),
-                (try Self.assertion(setup, exp: -120), "the client assertion has expired"),
+                (try Self.assertion(setup, exp: 3600 + 40), "the client assertion is refused: exp is more than 3600 s ahead"),
+                (try Self.assertion(setup, exp: -40), "the client assertion is refused: the token has expired"),
                 (try Self.assertion(setup, sub: "tsc_other"), "iss and sub of the client assertion must both be the client id"),
                 (try Self.assertion(setup, key: stranger), "the client assertion's signature does not verify"),
                 (try Self.assertion(setup, kid: "k2"), "no registered key matches the client assertion"),
@@ -98,6 +98,88 @@ import TesseraJOSE
             let parts = try Self.assertion(setup).split(separator: ".")
             let relabelled = Base64URL.encode(#"{"alg":"ES384","kid":"k1"}"#) + ".\(parts[1]).\(parts[2])"
             #expect(try await Self.exchange(client, relabelled).status == .unauthorized)
+        }
+    }
+
+    /// The payload of an assertion as raw JSON text, so that numbers JSONSerialization
+    /// cannot write (2^63, 1e300) reach the server as an attacker would send them.
+    static func rawAssertion(_ setup: Setup, times: String, key: SigningKey? = nil) throws -> String {
+        let signer = key ?? setup.key
+        let header = Base64URL.encode(#"{"alg":"\#(signer.algorithm.rawValue)","kid":"k1"}"#)
+        let json = #"{"iss":"\#(setup.clientID)","sub":"\#(setup.clientID)","aud":"http://tessera.test/oauth2/token","jti":"\#(UUID().uuidString)",\#(times)}"#
+        let payload = Base64URL.encode(Array(json.utf8))
+        return "\(header).\(payload).\(Base64URL.encode(try signer.sign(Array("\(header).\(payload)".utf8))))"
+    }
+
+    /// A registered key lets its holder sign any claims: the server must survive
+    /// every time value, answer invalid_client, and keep serving (an exp near
+    /// Int64.max once trapped in `exp + leeway` after the signature verified).
+    @Test func extremeTimeClaimsAreInvalidClientAndNeverTrap() async throws {
+        let harness = try await ServerHarness(throttle: nil)
+        defer { harness.cleanup() }
+        try await harness.run { client in
+            let setup = try await Self.setup(harness, client)
+            let now = Int64(Date().timeIntervalSince1970)
+            let outOfRange = "the client assertion is refused: exp is not a NumericDate from 1970 to 9999"
+            let cases: [(String, String)] = [
+                (#""exp":9223372036854775807"#, outOfRange),
+                (#""exp":9223372036854775808"#, outOfRange),
+                (#""exp":-9223372036854775808"#, outOfRange),
+                (#""exp":1e300"#, outOfRange),
+                (#""exp":1.5"#, outOfRange),
+                (#""exp":"\#(now + 60)""#, outOfRange),
+                (#""exp":253402300800"#, outOfRange),
+                (#""exp":\#(now + 60),"iat":9223372036854775807"#, "the client assertion is refused: iat is not a NumericDate from 1970 to 9999"),
+                (#""exp":\#(now + 60),"nbf":-9223372036854775808"#, "the client assertion is refused: nbf is not a NumericDate from 1970 to 9999"),
+                (#""exp":\#(now + 60),"nbf":\#(now + 600)"#, "the client assertion is refused: the token is not valid yet"),
+                (#""exp":\#(now + 60),"iat":\#(now + 600)"#, "the client assertion is refused: the token was issued in the future"),
+                (#""exp":253402300799"#, "the client assertion is refused: exp is more than 3600 s ahead"),
+            ]
+            for (times, description) in cases {
+                let response = try await Self.exchange(client, try Self.rawAssertion(setup, times: times))
+                #expect(response.status == .unauthorized, "\(times)")
+                #expect(try response.jsonObject()["error"] as? String == "invalid_client", "\(times)")
+                #expect(try response.jsonObject()["error_description"] as? String == description, "\(times)")
+            }
+            // Still serving, and a good assertion still works.
+            #expect(try await Self.exchange(client, try Self.assertion(setup)).status == .ok)
+        }
+    }
+
+    /// Authlib's `PrivateKeyJWT` and other common clients sign assertions that
+    /// live an hour by default: that is accepted, and the limit is configurable.
+    @Test func anHourLongAssertionIsAcceptedUnlessConfiguredShorter() async throws {
+        let harness = try await ServerHarness()
+        defer { harness.cleanup() }
+        try await harness.run { client in
+            let setup = try await Self.setup(harness, client)
+            #expect(try await Self.exchange(client, try Self.assertion(setup, exp: 3600)).status == .ok)
+        }
+        let strict = try await ServerHarness(maximumAssertionLifetime: 300)
+        defer { strict.cleanup() }
+        try await strict.run { client in
+            let setup = try await Self.setup(strict, client)
+            let refused = try await Self.exchange(client, try Self.assertion(setup, exp: 3600))
+            #expect(refused.status == .unauthorized)
+            #expect(try refused.jsonObject()["error_description"] as? String == "the client assertion is refused: exp is more than 300 s ahead")
+            #expect(try await Self.exchange(client, try Self.assertion(setup, exp: 300)).status == .ok)
+        }
+    }
+
+    /// An RS256 key signs PS256 too; the registered key fixes the algorithm, so a
+    /// PS256 signature under the RS256 key's header is not accepted, nor the reverse.
+    @Test(arguments: [(JWSAlgorithm.rs256, JWSAlgorithm.ps256), (.ps256, .rs256)])
+    func anRSAKeyOnlyVerifiesItsOwnAlgorithm(_ registered: JWSAlgorithm, _ used: JWSAlgorithm) async throws {
+        let harness = try await ServerHarness(throttle: nil)
+        defer { harness.cleanup() }
+        try await harness.run { client in
+            let setup = try await Self.setup(harness, client, algorithm: registered)
+            let other = try SigningKey(algorithm: used, privateKeyBytes: setup.key.privateKeyBytes)
+            let now = Int64(Date().timeIntervalSince1970)
+            let response = try await Self.exchange(client, try Self.rawAssertion(setup, times: #""exp":\#(now + 60)"#, key: other))
+            #expect(response.status == .unauthorized)
+            #expect(try response.jsonObject()["error_description"] as? String == "the client assertion's signature does not verify")
+            #expect(try await Self.exchange(client, try Self.rawAssertion(setup, times: #""exp":\#(now + 60)"#)).status == .ok)
         }
     }
 

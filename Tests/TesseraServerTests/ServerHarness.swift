@@ -15,10 +15,16 @@ struct ServerHarness {
     let directory: URL
     let app: Application<FrontResponder<RouterResponder<TesseraRequestContext>>>
 
-    init(jwksMaxAge: Int = 300, throttle: AuthenticationThrottle.Policy? = AuthenticationThrottle.Policy()) async throws {
+    init(
+        jwksMaxAge: Int = 300, throttle: AuthenticationThrottle.Policy? = AuthenticationThrottle.Policy(),
+        maximumAssertionLifetime: Int64 = ClientAssertion.defaultMaximumLifetime
+    ) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-http-\(UUID().uuidString)")
         let storage = try SQLiteStorage(path: directory.appendingPathComponent("tessera.sqlite").path)
-        tessera = Tessera(issuer: Self.issuer, storage: storage, masterKey: .generate(), throttle: throttle)
+        tessera = Tessera(
+            issuer: Self.issuer, storage: storage, masterKey: .generate(), throttle: throttle,
+            maximumAssertionLifetime: maximumAssertionLifetime
+        )
         try await tessera.start(signingAlgorithm: .es256)
         app = Application(router: TesseraHTTP.router(tessera: tessera, configuration: .init(jwksMaxAge: jwksMaxAge)))
     }

@@ -17,11 +17,28 @@ public struct Principal: Sendable, Hashable {
     }
 
     public var isSuperAdmin: Bool { scopes.contains(TesseraScope.superAdmin) }
+
+    /// This principal with only the authority the account still has: the
+    /// token's scopes and roles that its roles grant now. A demoted account's
+    /// token keeps no more than the account, whatever the token says.
+    func limited(to client: ClientRecord) -> Principal {
+        let current = Set(client.account.roles)
+        var claims = claims
+        claims.scope = claims.scope.split(separator: " ", omittingEmptySubsequences: true)
+            .filter { client.allowedScopes.contains(String($0)) }.joined(separator: " ")
+        claims.roles = claims.roles.filter { current.contains($0) }
+        return Principal(
+            accountID: accountID, clientID: clientID, tenantID: tenantID,
+            scopes: scopes.intersection(client.allowedScopes), roles: claims.roles, claims: claims
+        )
+    }
 }
 
 /// Validates access tokens of this issuer for its own APIs: signature with the
-/// key ring (algorithm bound to the key), `typ`, `iss`, `exp`, `nbf`, and that
-/// the account behind it can still authenticate.
+/// key ring (algorithm bound to the key), `typ`, `iss`, the time claims under
+/// ``TimeClaims`` (the policy `TesseraVerifier` applies too), `aud` when the
+/// caller names one, and that the account behind it can still authenticate;
+/// the principal carries only the authority the account has now.
 public struct AccessTokenValidator: Sendable {
     /// Why a token was refused; rendered as RFC 6750 `invalid_token` without detail.
     public struct Rejection: Error, Sendable, CustomStringConvertible {
@@ -65,7 +82,7 @@ public struct AccessTokenValidator: Sendable {
         let claims: AccessTokenClaims
         do {
             let jws = try CompactJWS(token)
-            guard jws.header.typ?.lowercased() == "at+jwt" else { throw Rejection(description: "typ is not at+jwt") }
+            guard AccessTokenClaims.isAccessTokenType(jws.header.typ) else { throw Rejection(description: "typ is not at+jwt") }
             try jws.verify(with: keys)
             claims = try AccessTokenClaims(json: jws.payload)
         } catch let rejection as Rejection {
@@ -78,13 +95,21 @@ public struct AccessTokenValidator: Sendable {
     }
 
     /// The principal behind a token that is valid now: signed here, within its
-    /// lifetime, not revoked, and of an account that can still authenticate.
-    public func validate(_ token: String) async throws -> Principal {
+    /// time claims, meant for `audience` (when given), not revoked, and of an
+    /// account that can still authenticate; its scopes and roles are those of the
+    /// token that the account's roles still grant.
+    ///
+    /// - Parameter audience: the value `aud` must contain; `nil` for introspection,
+    ///   which answers for tokens of every audience.
+    public func validate(_ token: String, audience: String? = nil) async throws -> Principal {
         let claims = try signedClaims(token)
         let nowDate = dependencies.now()
-        let now = Int64(nowDate.timeIntervalSince1970)
-        guard claims.exp + leeway > now else { throw Rejection(description: "token expired") }
-        guard claims.nbf - leeway <= now else { throw Rejection(description: "token not yet valid") }
+        if let violation = claims.times.violation(now: TimeClaims.seconds(nowDate), leeway: leeway) {
+            throw Rejection(description: violation.description)
+        }
+        if let audience, !claims.aud.contains(audience) {
+            throw Rejection(description: "the token's aud does not include \(audience)")
+        }
         let principal = try Self.principal(of: claims)
         guard try await !revocations.isTokenRevoked(jti: claims.jti) else { throw Rejection(description: "token revoked") }
         guard let client = try await clients.client(id: claims.clientID, now: nowDate),
@@ -92,7 +117,7 @@ public struct AccessTokenValidator: Sendable {
         else {
             throw Rejection(description: "the account is no longer active")
         }
-        return principal
+        return principal.limited(to: client)
     }
 
     /// The principal a token's claims name, without checking the token: for a

@@ -31,12 +31,18 @@ public struct ClientRecord: Sendable {
 }
 
 /// An in-memory, bounded cache of client records by client id, so the token
-/// endpoint reads nothing from disk in its steady state (DESIGN §6).
+/// endpoint reads nothing from disk in its steady state.
 ///
 /// Entries live at most `timeToLive`, which bounds how long a change made by
 /// another process can go unseen; changes made through this process call
 /// ``invalidate(clientID:)`` and take effect at once. Unknown client ids are
 /// cached too, so a flood of made-up ids cannot turn into a flood of queries.
+///
+/// An invalidation always wins over a load that ran beside it: every
+/// invalidation advances a generation, and a load stores what it read only if
+/// the generation did not move while it read. Otherwise a load that read the
+/// store just before a change committed (an account being disabled, a role
+/// losing a scope) would put the old record back for a whole TTL.
 ///
 /// When the store is unavailable, an entry past its TTL is still answered for up
 /// to `staleLimit`, so clients already known keep obtaining tokens through a
@@ -47,14 +53,27 @@ public final class ClientDirectory: Sendable {
         let loadedAt: Date
     }
 
+    private struct CachedTenant {
+        let tenant: Tenant
+        let roles: [Role]
+        let loadedAt: Date
+    }
+
+    private struct State {
+        var clients: [String: Entry] = [:]
+        /// Tenants with their role catalogues, under the same TTL: the many clients
+        /// of one tenant share one read of them.
+        var tenants: [UUID: CachedTenant] = [:]
+        /// Advanced by every invalidation; a load keeps its result only if this
+        /// did not change while it read.
+        var generation: UInt64 = 0
+    }
+
     private let storage: any Storage
     private let timeToLive: TimeInterval
     private let staleLimit: TimeInterval
     private let capacity: Int
-    private let entries: Mutex<[String: Entry]>
-    /// Tenants with their role catalogues, under the same TTL: the many clients of
-    /// one tenant share one read of them.
-    private let tenants = Mutex<[UUID: (tenant: Tenant, roles: [Role], loadedAt: Date)]>([:])
+    private let state = Mutex(State())
     private let hits = Counter(label: "tessera_client_cache_hits_total")
     private let loads = Counter(label: "tessera_client_cache_loads_total")
 
@@ -63,12 +82,11 @@ public final class ClientDirectory: Sendable {
         self.timeToLive = timeToLive
         self.staleLimit = staleLimit
         self.capacity = capacity
-        self.entries = Mutex([:])
     }
 
     /// The client with this id, or `nil` when there is none.
     public func client(id clientID: String, now: Date) async throws -> ClientRecord? {
-        let cached = entries.withLock { $0[clientID] }
+        let (cached, generation) = state.withLock { ($0.clients[clientID], $0.generation) }
         if let cached, now.timeIntervalSince(cached.loadedAt) < timeToLive, cached.loadedAt <= now {
             hits.increment()
             return cached.record
@@ -76,38 +94,51 @@ public final class ClientDirectory: Sendable {
         loads.increment()
         let record: ClientRecord?
         do {
-            record = try await load(clientID, now: now)
+            record = try await load(clientID, now: now, generation: generation)
         } catch let error as StoreError where error.isUnavailable {
             guard let cached, cached.loadedAt <= now, now.timeIntervalSince(cached.loadedAt) < staleLimit else { throw error }
             return cached.record
         }
-        entries.withLock { entries in
-            if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
-            entries[clientID] = Entry(record: record, loadedAt: now)
+        state.withLock { state in
+            guard state.generation == generation else { return }
+            if state.clients.count >= capacity { state.clients.removeAll(keepingCapacity: true) }
+            state.clients[clientID] = Entry(record: record, loadedAt: now)
         }
         return record
     }
 
-    /// Forgets one client, so its next request reads the store.
+    /// Forgets one client, so its next request reads the store; a load already
+    /// reading it keeps its result to itself.
     public func invalidate(clientID: String) {
-        _ = entries.withLock { $0.removeValue(forKey: clientID) }
+        state.withLock { state in
+            state.generation &+= 1
+            state.clients.removeValue(forKey: clientID)
+        }
     }
 
-    /// Forgets every client (after a change to roles or a tenant).
+    /// Forgets every client and tenant (after a change to roles or a tenant).
     public func invalidateAll() {
-        entries.withLock { $0.removeAll() }
-        tenants.withLock { $0.removeAll() }
+        state.withLock { state in
+            state.generation &+= 1
+            state.clients.removeAll()
+            state.tenants.removeAll()
+        }
     }
 
-    private func load(_ clientID: String, now: Date) async throws -> ClientRecord? {
+    private func load(_ clientID: String, now: Date, generation: UInt64) async throws -> ClientRecord? {
         guard let (account, secrets) = try await storage.credentials(clientID: clientID) else { return nil }
         let tenant: Tenant, roles: [Role]
-        if let cached = tenants.withLock({ $0[account.tenantID] }), cached.loadedAt <= now, now.timeIntervalSince(cached.loadedAt) < timeToLive {
+        if let cached = state.withLock({ $0.tenants[account.tenantID] }), cached.loadedAt <= now,
+           now.timeIntervalSince(cached.loadedAt) < timeToLive
+        {
             (tenant, roles) = (cached.tenant, cached.roles)
         } else {
             guard let loaded = try await storage.tenant(id: account.tenantID) else { return nil }
             (tenant, roles) = (loaded, try await storage.roles(tenantID: loaded.id))
-            tenants.withLock { $0[loaded.id] = (loaded, roles, now) }
+            state.withLock { state in
+                guard state.generation == generation else { return }
+                state.tenants[loaded.id] = CachedTenant(tenant: loaded, roles: roles, loadedAt: now)
+            }
         }
         let granted = Set(account.roles)
         let allowed = roles.filter { granted.contains($0.name) }.reduce(into: Set<String>()) { $0.formUnion($1.scopes) }

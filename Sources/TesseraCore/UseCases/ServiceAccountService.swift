@@ -106,19 +106,22 @@ public struct ServiceAccountService: Sendable {
             roles: roles, groups: groups, projects: projects, audiences: audiences,
             expiresAt: input.expiresAt, createdAt: now, updatedAt: now, createdBy: caller.id
         )
-        // A generated name may meet another created in the same second: number it.
-        var attempt = 1
+        // A generated name may meet another created in the same second: then it
+        // takes a random suffix (40 bits), so any number of unnamed creations in
+        // one second succeed. A conflict that outlasts a few suffixes is not the name's.
+        var attempts = 0
         while true {
             do {
                 let stored = try await storage.createServiceAccount(account, secret: secret, limit: tenant.accountLimit)
                 clients.invalidate(clientID: stored.clientID)
                 return CreatedServiceAccount(account: stored, secret: secret, clientSecret: secretValue)
             } catch let error as StoreError where error.isConflict {
-                guard name == nil, attempt < 20 else {
+                attempts += 1
+                guard name == nil, attempts <= 5 else {
                     throw DomainError(.conflict, "a service account named \"\(account.name)\" already exists")
                 }
-                attempt += 1
-                account.name = Self.generatedName(at: now) + "-\(attempt)"
+                let suffix = Crockford32.encode(dependencies.randomBytes(16)).suffix(8).lowercased()
+                account.name = Self.generatedName(at: now) + "-" + suffix
             } catch let error as StoreError where error.isLimitReached {
                 throw DomainError(.limitReached, "the tenant's limit of \(tenant.accountLimit ?? 0) service accounts is reached")
             } catch let error as StoreError where error.isUnavailable {

@@ -29,8 +29,10 @@ public struct TokenService: Sendable {
 
     public init(
         issuer: String, clients: ClientDirectory, keyRing: KeyRing, usage: UsageRecorder, replay: any ClientKeyStorage,
-        dependencies: Dependencies, throttle: AuthenticationThrottle? = nil, rateLimiter: TokenRateLimiter? = nil
+        dependencies: Dependencies, throttle: AuthenticationThrottle? = nil, rateLimiter: TokenRateLimiter? = nil,
+        maximumAssertionLifetime: Int64 = ClientAssertion.defaultMaximumLifetime
     ) {
+        self.maximumAssertionLifetime = maximumAssertionLifetime
         self.rateLimiter = rateLimiter
         self.throttle = throttle
         self.replay = replay
@@ -49,9 +51,8 @@ public struct TokenService: Sendable {
 
     /// `client_assertion_type` of `private_key_jwt` (RFC 7523 §2.2).
     public static let assertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-    /// How far ahead an assertion's `exp` may lie.
-    public static let maximumAssertionLifetime: Int64 = 300
-    static let assertionLeeway: Int64 = 30
+    /// How far ahead a client assertion's `exp` may lie, in seconds.
+    public let maximumAssertionLifetime: Int64
 
     /// Refused because the account obtained too many tokens too fast.
     public struct RateLimited: Error, Sendable {
@@ -72,22 +73,15 @@ public struct TokenService: Sendable {
         try await throttled(clientID: clientID, address: address) { try await check(clientID: clientID, secret: secret) }
     }
 
-    /// Checks a `private_key_jwt` client assertion (RFC 7523 §3): `iss` = `sub` = the
-    /// client id (and `client_id`, when sent), signed by a registered, unexpired key
-    /// with that key's algorithm, `aud` the token endpoint or the issuer, `exp` at
-    /// most five minutes ahead, `nbf`/`iat` not in the future, and a `jti` never
-    /// used before. Every failure is `invalid_client`.
+    /// Checks a `private_key_jwt` client assertion (RFC 7523 §3): what
+    /// ``ClientAssertion`` checks (`iss` = `sub` = the client id, `aud`, the time
+    /// claims, `exp` at most ``maximumAssertionLifetime`` ahead), then a registered,
+    /// unexpired key with that key's algorithm, and a `jti` never used before.
+    /// Every failure is `invalid_client`.
     public func authenticate(assertion: String, clientID: String?, from address: String? = nil) async throws -> AuthenticatedClient {
-        let jws: CompactJWS
-        let claims: AssertionClaims
-        do {
-            jws = try CompactJWS(assertion)
-            claims = try JSONDecoder().decode(AssertionClaims.self, from: Data(jws.payload))
-        } catch {
-            throw OAuthError.invalidClient("the client assertion is malformed")
-        }
-        return try await throttled(clientID: claims.iss, address: address) {
-            try await check(jws, claims, clientID: clientID)
+        let parsed = try ClientAssertion(assertion)
+        return try await throttled(clientID: parsed.clientID, address: address) {
+            try await check(parsed, clientID: clientID)
         }
     }
 
@@ -107,44 +101,20 @@ public struct TokenService: Sendable {
         }
     }
 
-    private struct AssertionClaims: Decodable {
-        let iss: String
-        let sub: String
-        let aud: [String]
-        let exp: Int64
-        let nbf: Int64?
-        let iat: Int64?
-        let jti: String
-
-        enum CodingKeys: String, CodingKey { case iss, sub, aud, exp, nbf, iat, jti }
-
-        init(from decoder: any Decoder) throws {
-            let container = try decoder.container(keyedBy: CodingKeys.self)
-            iss = try container.decode(String.self, forKey: .iss)
-            sub = try container.decode(String.self, forKey: .sub)
-            aud = try container.decodeAudience(forKey: .aud)
-            exp = try container.decode(Int64.self, forKey: .exp)
-            nbf = try container.decodeIfPresent(Int64.self, forKey: .nbf)
-            iat = try container.decodeIfPresent(Int64.self, forKey: .iat)
-            jti = try container.decode(String.self, forKey: .jti)
-        }
-    }
-
-    private func check(_ jws: CompactJWS, _ claims: AssertionClaims, clientID: String?) async throws -> AuthenticatedClient {
+    private func check(_ assertion: ClientAssertion, clientID: String?) async throws -> AuthenticatedClient {
         let nowDate = dependencies.now()
-        let now = Int64(nowDate.timeIntervalSince1970)
-        let leeway = Self.assertionLeeway
-        guard claims.iss == claims.sub, clientID == nil || clientID == claims.iss, claims.iss.utf8.count <= 256 else {
-            throw OAuthError.invalidClient("iss and sub of the client assertion must both be the client id")
-        }
+        try assertion.check(
+            clientID: clientID, issuer: issuer, now: TimeClaims.seconds(nowDate), maximumLifetime: maximumAssertionLifetime
+        )
         let record: ClientRecord?
         do {
-            record = try await clients.client(id: claims.iss, now: nowDate)
+            record = try await clients.client(id: assertion.clientID, now: nowDate)
         } catch {
             throw OAuthError.temporarilyUnavailable("the client store is unavailable")
         }
         guard let record, record.account.isUsable(at: nowDate) else { throw OAuthError.invalidClient() }
         let usable = record.keys.filter { $0.isUsable(at: nowDate) }
+        let jws = assertion.jws
         let key: ClientKey? = if let kid = jws.header.kid { usable.first { $0.kid == kid } } else { usable.count == 1 ? usable[0] : nil }
         guard let key, let verificationKey = try? VerificationKey(jwk: key.jwk) else {
             throw OAuthError.invalidClient("no registered key matches the client assertion")
@@ -154,22 +124,9 @@ public struct TokenService: Sendable {
         } catch {
             throw OAuthError.invalidClient("the client assertion's signature does not verify")
         }
-        guard claims.aud.contains(issuer + "/oauth2/token") || claims.aud.contains(issuer) else {
-            throw OAuthError.invalidClient("aud of the client assertion must be the token endpoint or the issuer")
-        }
-        guard claims.exp + leeway > now else { throw OAuthError.invalidClient("the client assertion has expired") }
-        guard claims.exp <= now + Self.maximumAssertionLifetime + leeway else {
-            throw OAuthError.invalidClient("exp of the client assertion is more than \(Self.maximumAssertionLifetime) s ahead")
-        }
-        guard (claims.nbf ?? now) <= now + leeway, (claims.iat ?? now) <= now + leeway else {
-            throw OAuthError.invalidClient("the client assertion is not valid yet")
-        }
-        guard !claims.jti.isEmpty, claims.jti.utf8.count <= 256 else { throw OAuthError.invalidClient("the client assertion needs a jti") }
         let fresh: Bool
         do {
-            fresh = try await replay.useAssertionID(
-                claims.jti, clientID: claims.iss, expiresAt: Date(timeIntervalSince1970: TimeInterval(claims.exp + leeway))
-            )
+            fresh = try await replay.useAssertionID(assertion.jti, clientID: assertion.clientID, expiresAt: assertion.replayWindowEnd)
         } catch {
             throw OAuthError.temporarilyUnavailable("the client store is unavailable")
         }
@@ -247,14 +204,16 @@ public struct TokenService: Sendable {
         let defaultAudience = record.tenant.defaultAudience ?? issuer
         var audience: [String] = []
         for requested in audiences where !audience.contains(requested) {
-            guard requested == defaultAudience || record.account.audiences.contains(requested) else {
+            // The issuer itself names Tessera's own API (the admin API accepts no other
+            // audience), which every account may ask for whatever the tenant's default.
+            guard requested == defaultAudience || requested == issuer || record.account.audiences.contains(requested) else {
                 throw OAuthError.invalidTarget("audience not allowed for this client")
             }
             audience.append(requested)
         }
         if audience.isEmpty { audience = [defaultAudience] }
 
-        let now = Int64(dependencies.now().timeIntervalSince1970)
+        let now = TimeClaims.seconds(dependencies.now())
         let lifetime = record.account.tokenLifetime ?? record.tenant.tokenLifetime ?? Self.defaultLifetime
         return AccessTokenClaims(
             iss: issuer,

@@ -141,6 +141,17 @@ struct AdminAPI: Sendable {
         }
     }
 
+    /// The audit event of an account a seed dialect created, the one the native
+    /// create writes; `status` is the dialect's own success status.
+    func recordAccountCreated(
+        _ account: ServiceAccount, by principal: Principal, status: HTTPResponse.Status, _ context: some RequestContext
+    ) async {
+        await record(
+            Audit(action: "service_account.create", resource: "service_account"), tenantID: account.tenantID, by: principal,
+            resourceID: account.id.uuidString.lowercased(), status: status, context
+        )
+    }
+
     // MARK: Routes
 
     func register(on router: Router<some RequestContext>) {
@@ -408,7 +419,7 @@ struct AdminAPI: Sendable {
     func createKey(_ call: Call) async throws -> (Response, resourceID: String?) {
         let accountID = try call.uuid("id", "service account")
         var reader = try await call.body()
-        guard let jwk = try reader.decoded("jwk", as: JWK.self) else { throw Problem(.badRequest, "jwk is required", field: "jwk") }
+        guard let jwk = try reader.jwk("jwk") else { throw Problem(.badRequest, "jwk is required", field: "jwk") }
         let expiresAt = try reader.date("expires_at")
         try reader.finish()
         let key = try await tessera.accounts.addKey(for: accountID, in: call.tenant, jwk: jwk, expiresAt: expiresAt, by: call.caller)

@@ -17,7 +17,9 @@ struct AdminAuthentication: Sendable {
         }
         let token = String(header.dropFirst(7).trimmingOptionalWhitespace())
         do {
-            return try await tessera.validator.validate(token)
+            // Only tokens meant for this issuer's own API: a token minted for a resource
+            // server must not be replayable here by that server.
+            return try await tessera.validator.validate(token, audience: tessera.issuer)
         } catch is AccessTokenValidator.Rejection {
             throw Problem(
                 .unauthorized, "the access token is invalid or expired",

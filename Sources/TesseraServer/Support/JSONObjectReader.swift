@@ -1,49 +1,5 @@
 import Foundation
-
-/// A JSON value with its exact type kept (booleans are not numbers, integers not fractions).
-enum JSONValue: Codable, Sendable, Equatable {
-    case null
-    case bool(Bool)
-    case integer(Int)
-    case number(Double)
-    case string(String)
-    case array([JSONValue])
-    case object([String: JSONValue])
-
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if container.decodeNil() {
-            self = .null
-        } else if let value = try? container.decode(Bool.self) {
-            self = .bool(value)
-        } else if let value = try? container.decode(Int.self) {
-            self = .integer(value)
-        } else if let value = try? container.decode(Double.self) {
-            self = .number(value)
-        } else if let value = try? container.decode(String.self) {
-            self = .string(value)
-        } else if let value = try? container.decode([JSONValue].self) {
-            self = .array(value)
-        } else {
-            self = .object(try container.decode([String: JSONValue].self))
-        }
-    }
-}
-
-extension JSONValue {
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        switch self {
-        case .null: try container.encodeNil()
-        case .bool(let value): try container.encode(value)
-        case .integer(let value): try container.encode(value)
-        case .number(let value): try container.encode(value)
-        case .string(let value): try container.encode(value)
-        case .array(let value): try container.encode(value)
-        case .object(let value): try container.encode(value)
-        }
-    }
-}
+import TesseraJOSE
 
 /// Reads a JSON object member by member, so every type or shape error names the
 /// member at fault, and members nobody read are refused.
@@ -52,6 +8,10 @@ struct JSONObjectReader {
     private var seen: Set<String> = []
 
     /// Parses `bytes` as one JSON object; an empty body is an empty object.
+    ///
+    /// The parser is the strict one that reads JWS headers and claims (RFC 8259
+    /// exactly, nesting at most 32 deep), so a body that names a member twice is
+    /// refused here as it is in a token, never read as "the last one wins".
     init(_ bytes: [UInt8]) throws(Problem) {
         if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
             object = [:]
@@ -59,9 +19,9 @@ struct JSONObjectReader {
         }
         let parsed: JSONValue
         do {
-            parsed = try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
+            parsed = try JSONValue.parse(bytes)
         } catch {
-            throw Problem(.badRequest, "the body is not valid JSON")
+            throw Problem(.badRequest, "the body is not valid JSON, or names a member twice")
         }
         guard case .object(let object) = parsed else { throw Problem(.badRequest, "the body must be a JSON object") }
         self.object = object
@@ -104,9 +64,12 @@ struct JSONObjectReader {
         return string
     }
 
+    /// An integer literal (no fraction or exponent) that fits 64 bits.
     mutating func integer(_ key: String) throws(Problem) -> Int? {
         guard let value = try value(key) else { return nil }
-        guard case .integer(let integer) = value else { throw Problem(.badRequest, "\(key) must be an integer", field: key) }
+        guard let integer = value.int64.flatMap({ Int(exactly: $0) }) else {
+            throw Problem(.badRequest, "\(key) must be an integer", field: key)
+        }
         return integer
     }
 
@@ -127,13 +90,13 @@ struct JSONObjectReader {
         return strings
     }
 
-    /// An object member decoded as `T` (for structures such as a JWK).
-    mutating func decoded<T: Decodable>(_ key: String, as type: T.Type) throws(Problem) -> T? {
+    /// A JSON Web Key (RFC 7517 §4): an object whose known members are strings.
+    mutating func jwk(_ key: String) throws(Problem) -> JWK? {
         guard let value = try value(key) else { return nil }
-        guard case .object = value, let data = try? JSONEncoder().encode(value), let decoded = try? JSONDecoder().decode(T.self, from: data) else {
+        guard case .object(let members) = value, let jwk = try? JWK(members: members) else {
             throw Problem(.badRequest, "\(key) must be an object of the documented shape", field: key)
         }
-        return decoded
+        return jwk
     }
 
     mutating func date(_ key: String) throws(Problem) -> Date? {

@@ -160,10 +160,7 @@ struct CtrlHubRoutes: Sendable {
                 problem.field = problem.field.map { "data/attributes/" + $0 }
                 throw problem
             }
-            await api.record(
-                AdminAPI.Audit(action: "service_account.create", resource: "service_account"), tenantID: tenant.id, by: principal,
-                resourceID: created.account.id.uuidString.lowercased(), status: .ok, context
-            )
+            await api.recordAccountCreated(created.account, by: principal, status: .ok, context)
             let account = created.account
             let resource = Resource(
                 id: account.id.uuidString.lowercased(),

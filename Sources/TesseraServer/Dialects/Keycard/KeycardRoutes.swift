@@ -57,6 +57,7 @@ struct KeycardRoutes: Sendable {
             let created = try await tessera.accounts.create(
                 in: tenant, NewServiceAccount(name: name, description: description), by: Caller(principal)
             )
+            await api.recordAccountCreated(created.account, by: principal, status: .created, context)
             let expand = request.uri.queryParameters.getAll("expand[]") + request.uri.queryParameters.getAll("expand")
             let permissions: [String: [String: Bool]]? = expand.contains("permissions") ? [
                 "organizations": ["read": true, "update": principal.isSuperAdmin],

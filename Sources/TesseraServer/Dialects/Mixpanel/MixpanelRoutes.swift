@@ -86,10 +86,7 @@ struct MixpanelRoutes: Sendable {
                 in: tenant, NewServiceAccount(name: username, roles: [role], projects: projects, expiresAt: expires), by: Caller(principal)
             )
             let creator = try? await tessera.storage.serviceAccount(id: principal.accountID, tenantID: principal.tenantID)
-            await api.record(
-                AdminAPI.Audit(action: "service_account.create", resource: "service_account"), tenantID: tenant.id, by: principal,
-                resourceID: created.account.id.uuidString.lowercased(), status: .created, context
-            )
+            await api.recordAccountCreated(created.account, by: principal, status: .created, context)
             let results = Created.Results(
                 token: created.clientSecret, id: created.account.number, username: created.account.clientID,
                 expires: created.account.expiresAt, creator: creator?.number, created: created.account.createdAt, user: created.account.number

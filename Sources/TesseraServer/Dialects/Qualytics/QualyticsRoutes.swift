@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import TesseraCore
+import TesseraJOSE
 
 /// Qualytics (`seeds/004_…`): `POST /api/users` creates a service user in the
 /// caller's own tenant, `POST /api/user-tokens` a named token for it (30, 60, 90
@@ -164,10 +165,7 @@ struct QualyticsRoutes: Sendable {
         } catch let error as DomainError where error.kind == .invalidInput(field: "description") {
             throw Problem(.badRequest, "name must be at most \(ServiceAccountService.maximumDescriptionLength) characters", field: "name")
         }
-        await api.record(
-            AdminAPI.Audit(action: "service_account.create", resource: "service_account"), tenantID: tenant.id, by: principal,
-            resourceID: created.account.id.uuidString.lowercased(), status: .ok, context
-        )
+        await api.recordAccountCreated(created.account, by: principal, status: .ok, context)
         return .json(Self.user(created.account, tenant: tenant))
     }
 
@@ -177,16 +175,16 @@ struct QualyticsRoutes: Sendable {
         let days = try reader.nullable("expires_in_days") { reader throws(Problem) in try reader.integer("expires_in_days") } ?? nil
         let scimOnly = try reader.bool("scim_endpoints_only") ?? false
         let account: ServiceAccount
-        switch try reader.json("user_id") {
-        case .integer(let number)?:
+        let userID = try reader.json("user_id")
+        if let number = userID?.int64.flatMap({ Int(exactly: $0) }) {
             account = try await tessera.accounts.get(number: number, in: tenant)
-        case .string(let userID)? where userID.hasSuffix(Self.userSuffix):
-            let page = try await tessera.accounts.list(in: tenant, filter: .init(namePrefix: userID), after: nil, limit: 50)
-            guard let match = page.items.first(where: { $0.name == userID }) else { throw DomainError(.notFound, "service user not found") }
+        } else if let name = userID?.string, name.hasSuffix(Self.userSuffix) {
+            let page = try await tessera.accounts.list(in: tenant, filter: .init(namePrefix: name), after: nil, limit: 50)
+            guard let match = page.items.first(where: { $0.name == name }) else { throw DomainError(.notFound, "service user not found") }
             account = match
-        case nil:
+        } else if userID == nil {
             throw Problem(.badRequest, "user_id is required", field: "user_id")
-        default:
+        } else {
             throw Problem(.badRequest, "user_id must be the service user's integer id or its <name>@service id", field: "user_id")
         }
         try reader.finish()

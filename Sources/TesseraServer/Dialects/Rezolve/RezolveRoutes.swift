@@ -75,6 +75,7 @@ struct RezolveRoutes: Sendable {
                 return failure(.forbidden, "Insufficient permissions", "the caller may not create service accounts in this tenant")
             }
             let created = try await tessera.accounts.create(in: tenant, NewServiceAccount(roles: [Self.defaultRole]), by: Caller(principal))
+            await api.recordAccountCreated(created.account, by: principal, status: .ok, context)
             let record = try await tessera.clients.client(id: created.account.clientID, now: tessera.dependencies.now())
             let creator = try await tessera.storage.serviceAccount(id: principal.accountID, tenantID: principal.tenantID)
             let creatorTenant = try await tessera.storage.tenant(id: principal.tenantID)
@@ -94,6 +95,8 @@ struct RezolveRoutes: Sendable {
             return failure(.conflict, "Limit reached", error.message)
         } catch let error as DomainError where error.kind == .forbidden {
             return failure(.forbidden, "Insufficient permissions", error.message)
+        } catch let error as DomainError where error.kind == .unavailable {
+            return failure(.serviceUnavailable, "Service unavailable", error.message, headers: [.retryAfter: "1"])
         } catch {
             return failure(.internalServerError, "Server error", "unexpected server-side error")
         }

@@ -1,0 +1,124 @@
+import Foundation
+import Synchronization
+import Testing
+import TesseraCore
+import TesseraSQLite
+
+/// Every cache that holds authority loses to a change made while it loads: a
+/// load that read the store just before the change committed must not put the
+/// old answer back. Each race is forced (the load is held between its read and
+/// its return while the change commits) and run many times.
+@Suite(.timeLimit(.minutes(1))) struct CacheRaceTests {
+    /// A Tessera whose store can hold a read, with a long client TTL (the
+    /// embedded store's 300 s), so a stale entry would outlive the test.
+    struct Setup {
+        let tessera: Tessera
+        let storage: SwitchableStorage
+        let directory: URL
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+
+        init() async throws {
+            directory = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-race-\(UUID().uuidString)")
+            storage = SwitchableStorage(try SQLiteStorage(path: directory.appendingPathComponent("tessera.sqlite").path))
+            let now = now
+            tessera = Tessera(
+                issuer: "https://issuer.example", storage: storage, masterKey: .generate(),
+                dependencies: Dependencies(now: { now }, randomBytes: Dependencies.live.randomBytes), clientCacheTTL: 300
+            )
+            try await tessera.start(signingAlgorithm: .es256)
+        }
+
+        func cleanup() { try? FileManager.default.removeItem(at: directory) }
+
+        /// Starts a client load with nothing cached, holds it after its `read` of
+        /// the store, runs `change`, then lets the load finish and returns what
+        /// the directory answers afterwards.
+        func race(clientID: String, holding read: SwitchableStorage.Read, change: () async throws -> Void) async throws -> ClientRecord? {
+            tessera.clients.invalidateAll()
+            let (reached, reachedContinuation) = AsyncStream.makeStream(of: Void.self)
+            let (release, releaseContinuation) = AsyncStream.makeStream(of: Void.self)
+            storage.afterRead.withLock { pending in
+                pending = (read, {
+                    reachedContinuation.yield()
+                    for await _ in release { break }
+                })
+            }
+            let directory = tessera.clients
+            let load = Task { [now] in try await directory.client(id: clientID, now: now) }
+            for await _ in reached { break }
+            try await change()
+            releaseContinuation.yield()
+            _ = try await load.value
+            return try await directory.client(id: clientID, now: now)
+        }
+    }
+
+    static let rounds = 25
+
+    @Test func aDisabledAccountIsNeverPutBackByALoadThatReadItBefore() async throws {
+        let setup = try await Setup()
+        defer { setup.cleanup() }
+        let tenant = try await setup.tessera.tenants.create(slug: "acme")
+        let caller = Caller(id: "test", isSuperAdmin: true)
+        for _ in 0..<Self.rounds {
+            let created = try await setup.tessera.accounts.create(in: tenant, NewServiceAccount(roles: ["admin"]), by: caller)
+            let after = try await setup.race(clientID: created.account.clientID, holding: .credentials) {
+                _ = try await setup.tessera.accounts.update(created.account.id, in: tenant, ServiceAccountPatch(status: .disabled), by: caller)
+            }
+            #expect(after?.account.status == .disabled)
+            await #expect(throws: OAuthError.invalidClient()) {
+                _ = try await setup.tessera.tokens.authenticate(clientID: created.account.clientID, secret: created.clientSecret)
+            }
+        }
+    }
+
+    @Test func aDemotionIsNeverUndoneByALoadThatReadTheOldRoles() async throws {
+        let setup = try await Setup()
+        defer { setup.cleanup() }
+        let tenant = try await setup.tessera.tenants.create(slug: "acme")
+        let caller = Caller(id: "test", isSuperAdmin: true)
+        for _ in 0..<Self.rounds {
+            let created = try await setup.tessera.accounts.create(in: tenant, NewServiceAccount(roles: ["admin"]), by: caller)
+            let after = try await setup.race(clientID: created.account.clientID, holding: .credentials) {
+                _ = try await setup.tessera.accounts.update(created.account.id, in: tenant, ServiceAccountPatch(roles: ["consumer"]), by: caller)
+            }
+            #expect(after?.account.roles == ["consumer"])
+            #expect(after?.allowedScopes == ["api:read"])
+        }
+    }
+
+    /// The tenant's role catalogue is cached with the clients: a load that read
+    /// the catalogue before a role lost a scope must not keep the scope.
+    @Test func aRoleChangeIsNeverUndoneByALoadThatReadTheOldCatalogue() async throws {
+        let setup = try await Setup()
+        defer { setup.cleanup() }
+        let tenant = try await setup.tessera.tenants.create(slug: "acme")
+        _ = try await setup.tessera.roles.create(Role(name: "billing", scopes: ["invoices:read", "invoices:write"]), in: tenant)
+        let caller = Caller(id: "test", isSuperAdmin: true)
+        for round in 0..<Self.rounds {
+            let created = try await setup.tessera.accounts.create(in: tenant, NewServiceAccount(roles: ["billing"]), by: caller)
+            let scopes = round.isMultiple(of: 2) ? ["invoices:read"] : ["invoices:read", "invoices:write"]
+            let after = try await setup.race(clientID: created.account.clientID, holding: .roles) {
+                _ = try await setup.tessera.roles.update(Role(name: "billing", scopes: scopes), in: tenant)
+            }
+            #expect(after?.allowedScopes == Set(scopes))
+        }
+    }
+
+    /// A tenant's settings (its token lifetime here) are read with the tenant: a
+    /// load holding the old tenant must not keep it.
+    @Test func aTenantChangeIsNeverUndoneByALoadThatReadTheOldTenant() async throws {
+        let setup = try await Setup()
+        defer { setup.cleanup() }
+        var tenant = try await setup.tessera.tenants.create(slug: "acme")
+        let caller = Caller(id: "test", isSuperAdmin: true)
+        for round in 0..<Self.rounds {
+            let created = try await setup.tessera.accounts.create(in: tenant, NewServiceAccount(roles: ["analyst"]), by: caller)
+            let lifetime = 600 + round
+            let after = try await setup.race(clientID: created.account.clientID, holding: .tenant) {
+                tenant = try await setup.tessera.tenants.update(tenant, TenantPatch(tokenLifetime: .some(lifetime)))
+            }
+            #expect(after?.tenant.tokenLifetime == lifetime)
+        }
+    }
+}
