@@ -141,17 +141,6 @@ struct AdminAPI: Sendable {
         }
     }
 
-    /// The audit event of an account a seed dialect created, the one the native
-    /// create writes; `status` is the dialect's own success status.
-    func recordAccountCreated(
-        _ account: ServiceAccount, by principal: Principal, status: HTTPResponse.Status, _ context: some RequestContext
-    ) async {
-        await record(
-            Audit(action: "service_account.create", resource: "service_account"), tenantID: account.tenantID, by: principal,
-            resourceID: account.id.uuidString.lowercased(), status: status, context
-        )
-    }
-
     // MARK: Routes
 
     func register(on router: Router<some RequestContext>) {

@@ -10,13 +10,29 @@ import TesseraCore
 /// `/oauth2/token` with client credentials. Errors are `{errors: [...]}`.
 struct CtrlHubRoutes: Sendable {
     let api: AdminAPI
-    private var tessera: Tessera { api.tessera }
 
     static let mediaType = "application/vnd.api+json"
     static let resourceType = "service-accounts"
 
     func register(on router: Router<TesseraRequestContext>) {
-        router.post("/v3/orgs/:org/iam/service-accounts") { request, context in await create(request, context) }
+        DialectPipeline(api: api).register(
+            DialectRoute(
+                method: .post, path: "/v3/orgs/:org/iam/service-accounts", kind: .createAccount,
+                tenant: { call throws(Problem) in
+                    guard let reference = call.parameters.get("org") else { throw Problem.notFound("organisation not found") }
+                    return .reference(reference)
+                },
+                parse: { call in try await Self.parse(call) },
+                domainError: { error, _ in
+                    var problem = Problem(error)
+                    problem.field = problem.field.map { "data/attributes/" + $0 }
+                    return problem
+                },
+                render: { outcome, call in try Self.render(outcome, call) },
+                failure: { problem, _ in Self.failure(problem) }
+            ),
+            on: router
+        )
     }
 
     private struct Document: Encodable {
@@ -126,61 +142,50 @@ struct CtrlHubRoutes: Sendable {
         return .json(Errors(errors: [item]), status: status, contentType: mediaType, headers: headers)
     }
 
-    func create(_ request: Request, _ context: TesseraRequestContext) async -> Response {
-        do {
-            let principal = try await api.authentication.principal(request)
-            guard let reference = context.parameters.get("org") else { throw Problem.notFound("organisation not found") }
-            let tenant = try await api.authentication.tenant(reference, for: principal)
-            var document = try await JSONBody.read(request, accepting: [Self.mediaType, "application/json"])
-            let input = try document.object("data") { data throws(Problem) -> NewServiceAccount in
-                guard let type = try data.string("type") else { throw Problem(.badRequest, "type is required", field: "type") }
-                // JSON:API §Creating Resources: a type the collection does not hold is 409.
-                guard type == Self.resourceType else {
-                    throw Problem(.conflict, "type must be \(Self.resourceType)", field: "type")
-                }
-                let input = try data.object("attributes") { attributes throws(Problem) -> NewServiceAccount in
-                    guard let name = try attributes.string("name"), !name.isEmpty else {
-                        throw Problem(.badRequest, "name is required", field: "name")
-                    }
-                    return NewServiceAccount(name: name, description: try attributes.string("description"))
-                }
-                guard let input else { throw Problem(.badRequest, "attributes is required", field: "attributes") }
-                return input
+    private static func parse(_ call: DialectRequest) async throws -> DialectAction {
+        var document = try await call.body(accepting: [Self.mediaType, "application/json"])
+        let input = try document.object("data") { data throws(Problem) -> NewServiceAccount in
+            guard let type = try data.string("type") else { throw Problem(.badRequest, "type is required", field: "type") }
+            // JSON:API §Creating Resources: a type the collection does not hold is 409.
+            guard type == Self.resourceType else {
+                throw Problem(.conflict, "type must be \(Self.resourceType)", field: "type")
             }
-            document.ignore("jsonapi")
-            document.ignore("meta")
-            try document.finish()
-            guard let input else { throw Problem(.badRequest, "data is required", field: "data") }
-
-            let created: CreatedServiceAccount
-            do {
-                created = try await tessera.accounts.create(in: tenant, input, by: Caller(principal))
-            } catch let error as DomainError {
-                var problem = Problem(error)
-                problem.field = problem.field.map { "data/attributes/" + $0 }
-                throw problem
+            let input = try data.object("attributes") { attributes throws(Problem) -> NewServiceAccount in
+                guard let name = try attributes.string("name"), !name.isEmpty else {
+                    throw Problem(.badRequest, "name is required", field: "name")
+                }
+                return NewServiceAccount(name: name, description: try attributes.string("description"))
             }
-            await api.recordAccountCreated(created.account, by: principal, status: .ok, context)
-            let account = created.account
-            let resource = Resource(
-                id: account.id.uuidString.lowercased(),
-                attributes: .init(
-                    name: account.name, description: account.description,
-                    email: ServiceAccountEmail.of(name: account.name, tenantSlug: tenant.slug), enabled: account.status == .active,
-                    keys: [.init(
-                        id: created.secret.id.uuidString.lowercased(), clientID: account.clientID, clientSecret: created.clientSecret,
-                        enabled: created.secret.enabled, createdAt: created.secret.createdAt
-                    )]
-                ),
-                meta: .init(createdAt: account.createdAt, updatedAt: account.updatedAt),
-                relationships: [
-                    "groups": .init(data: []),
-                    "organisations": .init(data: [.init(id: tenant.id.uuidString.lowercased(), type: "organisations")]),
-                ]
-            )
-            return .json(Document(data: resource), contentType: Self.mediaType)
-        } catch {
-            return Self.failure(Problem(error))
+            guard let input else { throw Problem(.badRequest, "attributes is required", field: "attributes") }
+            return input
         }
+        document.ignore("jsonapi")
+        document.ignore("meta")
+        try document.finish()
+        guard let input else { throw Problem(.badRequest, "data is required", field: "data") }
+        return .createAccount(input)
+    }
+
+    private static func render(_ outcome: DialectOutcome, _ call: DialectRequest) throws -> Response {
+        guard case .accountCreated(let created, _, _, _) = outcome else { throw Problem(.internalServerError, "unexpected outcome") }
+        let tenant = try call.resolvedTenant
+        let account = created.account
+        let resource = Resource(
+            id: account.id.uuidString.lowercased(),
+            attributes: .init(
+                name: account.name, description: account.description,
+                email: ServiceAccountEmail.of(name: account.name, tenantSlug: tenant.slug), enabled: account.status == .active,
+                keys: [.init(
+                    id: created.secret.id.uuidString.lowercased(), clientID: account.clientID, clientSecret: created.clientSecret,
+                    enabled: created.secret.enabled, createdAt: created.secret.createdAt
+                )]
+            ),
+            meta: .init(createdAt: account.createdAt, updatedAt: account.updatedAt),
+            relationships: [
+                "groups": .init(data: []),
+                "organisations": .init(data: [.init(id: tenant.id.uuidString.lowercased(), type: "organisations")]),
+            ]
+        )
+        return .json(Document(data: resource), contentType: Self.mediaType)
     }
 }

@@ -9,10 +9,42 @@ import TesseraCore
 /// permissions on the organisation.
 struct KeycardRoutes: Sendable {
     let api: AdminAPI
-    private var tessera: Tessera { api.tessera }
 
     func register(on router: Router<TesseraRequestContext>) {
-        router.post("/organizations/:organization/service-accounts") { request, context in await create(request, context) }
+        DialectPipeline(api: api).register(
+            DialectRoute(
+                method: .post, path: "/organizations/:organization/service-accounts", kind: .createAccount,
+                precheck: { call throws(Problem) in
+                    if let given = call.request.headers[.clientRequestID], UUID(uuidString: given) == nil {
+                        throw Problem(.badRequest, "X-Client-Request-ID must be a UUID", field: "X-Client-Request-ID")
+                    }
+                },
+                tenant: { call throws(Problem) in
+                    guard let organization = call.parameters.get("organization"), (1...255).contains(organization.count) else {
+                        throw Problem(.badRequest, "organization_id must be 1–255 characters", field: "organization_id")
+                    }
+                    return .reference(organization)
+                },
+                parse: { call in
+                    var reader = try await call.body()
+                    guard let name = try reader.string("name") else { throw Problem(.badRequest, "name is required", field: "name") }
+                    let description = try reader.string("description")
+                    try reader.finish()
+                    return .createAccount(NewServiceAccount(name: name, description: description))
+                },
+                render: { outcome, call in try Self.render(outcome, call) },
+                failure: { problem, call in Self.echoingRequestID(problem.response, call) }
+            ),
+            on: router
+        )
+    }
+
+    /// A valid `X-Client-Request-ID` is sent back on every answer.
+    private static func echoingRequestID(_ response: Response, _ call: DialectRequest) -> Response {
+        guard let given = call.request.headers[.clientRequestID], UUID(uuidString: given) != nil else { return response }
+        var response = response
+        response.headers[.clientRequestID] = given
+        return response
     }
 
     private struct Account: Encodable {
@@ -30,48 +62,21 @@ struct KeycardRoutes: Sendable {
         }
     }
 
-    func create(_ request: Request, _ context: TesseraRequestContext) async -> Response {
-        var echo: HTTPFields = [:]
-        let requestIDName = HTTPField.Name.clientRequestID
-        if let given = request.headers[requestIDName] {
-            guard UUID(uuidString: given) != nil else {
-                return Problem(.badRequest, "X-Client-Request-ID must be a UUID", field: "X-Client-Request-ID").response
-            }
-            echo[requestIDName] = given
+    private static func render(_ outcome: DialectOutcome, _ call: DialectRequest) throws -> Response {
+        guard case .accountCreated(let created, _, _, _) = outcome, let principal = call.principal else {
+            throw Problem(.internalServerError, "unexpected outcome")
         }
-        func problem(_ problem: Problem) -> Response {
-            var response = problem.response
-            for field in echo { response.headers[field.name] = field.value }
-            return response
-        }
-        do {
-            let principal = try await api.authentication.principal(request)
-            guard let organization = context.parameters.get("organization"), (1...255).contains(organization.count) else {
-                return problem(Problem(.badRequest, "organization_id must be 1–255 characters", field: "organization_id"))
-            }
-            let tenant = try await api.authentication.tenant(organization, for: principal)
-            var reader = try await JSONBody.read(request, accepting: ["application/json"])
-            guard let name = try reader.string("name") else { throw Problem(.badRequest, "name is required", field: "name") }
-            let description = try reader.string("description")
-            try reader.finish()
-            let created = try await tessera.accounts.create(
-                in: tenant, NewServiceAccount(name: name, description: description), by: Caller(principal)
-            )
-            await api.recordAccountCreated(created.account, by: principal, status: .created, context)
-            let expand = request.uri.queryParameters.getAll("expand[]") + request.uri.queryParameters.getAll("expand")
-            let permissions: [String: [String: Bool]]? = expand.contains("permissions") ? [
-                "organizations": ["read": true, "update": principal.isSuperAdmin],
-                "service_accounts": ["create": true, "read": true, "update": true, "delete": true],
-            ] : nil
-            let account = Account(
-                id: Crockford32.encode(created.account.id).lowercased(),
-                createdAt: RezolveRoutes.timestamp(created.account.createdAt), name: created.account.name,
-                updatedAt: RezolveRoutes.timestamp(created.account.updatedAt), description: created.account.description,
-                permissions: permissions
-            )
-            return .json(account, status: .created, headers: echo)
-        } catch {
-            return problem(Problem(error))
-        }
+        let expand = call.request.uri.queryParameters.getAll("expand[]") + call.request.uri.queryParameters.getAll("expand")
+        let permissions: [String: [String: Bool]]? = expand.contains("permissions") ? [
+            "organizations": ["read": true, "update": principal.isSuperAdmin],
+            "service_accounts": ["create": true, "read": true, "update": true, "delete": true],
+        ] : nil
+        let account = Account(
+            id: Crockford32.encode(created.account.id).lowercased(),
+            createdAt: RezolveRoutes.timestamp(created.account.createdAt), name: created.account.name,
+            updatedAt: RezolveRoutes.timestamp(created.account.updatedAt), description: created.account.description,
+            permissions: permissions
+        )
+        return echoingRequestID(.json(account, status: .created), call)
     }
 }

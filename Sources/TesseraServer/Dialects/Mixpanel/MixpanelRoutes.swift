@@ -13,7 +13,6 @@ import TesseraCore
 /// account's name.
 struct MixpanelRoutes: Sendable {
     let api: AdminAPI
-    private var tessera: Tessera { api.tessera }
 
     /// Mixpanel's roles, all in Tessera's default catalogue.
     static let roles: Set<String> = ["owner", "admin", "analyst", "consumer"]
@@ -21,7 +20,23 @@ struct MixpanelRoutes: Sendable {
     static let defaultRole = "consumer"
 
     func register(on router: Router<TesseraRequestContext>) {
-        router.post("/api/app/organizations/:organization/service-accounts") { request, context in await create(request, context) }
+        DialectPipeline(api: api).register(
+            DialectRoute(
+                method: .post, path: "/api/app/organizations/:organization/service-accounts", kind: .createAccount,
+                credentials: [.bearer, .basic],
+                tenant: { call throws(Problem) in
+                    guard let text = call.parameters.get("organization"), let number = Int(text) else {
+                        throw Problem(.badRequest, "organizationId must be an integer")
+                    }
+                    return .number(number)
+                },
+                refusals: TenantRefusals(notFound: "organization not found", forbidden: "creating service accounts requires the owner or admin role"),
+                parse: { call in try await Self.parse(call) },
+                render: { outcome, _ in try Self.render(outcome) },
+                failure: { problem, _ in Self.failure(problem) }
+            ),
+            on: router
+        )
     }
 
     private struct Created: Encodable {
@@ -54,46 +69,30 @@ struct MixpanelRoutes: Sendable {
         return .json(Failure(error: problem.detail), status: status, headers: problem.headers)
     }
 
-    func create(_ request: Request, _ context: TesseraRequestContext) async -> Response {
-        do {
-            let principal = try await api.authentication.principal(request, allowingBasicFrom: context.peer)
-            guard let text = context.parameters.get("organization"), let number = Int(text) else {
-                throw Problem(.badRequest, "organizationId must be an integer")
-            }
-            // An unknown organisation and another one's answer alike, so none can be discovered.
-            guard let tenant = try await tessera.tenants.find(number: number), principal.isSuperAdmin || principal.tenantID == tenant.id else {
-                throw Problem(.notFound, "organization not found")
-            }
-            guard principal.mayAdminister(tenantID: tenant.id) else {
-                throw Problem(.forbidden, "creating service accounts requires the owner or admin role")
-            }
-            var reader = try await JSONBody.read(request, accepting: ["application/json"])
-            guard let username = try reader.string("username") else { throw Problem(.badRequest, "username is required", field: "username") }
-            let role = try reader.string("role") ?? Self.defaultRole
-            guard Self.roles.contains(role) else {
-                throw Problem(.badRequest, "role must be one of owner, admin, analyst, consumer", field: "role")
-            }
-            let expires = try reader.date("expires")
-            let projects = try reader.objects("projects") { project throws(Problem) in
-                guard let id = try project.integer("id") else { throw Problem(.badRequest, "id is required", field: "id") }
-                let role = try project.string("role") ?? role
-                guard Self.roles.contains(role) else { throw Problem(.badRequest, "role must be one of owner, admin, analyst, consumer", field: "role") }
-                return ServiceAccount.ProjectMembership(project: String(id), role: role)
-            }
-            try reader.finish()
-
-            let created = try await tessera.accounts.create(
-                in: tenant, NewServiceAccount(name: username, roles: [role], projects: projects, expiresAt: expires), by: Caller(principal)
-            )
-            let creator = try? await tessera.storage.serviceAccount(id: principal.accountID, tenantID: principal.tenantID)
-            await api.recordAccountCreated(created.account, by: principal, status: .created, context)
-            let results = Created.Results(
-                token: created.clientSecret, id: created.account.number, username: created.account.clientID,
-                expires: created.account.expiresAt, creator: creator?.number, created: created.account.createdAt, user: created.account.number
-            )
-            return .json(Created(results: results), status: .created)
-        } catch {
-            return Self.failure(Problem(error))
+    private static func parse(_ call: DialectRequest) async throws -> DialectAction {
+        var reader = try await call.body()
+        guard let username = try reader.string("username") else { throw Problem(.badRequest, "username is required", field: "username") }
+        let role = try reader.string("role") ?? Self.defaultRole
+        guard Self.roles.contains(role) else {
+            throw Problem(.badRequest, "role must be one of owner, admin, analyst, consumer", field: "role")
         }
+        let expires = try reader.date("expires")
+        let projects = try reader.objects("projects") { project throws(Problem) in
+            guard let id = try project.integer("id") else { throw Problem(.badRequest, "id is required", field: "id") }
+            let role = try project.string("role") ?? role
+            guard Self.roles.contains(role) else { throw Problem(.badRequest, "role must be one of owner, admin, analyst, consumer", field: "role") }
+            return ServiceAccount.ProjectMembership(project: String(id), role: role)
+        }
+        try reader.finish()
+        return .createAccount(NewServiceAccount(name: username, roles: [role], projects: projects, expiresAt: expires))
+    }
+
+    private static func render(_ outcome: DialectOutcome) throws -> Response {
+        guard case .accountCreated(let created, _, let creator, _) = outcome else { throw Problem(.internalServerError, "unexpected outcome") }
+        let results = Created.Results(
+            token: created.clientSecret, id: created.account.number, username: created.account.clientID,
+            expires: created.account.expiresAt, creator: creator?.number, created: created.account.createdAt, user: created.account.number
+        )
+        return .json(Created(results: results), status: .created)
     }
 }

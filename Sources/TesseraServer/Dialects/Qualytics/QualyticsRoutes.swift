@@ -15,7 +15,6 @@ import TesseraJOSE
 /// access tokens at `/oauth2/token`.
 struct QualyticsRoutes: Sendable {
     let api: AdminAPI
-    private var tessera: Tessera { api.tessera }
 
     /// Qualytics' roles and the catalogue roles they map to.
     static let roles = ["Admin": "admin", "Manager": "manager", "Editor": "editor", "Member": "member"]
@@ -24,8 +23,46 @@ struct QualyticsRoutes: Sendable {
     static let userSuffix = "@service"
 
     func register(on router: Router<TesseraRequestContext>) {
-        router.post("/api/users") { request, context in await handle(request, context, createUser) }
-        router.post("/api/user-tokens") { request, context in await handle(request, context, createToken) }
+        let pipeline = DialectPipeline(api: api)
+        let refusals = TenantRefusals(notFound: "the access token is invalid or expired", forbidden: "only administrators may manage service users")
+        pipeline.register(
+            DialectRoute(
+                method: .post, path: "/api/users", kind: .createAccount, tenant: { _ throws(Problem) in .callers }, refusals: refusals,
+                parse: { call in try await Self.parseUser(call) },
+                domainError: { error, action in
+                    guard case .createAccount(let input) = action else { return Problem(error) }
+                    return switch error.kind {
+                    case .conflict: Problem(.conflict, "a service user \(input.name ?? "") already exists")
+                    case .invalidInput(field: "description"):
+                        Problem(.badRequest, "name must be at most \(ServiceAccountService.maximumDescriptionLength) characters", field: "name")
+                    default: Problem(error)
+                    }
+                },
+                render: { outcome, call in
+                    guard case .accountCreated(let created, _, _, _) = outcome else { throw Problem(.internalServerError, "unexpected outcome") }
+                    return .json(Self.user(created.account, tenant: try call.resolvedTenant))
+                },
+                failure: { problem, _ in Self.failure(problem) }
+            ),
+            on: router
+        )
+        pipeline.register(
+            DialectRoute(
+                method: .post, path: "/api/user-tokens", kind: .createSecret, tenant: { _ throws(Problem) in .callers }, refusals: refusals,
+                parse: { call in try await Self.parseToken(call) },
+                domainError: { error, action in
+                    guard case .createSecret(let reference, let input) = action else { return Problem(error) }
+                    return switch (error.kind, reference) {
+                    case (.conflict, _): Problem(.conflict, "a token named \"\(input.name)\" already exists for this service user")
+                    case (.notFound, .name): Problem(.notFound, "service user not found")
+                    default: Problem(error)
+                    }
+                },
+                render: { outcome, call in try Self.renderToken(outcome, call) },
+                failure: { problem, _ in Self.failure(problem) }
+            ),
+            on: router
+        )
     }
 
     struct User: Encodable {
@@ -122,24 +159,8 @@ struct QualyticsRoutes: Sendable {
         return .json(Failure(detail: problem.detail), status: status, headers: problem.headers)
     }
 
-    private func handle(
-        _ request: Request, _ context: TesseraRequestContext,
-        _ body: (Request, Principal, Tenant, TesseraRequestContext) async throws -> Response
-    ) async -> Response {
-        do {
-            let principal = try await api.authentication.principal(request)
-            guard let tenant = try await tessera.storage.tenant(id: principal.tenantID) else { throw Problem(.unauthorized, "the access token is invalid or expired") }
-            guard principal.mayAdminister(tenantID: tenant.id) else {
-                throw Problem(.forbidden, "only administrators may manage service users")
-            }
-            return try await body(request, principal, tenant, context)
-        } catch {
-            return Self.failure(Problem(error))
-        }
-    }
-
-    private func createUser(_ request: Request, principal: Principal, tenant: Tenant, context: TesseraRequestContext) async throws -> Response {
-        var reader = try await JSONBody.read(request, accepting: ["application/json"])
+    private static func parseUser(_ call: DialectRequest) async throws -> DialectAction {
+        var reader = try await call.body()
         guard let name = try reader.string("name") else { throw Problem(.badRequest, "name is required", field: "name") }
         guard let roleName = try reader.string("role") else { throw Problem(.badRequest, "role is required", field: "role") }
         guard let role = Self.roles[roleName] else {
@@ -149,39 +170,23 @@ struct QualyticsRoutes: Sendable {
         try reader.finish()
         let userName = Self.snakeCase(name)
         guard !userName.isEmpty else { throw Problem(.badRequest, "name must contain a letter or digit", field: "name") }
-
-        let created: CreatedServiceAccount
-        do {
-            created = try await tessera.accounts.create(
-                in: tenant,
-                NewServiceAccount(
-                    name: userName + Self.userSuffix, description: name, roles: [role],
-                    groups: [Self.publicTeam] + teams.filter { $0 != Self.publicTeam }
-                ),
-                by: Caller(principal)
-            )
-        } catch let error as DomainError where error.kind == .conflict {
-            throw Problem(.conflict, "a service user \(userName + Self.userSuffix) already exists")
-        } catch let error as DomainError where error.kind == .invalidInput(field: "description") {
-            throw Problem(.badRequest, "name must be at most \(ServiceAccountService.maximumDescriptionLength) characters", field: "name")
-        }
-        await api.recordAccountCreated(created.account, by: principal, status: .ok, context)
-        return .json(Self.user(created.account, tenant: tenant))
+        return .createAccount(NewServiceAccount(
+            name: userName + Self.userSuffix, description: name, roles: [role],
+            groups: [Self.publicTeam] + teams.filter { $0 != Self.publicTeam }
+        ))
     }
 
-    private func createToken(_ request: Request, principal: Principal, tenant: Tenant, context: TesseraRequestContext) async throws -> Response {
-        var reader = try await JSONBody.read(request, accepting: ["application/json"])
+    private static func parseToken(_ call: DialectRequest) async throws -> DialectAction {
+        var reader = try await call.body()
         guard let name = try reader.string("name") else { throw Problem(.badRequest, "name is required", field: "name") }
         let days = try reader.nullable("expires_in_days") { reader throws(Problem) in try reader.integer("expires_in_days") } ?? nil
         let scimOnly = try reader.bool("scim_endpoints_only") ?? false
-        let account: ServiceAccount
+        let account: AccountReference
         let userID = try reader.json("user_id")
         if let number = userID?.int64.flatMap({ Int(exactly: $0) }) {
-            account = try await tessera.accounts.get(number: number, in: tenant)
+            account = .number(number)
         } else if let name = userID?.string, name.hasSuffix(Self.userSuffix) {
-            let page = try await tessera.accounts.list(in: tenant, filter: .init(namePrefix: name), after: nil, limit: 50)
-            guard let match = page.items.first(where: { $0.name == name }) else { throw DomainError(.notFound, "service user not found") }
-            account = match
+            account = .name(name)
         } else if userID == nil {
             throw Problem(.badRequest, "user_id is required", field: "user_id")
         } else {
@@ -191,25 +196,16 @@ struct QualyticsRoutes: Sendable {
         if let days, !ServiceAccountService.allowedSecretLifetimes.contains(days) {
             throw Problem(.badRequest, "expires_in_days must be 30, 60, 90, 365 or null (never)", field: "expires_in_days")
         }
+        return .createSecret(for: account, NewClientSecret(name: name, expiresInDays: days, scopes: scimOnly ? [TesseraScope.scim] : nil))
+    }
 
-        let created: CreatedClientSecret
-        do {
-            created = try await tessera.accounts.createSecret(
-                for: account.id, in: tenant, NewClientSecret(name: name, expiresInDays: days, scopes: scimOnly ? [TesseraScope.scim] : nil),
-                by: Caller(principal)
-            )
-        } catch let error as DomainError where error.kind == .conflict {
-            throw Problem(.conflict, "a token named \"\(name)\" already exists for this service user")
-        }
-        await api.record(
-            AdminAPI.Audit(action: "secret.create", resource: "secret"), tenantID: tenant.id, by: principal,
-            resourceID: created.secret.id.uuidString.lowercased(), status: .ok, context
-        )
+    private static func renderToken(_ outcome: DialectOutcome, _ call: DialectRequest) throws -> Response {
+        guard case .secretCreated(let created, let account) = outcome else { throw Problem(.internalServerError, "unexpected outcome") }
         let secret = created.secret
         return .json(Token(
             id: secret.id.uuidString.lowercased(), created: secret.createdAt, name: secret.name, active: secret.enabled,
-            expiration: secret.expiresAt, lastUsed: secret.lastUsedAt, scimEndpointsOnly: scimOnly, bearerToken: created.clientSecret,
-            clientID: account.clientID, user: Self.user(account, tenant: tenant)
+            expiration: secret.expiresAt, lastUsed: secret.lastUsedAt, scimEndpointsOnly: secret.scopes == [TesseraScope.scim],
+            bearerToken: created.clientSecret, clientID: account.clientID, user: Self.user(account, tenant: try call.resolvedTenant)
         ))
     }
 }

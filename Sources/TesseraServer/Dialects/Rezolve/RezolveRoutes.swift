@@ -13,7 +13,25 @@ struct RezolveRoutes: Sendable {
     static let defaultRole = "editor"
 
     func register(on router: Router<TesseraRequestContext>) {
-        router.post("/api/v1/admin/service-account/create") { request, context in await create(request, context) }
+        DialectPipeline(api: api).register(
+            DialectRoute(
+                method: .post, path: "/api/v1/admin/service-account/create", kind: .createAccount,
+                tenant: { call throws(Problem) in
+                    guard let reference = call.request.headers[.tenantID], !reference.isEmpty else {
+                        throw Problem(.badRequest, "the x-tenantid header is required")
+                    }
+                    return .reference(reference)
+                },
+                refusals: TenantRefusals(
+                    notFound: "the caller may not create service accounts in this tenant",
+                    forbidden: "the caller may not create service accounts in this tenant"
+                ),
+                parse: { _ in .createAccount(NewServiceAccount(roles: [Self.defaultRole])) },
+                render: { outcome, call in try render(outcome, call) },
+                failure: { problem, _ in failure(problem) }
+            ),
+            on: router
+        )
     }
 
     private struct Envelope<Payload: Encodable>: Encodable {
@@ -59,51 +77,48 @@ struct RezolveRoutes: Sendable {
         )
     }
 
-    func create(_ request: Request, _ context: TesseraRequestContext) async -> Response {
-        let principal: Principal
-        do {
-            principal = try await api.authentication.principal(request)
-        } catch {
-            return failure(.unauthorized, "Authentication failed", "Bearer token is missing, expired, or invalid", headers: [.wwwAuthenticate: AdminAuthentication.challenge])
+    /// The seed's statuses: 401, 403 (another tenant or an unknown one alike, so
+    /// tenants cannot be discovered), 409 for the limit, 500; a missing tenant
+    /// header 400, an unavailable store 503.
+    private func failure(_ problem: Problem) -> Response {
+        switch problem.status {
+        case .unauthorized:
+            failure(.unauthorized, "Authentication failed", "Bearer token is missing, expired, or invalid", headers: [.wwwAuthenticate: AdminAuthentication.challenge])
+        case .badRequest:
+            failure(.badRequest, "Missing tenant", problem.detail)
+        case .forbidden, .notFound:
+            failure(.forbidden, "Insufficient permissions", problem.detail)
+        case .conflict:
+            failure(.conflict, "Limit reached", problem.detail)
+        case .serviceUnavailable:
+            failure(.serviceUnavailable, "Service unavailable", problem.detail, headers: [.retryAfter: "1"])
+        default:
+            failure(.internalServerError, "Server error", "unexpected server-side error")
         }
-        guard let reference = request.headers[.tenantID], !reference.isEmpty else {
-            return failure(.badRequest, "Missing tenant", "the x-tenantid header is required")
+    }
+
+    private func render(_ outcome: DialectOutcome, _ call: DialectRequest) throws -> Response {
+        guard case .accountCreated(let created, let permissions, let creator, let creatorTenant) = outcome, let principal = call.principal else {
+            throw Problem(.internalServerError, "unexpected outcome")
         }
-        do {
-            guard let tenant = try await tessera.tenants.find(reference), principal.mayAdminister(tenantID: tenant.id) else {
-                // An unknown tenant and another tenant's answer alike, so tenants cannot be discovered.
-                return failure(.forbidden, "Insufficient permissions", "the caller may not create service accounts in this tenant")
-            }
-            let created = try await tessera.accounts.create(in: tenant, NewServiceAccount(roles: [Self.defaultRole]), by: Caller(principal))
-            await api.recordAccountCreated(created.account, by: principal, status: .ok, context)
-            let record = try await tessera.clients.client(id: created.account.clientID, now: tessera.dependencies.now())
-            let creator = try await tessera.storage.serviceAccount(id: principal.accountID, tenantID: principal.tenantID)
-            let creatorTenant = try await tessera.storage.tenant(id: principal.tenantID)
-            let account = Account(
-                id: "sa-" + created.account.id.uuidString.lowercased(), name: created.account.name, clientId: created.account.clientID,
-                clientSecret: created.clientSecret, status: created.account.status.rawValue,
-                permissions: (record?.allowedScopes ?? []).sorted(), createdAt: Self.timestamp(created.account.createdAt),
-                createdBy: .init(
-                    id: principal.accountID.uuidString.lowercased(), name: creator?.name ?? principal.clientID,
-                    email: ServiceAccountEmail.of(name: creator?.name ?? principal.clientID, tenantSlug: creatorTenant?.slug ?? "tessera")
-                ),
-                tenant: .init(id: tenant.id.uuidString.lowercased(), name: tenant.name)
-            )
-            return .json(Envelope(success: true, message: "Service account created successfully", data: account, error: nil,
-                                  timestamp: Self.timestamp(tessera.dependencies.now())))
-        } catch let error as DomainError where error.kind == .limitReached {
-            return failure(.conflict, "Limit reached", error.message)
-        } catch let error as DomainError where error.kind == .forbidden {
-            return failure(.forbidden, "Insufficient permissions", error.message)
-        } catch let error as DomainError where error.kind == .unavailable {
-            return failure(.serviceUnavailable, "Service unavailable", error.message, headers: [.retryAfter: "1"])
-        } catch {
-            return failure(.internalServerError, "Server error", "unexpected server-side error")
-        }
+        let tenant = try call.resolvedTenant
+        let creatorName = creator?.name ?? principal.clientID
+        let account = Account(
+            id: "sa-" + created.account.id.uuidString.lowercased(), name: created.account.name, clientId: created.account.clientID,
+            clientSecret: created.clientSecret, status: created.account.status.rawValue,
+            permissions: permissions.sorted(), createdAt: Self.timestamp(created.account.createdAt),
+            createdBy: .init(
+                id: principal.accountID.uuidString.lowercased(), name: creatorName,
+                email: ServiceAccountEmail.of(name: creatorName, tenantSlug: creatorTenant?.slug ?? "tessera")
+            ),
+            tenant: .init(id: tenant.id.uuidString.lowercased(), name: tenant.name)
+        )
+        return .json(Envelope(success: true, message: "Service account created successfully", data: account, error: nil,
+                              timestamp: Self.timestamp(tessera.dependencies.now())))
     }
 }
 
-/// The derived email of a service account (DESIGN §4): `<name>@<tenant>.serviceaccount.tessera`.
+/// The derived email of a service account: `<name>@<tenant>.serviceaccount.tessera`.
 enum ServiceAccountEmail {
     static func of(name: String, tenantSlug: String) -> String {
         let local = name.lowercased().map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." ? String($0) : "-" }.joined()
