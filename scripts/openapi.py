@@ -78,7 +78,11 @@ def query(name, schema, description):
 
 
 TENANT = path_param("tenant", {"type": "string", "minLength": 1}, "The tenant's id or slug.")
-ACCOUNT = path_param("id", UUID, "The service account's id.")
+ACCOUNT = path_param(
+    "id", {"type": "string", "minLength": 1, "maxLength": 100},
+    "The service account: its id (a UUID), or any id a seed API gave it: Rezolve's `sa-<uuid>`, Keycard's 26-character id, "
+    "Mixpanel's and Qualytics' integer, Qualytics' `<name>@service`.",
+)
 SECRET = path_param("secret", UUID, "The secret's id.")
 ROLE = path_param("name", {"type": "string", "minLength": 1}, "The role's name.")
 PAGING = [

@@ -67,7 +67,20 @@ extension ServiceAccountService {
         return account
     }
 
-    /// One page of the tenant's accounts.
+    /// The account `reference` names in `tenant`, whichever face it uses, or `notFound`.
+    public func get(_ reference: AccountReference, in tenant: Tenant) async throws -> ServiceAccount {
+        switch reference {
+        case .id(let id):
+            return try await get(id, in: tenant)
+        case .number(let number):
+            return try await get(number: number, in: tenant)
+        case .name(let name):
+            let page = try await list(in: tenant, filter: .init(namePrefix: name), after: nil, limit: 50)
+            guard let match = page.items.first(where: { $0.name == name }) else { throw DomainError(.notFound, "service account not found") }
+            return match
+        }
+    }
+
     /// The account with this `number` in `tenant`, or `notFound`: for APIs that
     /// address accounts by integer.
     public func get(number: Int, in tenant: Tenant) async throws -> ServiceAccount {
@@ -78,6 +91,7 @@ extension ServiceAccountService {
         return account
     }
 
+    /// One page of the tenant's accounts.
     public func list(in tenant: Tenant, filter: ServiceAccountFilter, after cursor: Int64?, limit: Int) async throws -> Page<ServiceAccount> {
         let items = try await storeCall {
             try await storage.listServiceAccounts(tenantID: tenant.id, filter: filter, afterNumber: cursor.map(Int.init), limit: limit + 1)

@@ -9,11 +9,17 @@ public struct NewServiceAccount: Sendable, Hashable {
     public var projects: [ServiceAccount.ProjectMembership]?
     public var audiences: [String]?
     public var expiresAt: Date?
+    /// The name is descriptive, not an identifier (Mixpanel's `username`): when
+    /// another account has it, this one takes it with a random suffix, as a
+    /// generated name does, instead of failing.
+    public var nameMayRepeat: Bool
 
     public init(
         name: String? = nil, description: String? = nil, roles: [String]? = nil, groups: [String]? = nil,
-        projects: [ServiceAccount.ProjectMembership]? = nil, audiences: [String]? = nil, expiresAt: Date? = nil
+        projects: [ServiceAccount.ProjectMembership]? = nil, audiences: [String]? = nil, expiresAt: Date? = nil,
+        nameMayRepeat: Bool = false
     ) {
+        self.nameMayRepeat = nameMayRepeat
         self.name = name
         self.description = description
         self.roles = roles
@@ -106,9 +112,10 @@ public struct ServiceAccountService: Sendable {
             roles: roles, groups: groups, projects: projects, audiences: audiences,
             expiresAt: input.expiresAt, createdAt: now, updatedAt: now, createdBy: caller.id
         )
-        // A generated name may meet another created in the same second: then it
-        // takes a random suffix (40 bits), so any number of unnamed creations in
-        // one second succeed. A conflict that outlasts a few suffixes is not the name's.
+        // A generated name may meet another created in the same second, and a
+        // descriptive one another account's: then it takes a random suffix (40
+        // bits), so any number of such creations succeed. A conflict that outlasts
+        // a few suffixes is not the name's.
         var attempts = 0
         while true {
             do {
@@ -117,11 +124,12 @@ public struct ServiceAccountService: Sendable {
                 return CreatedServiceAccount(account: stored, secret: secret, clientSecret: secretValue)
             } catch let error as StoreError where error.isConflict {
                 attempts += 1
-                guard name == nil, attempts <= 5 else {
+                guard name == nil || input.nameMayRepeat, attempts <= 5 else {
                     throw DomainError(.conflict, "a service account named \"\(account.name)\" already exists")
                 }
                 let suffix = Crockford32.encode(dependencies.randomBytes(16)).suffix(8).lowercased()
-                account.name = Self.generatedName(at: now) + "-" + suffix
+                let base = name.map { String($0.prefix(Self.maximumNameLength - 9)) } ?? Self.generatedName(at: now)
+                account.name = base + "-" + suffix
             } catch let error as StoreError where error.isLimitReached {
                 throw DomainError(.limitReached, "the tenant's limit of \(tenant.accountLimit ?? 0) service accounts is reached")
             } catch let error as StoreError where error.isUnavailable {

@@ -20,6 +20,7 @@ struct AdminAPI: Sendable {
         let parameters: Parameters
         let principal: Principal
         let tenant: Tenant!
+        let accounts: ServiceAccountService
         var caller: Caller { Caller(principal) }
 
         func parameter(_ name: String) throws(Problem) -> String {
@@ -33,21 +34,31 @@ struct AdminAPI: Sendable {
             return id
         }
 
-        func query(_ name: String) -> String? {
-            request.uri.queryParameters.get(name)
+        /// The id of the account the `{id}` path segment names in any of its faces
+        /// (``AccountReference``: the UUID, `sa-<uuid>`, the 26-character form, the
+        /// number, `<name>@service`); anything else is a 404, as an unknown id is.
+        func accountID() async throws -> UUID {
+            guard let reference = AccountReference(try parameter("id")) else { throw Problem.notFound("service account not found") }
+            if case .id(let id) = reference { return id }
+            return try await accounts.get(reference, in: tenant).id
+        }
+
+        /// A query parameter, percent-decoded in name and value (``QueryParameters``).
+        func query(_ name: String) throws(Problem) -> String? {
+            try QueryParameters(request)[name]
         }
 
         /// `limit` (1–200, default 50) and the decoded `cursor`.
         func paging() throws(Problem) -> (limit: Int, cursor: Int64?) {
             var limit = AdminAPI.defaultPageSize
-            if let text = query("limit") {
+            if let text = try query("limit") {
                 guard let value = Int(text), (1...AdminAPI.maximumPageSize).contains(value) else {
                     throw Problem(.badRequest, "limit must be an integer from 1 to \(AdminAPI.maximumPageSize)", field: "limit")
                 }
                 limit = value
             }
             var cursor: Int64?
-            if let text = query("cursor") {
+            if let text = try query("cursor") {
                 guard let value = Cursor.decode(text) else { throw Problem(.badRequest, "cursor is not one this API issued", field: "cursor") }
                 cursor = value
             }
@@ -92,6 +103,10 @@ struct AdminAPI: Sendable {
         var tenant: Tenant?
         var response: Response
         var resourceID = audit?.idParameter.flatMap { context.parameters.get($0) }
+        // An account named by another face of its id is recorded under its UUID.
+        if audit?.idParameter == "id", let given = resourceID, case .id(let id)? = AccountReference(given) {
+            resourceID = id.uuidString.lowercased()
+        }
         do {
             switch scope {
             case .tenant:
@@ -106,7 +121,7 @@ struct AdminAPI: Sendable {
             case .anyone:
                 break
             }
-            let call = Call(request: request, parameters: context.parameters, principal: principal, tenant: tenant)
+            let call = Call(request: request, parameters: context.parameters, principal: principal, tenant: tenant, accounts: tessera.accounts)
             let result = try await body(call)
             response = result.0
             resourceID = result.resourceID ?? resourceID
@@ -279,8 +294,8 @@ struct AdminAPI: Sendable {
 
     func listAccounts(_ call: Call) async throws -> (Response, resourceID: String?) {
         let (limit, cursor) = try call.paging()
-        var filter = ServiceAccountFilter(role: call.query("role"), group: call.query("group"), namePrefix: call.query("name_prefix"))
-        if let status = call.query("status") {
+        var filter = ServiceAccountFilter(role: try call.query("role"), group: try call.query("group"), namePrefix: try call.query("name_prefix"))
+        if let status = try call.query("status") {
             guard let parsed = ServiceAccount.Status(rawValue: status) else {
                 throw Problem(.badRequest, "status must be active or disabled", field: "status")
             }
@@ -323,12 +338,12 @@ struct AdminAPI: Sendable {
     }
 
     func getAccount(_ call: Call) async throws -> (Response, resourceID: String?) {
-        let account = try await tessera.accounts.get(try call.uuid("id", "service account"), in: call.tenant)
+        let account = try await tessera.accounts.get(try await call.accountID(), in: call.tenant)
         return (.json(Representation.Account(account)), nil)
     }
 
     func updateAccount(_ call: Call) async throws -> (Response, resourceID: String?) {
-        let id = try call.uuid("id", "service account")
+        let id = try await call.accountID()
         var reader = try await call.body()
         var patch = ServiceAccountPatch(
             name: try reader.string("name"),
@@ -352,19 +367,19 @@ struct AdminAPI: Sendable {
     }
 
     func deleteAccount(_ call: Call) async throws -> (Response, resourceID: String?) {
-        _ = try await tessera.accounts.delete(try call.uuid("id", "service account"), in: call.tenant, by: call.caller)
+        _ = try await tessera.accounts.delete(try await call.accountID(), in: call.tenant, by: call.caller)
         return (Response(status: .noContent), nil)
     }
 
     // MARK: Secrets
 
     func listSecrets(_ call: Call) async throws -> (Response, resourceID: String?) {
-        let (_, secrets) = try await tessera.accounts.secrets(of: try call.uuid("id", "service account"), in: call.tenant)
+        let (_, secrets) = try await tessera.accounts.secrets(of: try await call.accountID(), in: call.tenant)
         return (.json(Representation.PageJSON(items: secrets.map { Representation.Secret($0) }, nextCursor: nil)), nil)
     }
 
     func createSecret(_ call: Call) async throws -> (Response, resourceID: String?) {
-        let accountID = try call.uuid("id", "service account")
+        let accountID = try await call.accountID()
         var reader = try await call.body()
         guard let name = try reader.string("name") else { throw Problem(.badRequest, "name is required", field: "name") }
         let input = NewClientSecret(
@@ -384,7 +399,7 @@ struct AdminAPI: Sendable {
     }
 
     func updateSecret(_ call: Call) async throws -> (Response, resourceID: String?) {
-        let accountID = try call.uuid("id", "service account"), secretID = try call.uuid("secret", "secret")
+        let accountID = try await call.accountID(), secretID = try call.uuid("secret", "secret")
         var reader = try await call.body()
         guard let enabled = try reader.bool("enabled") else { throw Problem(.badRequest, "enabled is required", field: "enabled") }
         try reader.finish()
@@ -393,7 +408,7 @@ struct AdminAPI: Sendable {
     }
 
     func deleteSecret(_ call: Call) async throws -> (Response, resourceID: String?) {
-        let accountID = try call.uuid("id", "service account"), secretID = try call.uuid("secret", "secret")
+        let accountID = try await call.accountID(), secretID = try call.uuid("secret", "secret")
         try await tessera.accounts.deleteSecret(secretID, of: accountID, in: call.tenant, by: call.caller)
         return (Response(status: .noContent), nil)
     }
@@ -401,12 +416,12 @@ struct AdminAPI: Sendable {
     // MARK: Keys for private_key_jwt
 
     func listKeys(_ call: Call) async throws -> (Response, resourceID: String?) {
-        let keys = try await tessera.accounts.keys(of: try call.uuid("id", "service account"), in: call.tenant)
+        let keys = try await tessera.accounts.keys(of: try await call.accountID(), in: call.tenant)
         return (.json(Representation.PageJSON(items: keys.map(Representation.Key.init), nextCursor: nil)), nil)
     }
 
     func createKey(_ call: Call) async throws -> (Response, resourceID: String?) {
-        let accountID = try call.uuid("id", "service account")
+        let accountID = try await call.accountID()
         var reader = try await call.body()
         guard let jwk = try reader.jwk("jwk") else { throw Problem(.badRequest, "jwk is required", field: "jwk") }
         let expiresAt = try reader.date("expires_at")
@@ -416,7 +431,7 @@ struct AdminAPI: Sendable {
     }
 
     func deleteKey(_ call: Call) async throws -> (Response, resourceID: String?) {
-        try await tessera.accounts.deleteKey(try call.parameter("kid"), of: try call.uuid("id", "service account"), in: call.tenant, by: call.caller)
+        try await tessera.accounts.deleteKey(try call.parameter("kid"), of: try await call.accountID(), in: call.tenant, by: call.caller)
         return (Response(status: .noContent), nil)
     }
 
@@ -457,8 +472,8 @@ struct AdminAPI: Sendable {
 
     func listAuditEvents(_ call: Call) async throws -> (Response, resourceID: String?) {
         let (limit, cursor) = try call.paging()
-        var filter = AuditFilter(action: call.query("action"), actor: call.query("actor"), resourceID: call.query("resource_id"))
-        if let outcome = call.query("outcome") {
+        var filter = AuditFilter(action: try call.query("action"), actor: try call.query("actor"), resourceID: try call.query("resource_id"))
+        if let outcome = try call.query("outcome") {
             guard let parsed = AuditEvent.Outcome(rawValue: outcome) else {
                 throw Problem(.badRequest, "outcome must be success or failure", field: "outcome")
             }

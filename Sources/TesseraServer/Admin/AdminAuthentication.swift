@@ -15,7 +15,12 @@ struct AdminAuthentication: Sendable {
         guard header.count > 7, header.prefix(7).lowercased() == "bearer " else {
             throw Problem(.unauthorized, "the Authorization header must use the Bearer scheme", headers: [.wwwAuthenticate: Self.challenge])
         }
-        let token = String(header.dropFirst(7).trimmingOptionalWhitespace())
+        return try await principal(accessToken: String(header.dropFirst(7).trimmingOptionalWhitespace()))
+    }
+
+    /// The principal behind an access token of this issuer however it was sent
+    /// (a Bearer header, or a session header or cookie some seed APIs use).
+    func principal(accessToken token: String) async throws(Problem) -> Principal {
         do {
             // Only tokens meant for this issuer's own API: a token minted for a resource
             // server must not be replayable here by that server.

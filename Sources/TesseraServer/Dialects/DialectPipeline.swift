@@ -3,13 +3,18 @@ import HTTPTypes
 import Hummingbird
 import TesseraCore
 
-/// How a seed API's caller may prove who it is.
-struct DialectCredentials: OptionSet, Sendable {
-    let rawValue: Int
-    /// `Authorization: Bearer <access token of this issuer>`.
-    static let bearer = DialectCredentials(rawValue: 1)
+/// How a seed API's caller may prove who it is. An access token of this issuer is
+/// always accepted as `Authorization: Bearer`; a dialect may accept more.
+struct DialectCredentials: Sendable {
     /// `Authorization: Basic <client_id:secret>`, checked as at the token endpoint.
-    static let basic = DialectCredentials(rawValue: 2)
+    var basic = false
+    /// A header that carries the access token itself (Ctrl Hub's `X-Session-Token`).
+    var sessionHeader: HTTPField.Name?
+    /// A cookie that carries the access token (Ctrl Hub's `ctrl_hub_session`).
+    var sessionCookie: String?
+
+    static let bearer = DialectCredentials()
+    static let bearerOrBasic = DialectCredentials(basic: true)
 }
 
 /// Where an operation's tenant comes from.
@@ -27,14 +32,6 @@ enum TenantLocator: Sendable {
 struct TenantRefusals: Sendable {
     var notFound = "tenant not found"
     var forbidden = "the access token lacks the scope \(TesseraScope.admin)"
-}
-
-/// An account as a dialect names it: every id any dialect hands out resolves.
-enum AccountReference: Sendable, Hashable {
-    case id(UUID)
-    case number(Int)
-    /// The account's name, unique in its tenant.
-    case name(String)
 }
 
 /// What a dialect operation asks the core to do. The pipeline runs it through the
@@ -177,11 +174,36 @@ struct DialectPipeline: Sendable {
         }
     }
 
+    /// The caller: an `Authorization` header first (Bearer, or Basic where allowed),
+    /// else the dialect's session header, else its session cookie.
     private func authenticate(_ credentials: DialectCredentials, _ request: Request, _ context: TesseraRequestContext) async throws(Problem) -> Principal {
-        if credentials.contains(.basic) {
+        if request.headers[.authorization] == nil {
+            if let name = credentials.sessionHeader, let token = request.headers[name], !token.isEmpty {
+                return try await api.authentication.principal(accessToken: token)
+            }
+            if let name = credentials.sessionCookie, let token = Self.cookie(name, in: request.headers) {
+                return try await api.authentication.principal(accessToken: token)
+            }
+        }
+        if credentials.basic {
             return try await api.authentication.principal(request, allowingBasicFrom: context.peer)
         }
         return try await api.authentication.principal(request)
+    }
+
+    /// The value of cookie `name` in the request's `Cookie` fields (RFC 6265 §5.4:
+    /// `name=value` pairs separated by `; `), `nil` when absent or empty.
+    static func cookie(_ name: String, in headers: HTTPFields) -> String? {
+        for field in headers[values: .cookie] {
+            for pair in field.split(separator: ";") {
+                let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+                guard parts.count == 2, parts[0].trimmingCharacters(in: .whitespaces) == name else { continue }
+                var value = parts[1].trimmingCharacters(in: .whitespaces)
+                if value.count >= 2, value.hasPrefix("\""), value.hasSuffix("\"") { value = String(value.dropFirst().dropLast()) }
+                return value.isEmpty ? nil : value
+            }
+        }
+        return nil
     }
 
     private func tenant(_ locator: TenantLocator, refusals: TenantRefusals, for principal: Principal) async throws -> Tenant {
@@ -202,20 +224,6 @@ struct DialectPipeline: Sendable {
         return tenant
     }
 
-    /// Resolves an account by any of its faces, within `tenant`.
-    func account(_ reference: AccountReference, in tenant: Tenant) async throws -> ServiceAccount {
-        switch reference {
-        case .id(let id):
-            return try await tessera.accounts.get(id, in: tenant)
-        case .number(let number):
-            return try await tessera.accounts.get(number: number, in: tenant)
-        case .name(let name):
-            let page = try await tessera.accounts.list(in: tenant, filter: .init(namePrefix: name), after: nil, limit: 50)
-            guard let match = page.items.first(where: { $0.name == name }) else { throw DomainError(.notFound, "service account not found") }
-            return match
-        }
-    }
-
     private func perform(_ action: DialectAction, in tenant: Tenant, by principal: Principal) async throws -> DialectOutcome {
         switch action {
         case .createAccount(let input):
@@ -228,7 +236,7 @@ struct DialectPipeline: Sendable {
             if principal.tenantID != tenant.id { creatorTenant = try? await tessera.storage.tenant(id: principal.tenantID) }
             return .accountCreated(created, permissions: record?.allowedScopes ?? [], creator: creator, creatorTenant: creatorTenant)
         case .createSecret(let reference, let input):
-            let account = try await account(reference, in: tenant)
+            let account = try await tessera.accounts.get(reference, in: tenant)
             let created = try await tessera.accounts.createSecret(for: account.id, in: tenant, input, by: Caller(principal))
             return .secretCreated(created, account: account)
         }

@@ -2869,12 +2869,13 @@ enum OpenAPIDocument {
       }
      },
      {
-      "description": "The service account's id.",
+      "description": "The service account: its id (a UUID), or any id a seed API gave it: Rezolve's `sa-<uuid>`, Keycard's 26-character id, Mixpanel's and Qualytics' integer, Qualytics' `<name>@service`.",
       "in": "path",
       "name": "id",
       "required": true,
       "schema": {
-       "format": "uuid",
+       "maxLength": 100,
+       "minLength": 1,
        "type": "string"
       }
      }
@@ -2965,12 +2966,13 @@ enum OpenAPIDocument {
       }
      },
      {
-      "description": "The service account's id.",
+      "description": "The service account: its id (a UUID), or any id a seed API gave it: Rezolve's `sa-<uuid>`, Keycard's 26-character id, Mixpanel's and Qualytics' integer, Qualytics' `<name>@service`.",
       "in": "path",
       "name": "id",
       "required": true,
       "schema": {
-       "format": "uuid",
+       "maxLength": 100,
+       "minLength": 1,
        "type": "string"
       }
      }
@@ -3068,12 +3070,13 @@ enum OpenAPIDocument {
       }
      },
      {
-      "description": "The service account's id.",
+      "description": "The service account: its id (a UUID), or any id a seed API gave it: Rezolve's `sa-<uuid>`, Keycard's 26-character id, Mixpanel's and Qualytics' integer, Qualytics' `<name>@service`.",
       "in": "path",
       "name": "id",
       "required": true,
       "schema": {
-       "format": "uuid",
+       "maxLength": 100,
+       "minLength": 1,
        "type": "string"
       }
      }
@@ -3213,12 +3216,13 @@ enum OpenAPIDocument {
       }
      },
      {
-      "description": "The service account's id.",
+      "description": "The service account: its id (a UUID), or any id a seed API gave it: Rezolve's `sa-<uuid>`, Keycard's 26-character id, Mixpanel's and Qualytics' integer, Qualytics' `<name>@service`.",
       "in": "path",
       "name": "id",
       "required": true,
       "schema": {
-       "format": "uuid",
+       "maxLength": 100,
+       "minLength": 1,
        "type": "string"
       }
      }
@@ -3335,12 +3339,13 @@ enum OpenAPIDocument {
       }
      },
      {
-      "description": "The service account's id.",
+      "description": "The service account: its id (a UUID), or any id a seed API gave it: Rezolve's `sa-<uuid>`, Keycard's 26-character id, Mixpanel's and Qualytics' integer, Qualytics' `<name>@service`.",
       "in": "path",
       "name": "id",
       "required": true,
       "schema": {
-       "format": "uuid",
+       "maxLength": 100,
+       "minLength": 1,
        "type": "string"
       }
      }
@@ -3480,12 +3485,13 @@ enum OpenAPIDocument {
       }
      },
      {
-      "description": "The service account's id.",
+      "description": "The service account: its id (a UUID), or any id a seed API gave it: Rezolve's `sa-<uuid>`, Keycard's 26-character id, Mixpanel's and Qualytics' integer, Qualytics' `<name>@service`.",
       "in": "path",
       "name": "id",
       "required": true,
       "schema": {
-       "format": "uuid",
+       "maxLength": 100,
+       "minLength": 1,
        "type": "string"
       }
      },
@@ -3588,12 +3594,13 @@ enum OpenAPIDocument {
       }
      },
      {
-      "description": "The service account's id.",
+      "description": "The service account: its id (a UUID), or any id a seed API gave it: Rezolve's `sa-<uuid>`, Keycard's 26-character id, Mixpanel's and Qualytics' integer, Qualytics' `<name>@service`.",
       "in": "path",
       "name": "id",
       "required": true,
       "schema": {
-       "format": "uuid",
+       "maxLength": 100,
+       "minLength": 1,
        "type": "string"
       }
      }
@@ -3710,12 +3717,13 @@ enum OpenAPIDocument {
       }
      },
      {
-      "description": "The service account's id.",
+      "description": "The service account: its id (a UUID), or any id a seed API gave it: Rezolve's `sa-<uuid>`, Keycard's 26-character id, Mixpanel's and Qualytics' integer, Qualytics' `<name>@service`.",
       "in": "path",
       "name": "id",
       "required": true,
       "schema": {
-       "format": "uuid",
+       "maxLength": 100,
+       "minLength": 1,
        "type": "string"
       }
      }
@@ -3862,12 +3870,13 @@ enum OpenAPIDocument {
       }
      },
      {
-      "description": "The service account's id.",
+      "description": "The service account: its id (a UUID), or any id a seed API gave it: Rezolve's `sa-<uuid>`, Keycard's 26-character id, Mixpanel's and Qualytics' integer, Qualytics' `<name>@service`.",
       "in": "path",
       "name": "id",
       "required": true,
       "schema": {
-       "format": "uuid",
+       "maxLength": 100,
+       "minLength": 1,
        "type": "string"
       }
      },
@@ -3968,12 +3977,13 @@ enum OpenAPIDocument {
       }
      },
      {
-      "description": "The service account's id.",
+      "description": "The service account: its id (a UUID), or any id a seed API gave it: Rezolve's `sa-<uuid>`, Keycard's 26-character id, Mixpanel's and Qualytics' integer, Qualytics' `<name>@service`.",
       "in": "path",
       "name": "id",
       "required": true,
       "schema": {
-       "format": "uuid",
+       "maxLength": 100,
+       "minLength": 1,
        "type": "string"
       }
      },

@@ -9,6 +9,8 @@ extension HTTPField.Name {
     static let tenantID = HTTPField.Name("x-tenantid")!
     /// Keycard's caller-chosen request id, echoed.
     static let clientRequestID = HTTPField.Name("X-Client-Request-ID")!
+    /// Ctrl Hub's session header, which carries an access token.
+    static let sessionToken = HTTPField.Name("X-Session-Token")!
 }
 
 extension HTTPFields {

@@ -12,14 +12,23 @@ struct CtrlHubRoutes: Sendable {
     let api: AdminAPI
 
     static let mediaType = "application/vnd.api+json"
+    /// The seed's security schemes: an OAuth 2 access token as Bearer, as the
+    /// `X-Session-Token` header, or as the `ctrl_hub_session` cookie.
+    static let credentials = DialectCredentials(sessionHeader: .sessionToken, sessionCookie: "ctrl_hub_session")
+    /// The problem field that names the path parameter rather than a body member.
+    static let orgParameter = "?org_id"
     static let resourceType = "service-accounts"
 
     func register(on router: Router<TesseraRequestContext>) {
         DialectPipeline(api: api).register(
             DialectRoute(
                 method: .post, path: "/v3/orgs/:org/iam/service-accounts", kind: .createAccount,
+                credentials: Self.credentials,
                 tenant: { call throws(Problem) in
-                    guard let reference = call.parameters.get("org") else { throw Problem.notFound("organisation not found") }
+                    // The organisation's UUID, or (beside the seed) its slug; anything else is malformed.
+                    guard let reference = call.parameters.get("org"), UUID(uuidString: reference) != nil || Tenant.isValidSlug(reference) else {
+                        throw Problem(.badRequest, "org_id must be the organisation's UUID", field: Self.orgParameter)
+                    }
                     return .reference(reference)
                 },
                 parse: { call in try await Self.parse(call) },
@@ -92,8 +101,10 @@ struct CtrlHubRoutes: Sendable {
 
     private struct Errors: Encodable {
         struct Item: Encodable {
+            /// JSON:API's error source: a JSON pointer into the body, or a parameter.
             struct Source: Encodable {
-                let pointer: String
+                var pointer: String?
+                var parameter: String?
             }
 
             let id: String
@@ -115,6 +126,9 @@ struct CtrlHubRoutes: Sendable {
         let title: String
         var code: String?
         switch problem.status {
+        case .forbidden where problem.field == "data/id":
+            status = .forbidden
+            title = "Forbidden"
         case .unauthorized, .forbidden, .notFound:
             status = .unauthorized
             title = "You are not authorised to access this resource"
@@ -137,7 +151,9 @@ struct CtrlHubRoutes: Sendable {
         if status == .unauthorized { headers[.wwwAuthenticate] = AdminAuthentication.challenge }
         let item = Errors.Item(
             id: UUID().uuidString.lowercased(), status: String(status.code), title: title, detail: problem.detail, code: code,
-            source: problem.field.map { .init(pointer: "/" + $0) }
+            source: problem.field.map { field in
+                field.hasPrefix("?") ? .init(parameter: String(field.dropFirst())) : .init(pointer: "/" + field)
+            }
         )
         return .json(Errors(errors: [item]), status: status, contentType: mediaType, headers: headers)
     }
@@ -150,6 +166,14 @@ struct CtrlHubRoutes: Sendable {
             guard type == Self.resourceType else {
                 throw Problem(.conflict, "type must be \(Self.resourceType)", field: "type")
             }
+            // JSON:API §Client-Generated IDs: a server that assigns ids answers 403.
+            if data.has("id") {
+                throw Problem(.forbidden, "the server assigns service account ids; leave out data.id", field: "id")
+            }
+            // Legal JSON:API members of a resource object that creation does not use.
+            data.ignore("relationships")
+            data.ignore("meta")
+            data.ignore("links")
             let input = try data.object("attributes") { attributes throws(Problem) -> NewServiceAccount in
                 guard let name = try attributes.string("name"), !name.isEmpty else {
                     throw Problem(.badRequest, "name is required", field: "name")

@@ -15,6 +15,7 @@ struct KeycardRoutes: Sendable {
             DialectRoute(
                 method: .post, path: "/organizations/:organization/service-accounts", kind: .createAccount,
                 precheck: { call throws(Problem) in
+                    _ = try QueryParameters(call.request)
                     if let given = call.request.headers[.clientRequestID], UUID(uuidString: given) == nil {
                         throw Problem(.badRequest, "X-Client-Request-ID must be a UUID", field: "X-Client-Request-ID")
                     }
@@ -66,7 +67,8 @@ struct KeycardRoutes: Sendable {
         guard case .accountCreated(let created, _, _, _) = outcome, let principal = call.principal else {
             throw Problem(.internalServerError, "unexpected outcome")
         }
-        let expand = call.request.uri.queryParameters.getAll("expand[]") + call.request.uri.queryParameters.getAll("expand")
+        let query = try QueryParameters(call.request)
+        let expand = query.all("expand[]") + query.all("expand")
         let permissions: [String: [String: Bool]]? = expand.contains("permissions") ? [
             "organizations": ["read": true, "update": principal.isSuperAdmin],
             "service_accounts": ["create": true, "read": true, "update": true, "delete": true],

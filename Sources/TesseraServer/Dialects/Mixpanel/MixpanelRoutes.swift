@@ -23,7 +23,7 @@ struct MixpanelRoutes: Sendable {
         DialectPipeline(api: api).register(
             DialectRoute(
                 method: .post, path: "/api/app/organizations/:organization/service-accounts", kind: .createAccount,
-                credentials: [.bearer, .basic],
+                credentials: .bearerOrBasic,
                 tenant: { call throws(Problem) in
                     guard let text = call.parameters.get("organization"), let number = Int(text) else {
                         throw Problem(.badRequest, "organizationId must be an integer")
@@ -44,10 +44,16 @@ struct MixpanelRoutes: Sendable {
             let token: String
             let id: Int
             let username: String
+            let lastUsed: Date?
             let expires: Date?
             let creator: Int?
             let created: Date
             let user: Int
+
+            enum CodingKeys: String, CodingKey {
+                case token, id, username, expires, creator, created, user
+                case lastUsed = "last_used"
+            }
         }
 
         let results: Results
@@ -66,7 +72,10 @@ struct MixpanelRoutes: Sendable {
         case .conflict, .contentTooLarge, .unsupportedMediaType: .badRequest
         default: problem.status
         }
-        return .json(Failure(error: problem.detail), status: status, headers: problem.headers)
+        var headers = problem.headers
+        // The seed's one security scheme is HTTP Basic: that is the challenge.
+        if status == .unauthorized { headers[.wwwAuthenticate] = #"Basic realm="tessera""# }
+        return .json(Failure(error: problem.detail), status: status, headers: headers)
     }
 
     private static func parse(_ call: DialectRequest) async throws -> DialectAction {
@@ -84,14 +93,15 @@ struct MixpanelRoutes: Sendable {
             return ServiceAccount.ProjectMembership(project: String(id), role: role)
         }
         try reader.finish()
-        return .createAccount(NewServiceAccount(name: username, roles: [role], projects: projects, expiresAt: expires))
+        // Mixpanel's usernames are descriptive: the same one twice is two accounts.
+        return .createAccount(NewServiceAccount(name: username, roles: [role], projects: projects, expiresAt: expires, nameMayRepeat: true))
     }
 
     private static func render(_ outcome: DialectOutcome) throws -> Response {
         guard case .accountCreated(let created, _, let creator, _) = outcome else { throw Problem(.internalServerError, "unexpected outcome") }
         let results = Created.Results(
             token: created.clientSecret, id: created.account.number, username: created.account.clientID,
-            expires: created.account.expiresAt, creator: creator?.number, created: created.account.createdAt, user: created.account.number
+            lastUsed: created.account.lastUsedAt, expires: created.account.expiresAt, creator: creator?.number, created: created.account.createdAt, user: created.account.number
         )
         return .json(Created(results: results), status: .created)
     }

@@ -4,8 +4,8 @@ import Hummingbird
 import TesseraCore
 import TesseraJOSE
 
-/// Qualytics (`seeds/004_…`): `POST /api/users` creates a service user in the
-/// caller's own tenant, `POST /api/user-tokens` a named token for it (30, 60, 90
+/// Qualytics (`seeds/004_…`): `POST /api/users` (or `/users`) creates a service user
+/// in the caller's own tenant, `POST /api/user-tokens` (or `/user-tokens`) a named token for it (30, 60, 90
 /// or 365 days or never; optionally SCIM-only), shown once. Administrators only.
 /// Errors are FastAPI's `{"detail": …}`, validation failures 422.
 ///
@@ -25,44 +25,47 @@ struct QualyticsRoutes: Sendable {
     func register(on router: Router<TesseraRequestContext>) {
         let pipeline = DialectPipeline(api: api)
         let refusals = TenantRefusals(notFound: "the access token is invalid or expired", forbidden: "only administrators may manage service users")
-        pipeline.register(
-            DialectRoute(
-                method: .post, path: "/api/users", kind: .createAccount, tenant: { _ throws(Problem) in .callers }, refusals: refusals,
-                parse: { call in try await Self.parseUser(call) },
-                domainError: { error, action in
-                    guard case .createAccount(let input) = action else { return Problem(error) }
-                    return switch error.kind {
-                    case .conflict: Problem(.conflict, "a service user \(input.name ?? "") already exists")
-                    case .invalidInput(field: "description"):
-                        Problem(.badRequest, "name must be at most \(ServiceAccountService.maximumDescriptionLength) characters", field: "name")
-                    default: Problem(error)
-                    }
-                },
-                render: { outcome, call in
-                    guard case .accountCreated(let created, _, _, _) = outcome else { throw Problem(.internalServerError, "unexpected outcome") }
-                    return .json(Self.user(created.account, tenant: try call.resolvedTenant))
-                },
-                failure: { problem, _ in Self.failure(problem) }
-            ),
-            on: router
-        )
-        pipeline.register(
-            DialectRoute(
-                method: .post, path: "/api/user-tokens", kind: .createSecret, tenant: { _ throws(Problem) in .callers }, refusals: refusals,
-                parse: { call in try await Self.parseToken(call) },
-                domainError: { error, action in
-                    guard case .createSecret(let reference, let input) = action else { return Problem(error) }
-                    return switch (error.kind, reference) {
-                    case (.conflict, _): Problem(.conflict, "a token named \"\(input.name)\" already exists for this service user")
-                    case (.notFound, .name): Problem(.notFound, "service user not found")
-                    default: Problem(error)
-                    }
-                },
-                render: { outcome, call in try Self.renderToken(outcome, call) },
-                failure: { problem, _ in Self.failure(problem) }
-            ),
-            on: router
-        )
+        // `/api` is Qualytics' base path; the seed's reference writes the paths without it.
+        for base in ["/api", ""] {
+            pipeline.register(
+                DialectRoute(
+                    method: .post, path: base + "/users", kind: .createAccount, tenant: { _ throws(Problem) in .callers }, refusals: refusals,
+                    parse: { call in try await Self.parseUser(call) },
+                    domainError: { error, action in
+                        guard case .createAccount(let input) = action else { return Problem(error) }
+                        return switch error.kind {
+                        case .conflict: Problem(.conflict, "a service user \(input.name ?? "") already exists")
+                        case .invalidInput(field: "description"):
+                            Problem(.badRequest, "name must be at most \(ServiceAccountService.maximumDescriptionLength) characters", field: "name")
+                        default: Problem(error)
+                        }
+                    },
+                    render: { outcome, call in
+                        guard case .accountCreated(let created, _, _, _) = outcome else { throw Problem(.internalServerError, "unexpected outcome") }
+                        return .json(Self.user(created.account, tenant: try call.resolvedTenant))
+                    },
+                    failure: { problem, _ in Self.failure(problem) }
+                ),
+                on: router
+            )
+            pipeline.register(
+                DialectRoute(
+                    method: .post, path: base + "/user-tokens", kind: .createSecret, tenant: { _ throws(Problem) in .callers }, refusals: refusals,
+                    parse: { call in try await Self.parseToken(call) },
+                    domainError: { error, action in
+                        guard case .createSecret(let reference, let input) = action else { return Problem(error) }
+                        return switch (error.kind, reference) {
+                        case (.conflict, _): Problem(.conflict, "a token named \"\(input.name)\" already exists for this service user")
+                        case (.notFound, .name): Problem(.notFound, "service user not found")
+                        default: Problem(error)
+                        }
+                    },
+                    render: { outcome, call in try Self.renderToken(outcome, call) },
+                    failure: { problem, _ in Self.failure(problem) }
+                ),
+                on: router
+            )
+        }
     }
 
     struct User: Encodable {
@@ -122,6 +125,17 @@ struct QualyticsRoutes: Sendable {
         let detail: String
     }
 
+    /// FastAPI's validation error: `detail` is a list of `{loc, msg, type}`.
+    private struct ValidationFailure: Encodable {
+        struct Item: Encodable {
+            let loc: [String]
+            let msg: String
+            let type: String
+        }
+
+        let detail: [Item]
+    }
+
     /// `api_access` for "API Access": lower case, runs of anything but letters and
     /// digits folded to one `_`, none at the ends.
     static func snakeCase(_ name: String) -> String {
@@ -150,13 +164,18 @@ struct QualyticsRoutes: Sendable {
         )
     }
 
-    /// FastAPI's statuses: 422 for anything wrong with the body.
+    /// FastAPI's answers: 422 with a list of `{loc, msg, type}` for anything wrong
+    /// with the body (`loc` is `["body", member]`, or `["body"]` for the body
+    /// as a whole), `{"detail": "…"}` for every other error.
     private static func failure(_ problem: Problem) -> Response {
-        let status: HTTPResponse.Status = switch problem.status {
-        case .badRequest, .unsupportedMediaType: .unprocessableContent
-        default: problem.status
+        switch problem.status {
+        case .badRequest, .unsupportedMediaType, .unprocessableContent:
+            let location = ["body"] + (problem.field.map { $0.split(separator: "/").map(String.init) } ?? [])
+            let item = ValidationFailure.Item(loc: location, msg: problem.detail, type: "value_error")
+            return .json(ValidationFailure(detail: [item]), status: .unprocessableContent, headers: problem.headers)
+        default:
+            return .json(Failure(detail: problem.detail), status: problem.status, headers: problem.headers)
         }
-        return .json(Failure(detail: problem.detail), status: status, headers: problem.headers)
     }
 
     private static func parseUser(_ call: DialectRequest) async throws -> DialectAction {
