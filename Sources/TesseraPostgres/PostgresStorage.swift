@@ -360,6 +360,12 @@ public final class PostgresStorage: Storage, ChangeFeed {
         try await query("SELECT \(unescaped: Self.accountColumns) FROM service_accounts WHERE id = \(id) AND tenant_id = \(tenantID)").first.map(Self.account)
     }
 
+    public func clientID(ofSecret secretID: UUID) async throws -> String? {
+        try await query(
+            "SELECT a.client_id FROM client_secrets s JOIN service_accounts a ON a.id = s.account_id WHERE s.id = \(secretID)"
+        ).first.map { try $0["client_id"].decode(String.self) }
+    }
+
     public func credentials(clientID: String) async throws -> (account: ServiceAccount, secrets: [ClientSecret])? {
         try await transaction { connection in
             let found = try await self.rows(connection, "SELECT \(unescaped: Self.accountColumns) FROM service_accounts WHERE client_id = \(clientID)")

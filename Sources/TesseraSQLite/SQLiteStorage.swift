@@ -354,6 +354,15 @@ public final class SQLiteStorage: Storage {
         }
     }
 
+    public func clientID(ofSecret secretID: UUID) async throws -> String? {
+        try await read { db in
+            let query = try db.cachedStatement(
+                sql: "SELECT a.client_id FROM client_secrets s JOIN service_accounts a ON a.id = s.account_id WHERE s.id = ?"
+            )
+            return try String.fetchOne(query, arguments: [secretID.text])
+        }
+    }
+
     public func countServiceAccounts(tenantID: UUID) async throws -> Int {
         try await read { db in
             try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM service_accounts WHERE tenant_id = ?", arguments: [tenantID.text]) ?? 0

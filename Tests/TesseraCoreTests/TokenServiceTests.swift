@@ -196,6 +196,7 @@ final class SwitchableStorage: Storage {
         try check(); return await held(.credentials, try await base.credentials(clientID: clientID))
     }
     func countServiceAccounts(tenantID: UUID) async throws -> Int { try check(); return try await base.countServiceAccounts(tenantID: tenantID) }
+    func clientID(ofSecret secretID: UUID) async throws -> String? { try check(); return try await base.clientID(ofSecret: secretID) }
     func recordUsage(accounts: [UUID: Date], secrets: [UUID: Date]) async throws { try check(); try await base.recordUsage(accounts: accounts, secrets: secrets) }
     func listServiceAccounts(tenantID: UUID, filter: ServiceAccountFilter, afterNumber: Int?, limit: Int) async throws -> [ServiceAccount] {
         try check(); return try await base.listServiceAccounts(tenantID: tenantID, filter: filter, afterNumber: afterNumber, limit: limit)

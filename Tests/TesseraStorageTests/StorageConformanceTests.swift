@@ -87,6 +87,20 @@ enum Fixtures {
 
 @Suite struct StorageConformanceTests {
     @Test(arguments: Backend.all)
+    func aSecretsIDLeadsToItsAccountsClientID(_ backend: Backend) async throws {
+        let (storage, cleanup) = try await backend.make()
+        defer { cleanup() }
+        let tenant = try await storage.createTenant(Fixtures.tenant("acme"), roles: Role.defaultCatalogue)
+        let (account, secret) = Fixtures.account(in: tenant, name: "keyed")
+        let stored = try await storage.createServiceAccount(account, secret: secret, limit: nil)
+        #expect(try await storage.clientID(ofSecret: secret.id) == stored.clientID)
+        #expect(try await storage.clientID(ofSecret: UUID()) == nil)
+        #expect(try await storage.clientID(ofSecret: account.id) == nil)
+        #expect(try await storage.deleteSecret(id: secret.id, accountID: account.id))
+        #expect(try await storage.clientID(ofSecret: secret.id) == nil)
+    }
+
+    @Test(arguments: Backend.all)
     func tenantRoundTripsAndNumbersAreAssigned(_ backend: Backend) async throws {
         let (storage, cleanup) = try await backend.make()
         defer { cleanup() }
@@ -139,6 +153,44 @@ enum Fixtures {
         let (account, secret) = Fixtures.account(in: acme, name: "billing")
         _ = try await storage.createServiceAccount(account, secret: secret, limit: nil)
         #expect(try await storage.serviceAccount(id: account.id, tenantID: globex.id) == nil)
+    }
+
+    /// The deletes take the caller's tenant (or account) beside the id: another
+    /// tenant's ids delete nothing, report that nothing was there, and the rows stay.
+    @Test(arguments: Backend.all)
+    func deletesWithAnotherTenantsIDsChangeNothing(_ backend: Backend) async throws {
+        let (storage, cleanup) = try await backend.make()
+        defer { cleanup() }
+        let acme = try await storage.createTenant(Fixtures.tenant("acme"), roles: [])
+        let globex = try await storage.createTenant(Fixtures.tenant("globex"), roles: [])
+        let (victim, victimSecret) = Fixtures.account(in: acme, name: "victim")
+        let storedVictim = try await storage.createServiceAccount(victim, secret: victimSecret, limit: nil)
+        let (intruder, intruderSecret) = Fixtures.account(in: globex, name: "intruder")
+        _ = try await storage.createServiceAccount(intruder, secret: intruderSecret, limit: nil)
+        let key = ClientKey(accountID: victim.id, kid: "k1", jwk: try SigningKey.generate(.es256).publicJWK, createdAt: Fixtures.now)
+        try await storage.addClientKey(key, limit: 10)
+
+        // The acme account's id under globex's tenant id.
+        #expect(try await storage.deleteServiceAccount(id: victim.id, tenantID: globex.id) == false)
+        // The acme secret's id under globex's account.
+        #expect(try await storage.deleteSecret(id: victimSecret.id, accountID: intruder.id) == false)
+        // The acme key's kid under globex's account.
+        #expect(try await storage.deleteClientKey(kid: "k1", accountID: intruder.id) == false)
+
+        #expect(try await storage.serviceAccount(id: victim.id, tenantID: acme.id) == storedVictim)
+        #expect(try await storage.secrets(accountID: victim.id) == [victimSecret])
+        #expect(try await storage.credentials(clientID: victim.clientID)?.secrets == [victimSecret])
+        #expect(try await storage.clientKeys(accountID: victim.id) == [key])
+        #expect(try await storage.countServiceAccounts(tenantID: acme.id) == 1)
+        // The intruder's own rows are untouched too.
+        #expect(try await storage.secrets(accountID: intruder.id) == [intruderSecret])
+        #expect(try await storage.countServiceAccounts(tenantID: globex.id) == 1)
+
+        // With the right ids the same calls delete, so the refusals above were the tenant's.
+        #expect(try await storage.deleteClientKey(kid: "k1", accountID: victim.id))
+        #expect(try await storage.deleteSecret(id: victimSecret.id, accountID: victim.id))
+        #expect(try await storage.deleteServiceAccount(id: victim.id, tenantID: acme.id))
+        #expect(try await storage.serviceAccount(id: victim.id, tenantID: acme.id) == nil)
     }
 
     @Test(arguments: Backend.all)

@@ -65,6 +65,9 @@ public protocol ServiceAccountStorage: Sendable {
     func serviceAccount(id: UUID, tenantID: UUID) async throws -> ServiceAccount?
     /// The account with this client id and all of its secrets, for authentication.
     func credentials(clientID: String) async throws -> (account: ServiceAccount, secrets: [ClientSecret])?
+    /// The client id of the account that holds the secret with this id, or `nil`:
+    /// some seed APIs hand out a secret's id as the id a client authenticates with.
+    func clientID(ofSecret secretID: UUID) async throws -> String?
     func countServiceAccounts(tenantID: UUID) async throws -> Int
     /// Writes `last_used_at` for many accounts and secrets at once; rows that no
     /// longer exist are skipped.

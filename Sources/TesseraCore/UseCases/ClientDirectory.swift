@@ -64,9 +64,18 @@ public final class ClientDirectory: Sendable {
         /// Tenants with their role catalogues, under the same TTL: the many clients
         /// of one tenant share one read of them.
         var tenants: [UUID: CachedTenant] = [:]
+        /// Which client holds a secret, by the secret's id (for clients that
+        /// authenticate with a secret's id): a secret never changes hands, so a
+        /// found owner is kept; an unknown id is kept until the next invalidation.
+        var owners: [UUID: String?] = [:]
         /// Advanced by every invalidation; a load keeps its result only if this
         /// did not change while it read.
         var generation: UInt64 = 0
+
+        /// Unknown secret ids may have become secrets: ask the store again.
+        mutating func forgetUnknownOwners() {
+            if owners.values.contains(where: { $0 == nil }) { owners = owners.filter { $0.value != nil } }
+        }
     }
 
     private let storage: any Storage
@@ -107,12 +116,32 @@ public final class ClientDirectory: Sendable {
         return record
     }
 
+    /// The client that holds the secret with this id, or `nil`.
+    public func client(holdingSecret secretID: UUID, now: Date) async throws -> ClientRecord? {
+        let known = state.withLock { $0.owners[secretID] }
+        let owner: String?
+        if let known {
+            owner = known
+        } else {
+            let generation = state.withLock { $0.generation }
+            owner = try await storage.clientID(ofSecret: secretID)
+            state.withLock { state in
+                guard state.generation == generation || owner != nil else { return }
+                if state.owners.count >= capacity { state.owners.removeAll(keepingCapacity: true) }
+                state.owners[secretID] = .some(owner)
+            }
+        }
+        guard let owner else { return nil }
+        return try await client(id: owner, now: now)
+    }
+
     /// Forgets one client, so its next request reads the store; a load already
     /// reading it keeps its result to itself.
     public func invalidate(clientID: String) {
         state.withLock { state in
             state.generation &+= 1
             state.clients.removeValue(forKey: clientID)
+            state.forgetUnknownOwners()
         }
     }
 
@@ -122,6 +151,7 @@ public final class ClientDirectory: Sendable {
             state.generation &+= 1
             state.clients.removeAll()
             state.tenants.removeAll()
+            state.forgetUnknownOwners()
         }
     }
 
@@ -146,3 +176,4 @@ public final class ClientDirectory: Sendable {
         return ClientRecord(account: account, secrets: secrets, keys: keys, tenant: tenant, allowedScopes: allowed)
     }
 }
+

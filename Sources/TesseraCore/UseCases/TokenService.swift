@@ -140,15 +140,18 @@ public struct TokenService: Sendable {
         // Hash even when the id is unknown, so timing does not tell.
         let digest = SecretFormat.digest(secret)
         guard SecretFormat.isWellFormed(secret), clientID.utf8.count <= 256 else { throw OAuthError.invalidClient() }
+        // A secret's id stands for the client too (Ctrl Hub hands out a key's id as
+        // the id to authenticate with); then only that secret matches.
+        let secretID = clientID.utf8.count == 36 ? UUID(uuidString: clientID) : nil
         let record: ClientRecord?
         do {
-            record = try await clients.client(id: clientID, now: now)
+            record = if let secretID { try await clients.client(holdingSecret: secretID, now: now) } else { try await clients.client(id: clientID, now: now) }
         } catch {
             throw OAuthError.temporarilyUnavailable("the client store is unavailable")
         }
         guard let record else { throw OAuthError.invalidClient() }
         var matched: ClientSecret?
-        for candidate in record.secrets where ConstantTime.equals(candidate.digest, digest) {
+        for candidate in record.secrets where ConstantTime.equals(candidate.digest, digest) && (secretID == nil || candidate.id == secretID) {
             matched = candidate
         }
         guard let secret = matched, secret.isUsable(at: now), record.account.isUsable(at: now) else {
