@@ -8,11 +8,44 @@ import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
+from typing import Callable, NoReturn, TypeVar
 
 import pytest
 import requests
 
 BIN = os.environ.get("TESSERA_BIN", os.path.join(os.path.dirname(__file__), "..", ".build", "release", "tessera"))
+# The repository's root: interop/ sits directly in it.
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# `.ci/run` provides every service a test needs; elsewhere one may be missing.
+UNDER_CI = bool(os.environ.get("CI"))
+
+T = TypeVar("T")
+
+
+def service_missing(reason: str) -> NoReturn:
+    """A service a test needs (PostgreSQL, the seed documents, a built example…) is
+    missing: under CI the test fails with `reason`, since CI must provide it;
+    elsewhere it is skipped with `reason`."""
+    if UNDER_CI:
+        pytest.fail(f"{reason} (CI is set, and CI must provide it)", pytrace=False)
+    pytest.skip(reason)
+
+
+def eventually(probe: Callable[[], T], expected: T, what: str, budget: float = 5.0, interval: float = 0.05) -> float:
+    """Calls `probe` until it returns `expected`, at most `budget` seconds (and so at
+    most budget / interval + 1 times); returns the seconds it took. Fails with the
+    last value seen otherwise. For state that another process reaches in its own
+    time: a fixed sleep or a tight budget is flaky on a busy machine."""
+    started = time.monotonic()
+    for _ in range(int(budget / interval) + 2):
+        value = probe()
+        elapsed = time.monotonic() - started
+        if value == expected:
+            return elapsed
+        if elapsed >= budget:
+            break
+        time.sleep(interval)
+    pytest.fail(f"{what}: still {value!r} after {elapsed:.2f} s (expected {expected!r} within {budget} s)", pytrace=False)
 
 
 def free_port() -> int:
@@ -79,18 +112,28 @@ def start_server(
     process = subprocess.Popen(
         [BIN, "serve", "--port", str(port), *extra], cwd=directory, env=env, stdout=log, stderr=subprocess.STDOUT
     )
-    deadline = time.time() + 30
-    while time.time() < deadline:
+    # Until the process listens and answers, refused or slow connections are expected.
+    deadline = time.monotonic() + 30
+    last = "no answer yet"
+    while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(open(os.path.join(directory, "serve.log")).read())
+            raise RuntimeError(f"tessera serve exited with {process.returncode} before it was ready:\n" + read_log(directory))
         try:
-            if requests.get(local + "/health/ready", timeout=1).status_code == 200:
+            ready = requests.get(local + "/health/ready", timeout=1)
+            if ready.status_code == 200:
                 return Server(directory, port, local, process, env)
-        except requests.ConnectionError:
-            pass
+            last = f"/health/ready answered {ready.status_code} {ready.text}"
+        except (requests.ConnectionError, requests.Timeout) as error:
+            last = f"{type(error).__name__}: {error}"
         time.sleep(0.1)
     process.kill()
-    raise RuntimeError("tessera serve did not become ready")
+    process.wait(timeout=10)
+    raise RuntimeError(f"tessera serve did not become ready within 30 s ({last}):\n" + read_log(directory))
+
+
+def read_log(directory: str) -> str:
+    with open(os.path.join(directory, "serve.log"), errors="replace") as log:
+        return log.read()[-4000:]
 
 
 def stop_server(server: Server) -> None:

@@ -4,8 +4,10 @@ import base64
 import hashlib
 import hmac
 import json
+import os
 import subprocess
 import time
+import urllib.parse
 
 import jwt
 import pytest
@@ -13,7 +15,7 @@ import requests
 from authlib.integrations.requests_client import OAuth2Session
 from cryptography.hazmat.primitives.asymmetric import ec
 from joserfc import jwt as jose_jwt
-from joserfc.jwk import KeySet
+from joserfc.jwk import ECKey, KeySet
 
 from conftest import BIN, Server, start_server, stop_server
 
@@ -52,7 +54,7 @@ def test_authlib_fetches_a_token_that_pyjwt_verifies(server: Server, method: str
     token = session.fetch_token(meta["token_endpoint"], grant_type="client_credentials")
     assert token["token_type"] == "Bearer"
     assert token["scope"] == "api:read api:write"
-    assert 3590 <= token["expires_in"] <= 3600
+    assert token["expires_in"] == 3600
 
     claims = verify_with_pyjwt(server, token["access_token"], "ES256")
     assert claims["client_id"] == account["client_id"]
@@ -105,7 +107,7 @@ def test_wrong_secret_is_invalid_client_with_challenge(server: Server):
     )
     assert response.status_code == 401
     assert response.json() == {"error": "invalid_client", "error_description": "client authentication failed"}
-    assert response.headers["WWW-Authenticate"].startswith("Basic")
+    assert response.headers["WWW-Authenticate"] == 'Basic realm="tessera", charset="UTF-8"'
     assert response.headers["Cache-Control"] == "no-store"
 
 
@@ -116,9 +118,9 @@ def test_every_signing_algorithm_verifies_in_pyjwt(server_factory, alg: str):
     token = server.token(admin["client_id"], admin["client_secret"])["access_token"]
     claims = verify_with_pyjwt(server, token, alg)
     assert claims["client_id"] == admin["client_id"]
-    # Our own verifier accepts it too.
+    # Our own verifier accepts it too, and prints the same claims.
     result = server.tessera("verify", "--issuer", server.issuer, token)
-    assert json.loads(result.stdout)["client_id"] == admin["client_id"]
+    assert json.loads(result.stdout) == claims
 
 
 # --- Our verifier (TesseraVerifier through `tessera verify`) rejects what it must ---------------
@@ -139,7 +141,9 @@ def issued(server: Server) -> str:
 def test_our_verifier_accepts_a_genuine_token(server: Server):
     token = issued(server)
     result = server.tessera("verify", "--issuer", server.issuer, "--require-scope", "api:read", token)
-    assert json.loads(result.stdout)["iss"] == server.issuer
+    claims = json.loads(result.stdout)
+    assert claims["iss"] == server.issuer
+    assert claims == jwt.decode(token, options={"verify_signature": False})
 
 
 def test_our_verifier_rejects_a_tampered_token(server: Server):
@@ -209,8 +213,11 @@ def test_metadata_and_jwks_headers(server: Server):
     assert alias == meta
     jwks = requests.get(meta["jwks_uri"], timeout=10)
     assert jwks.headers["Cache-Control"] == "public, max-age=300"
-    for key in jwks.json()["keys"]:
-        assert "d" not in key and key["use"] == "sig" and key["kid"]
+    # One ES256 key on this server: its public members only, named by its RFC 7638 thumbprint.
+    [key] = jwks.json()["keys"]
+    assert sorted(key) == ["alg", "crv", "kid", "kty", "use", "x", "y"]
+    assert (key["kty"], key["crv"], key["alg"], key["use"]) == ("EC", "P-256", "ES256", "sig")
+    assert key["kid"] == ECKey.import_key(key).thumbprint()
 
 
 def test_authlib_introspects_and_revokes(server: Server):
@@ -287,8 +294,8 @@ def test_authlib_authenticates_with_private_key_jwt(server: Server):
     assert registered.json()["jwk"]["alg"] == "ES256"
 
     meta = metadata(server)
-    assert "private_key_jwt" in meta["token_endpoint_auth_methods_supported"]
-    assert "ES256" in meta["token_endpoint_auth_signing_alg_values_supported"]
+    assert meta["token_endpoint_auth_methods_supported"] == ["client_secret_basic", "client_secret_post", "private_key_jwt"]
+    assert meta["token_endpoint_auth_signing_alg_values_supported"] == ["ES256", "EdDSA", "RS256", "PS256"]
     auth = PrivateKeyJWT(
         meta["token_endpoint"], claims={"exp": int(time.time()) + 120}, headers={"kid": "py-1"}, alg="ES256"
     )
@@ -298,14 +305,108 @@ def test_authlib_authenticates_with_private_key_jwt(server: Server):
     assert claims["client_id"] == account["client_id"]
     assert claims["scope"] == "api:read api:write"
 
-    # Authlib's default assertion lives an hour: more than the 5 minutes Tessera accepts.
-    lax = OAuth2Session(
+    # Authlib's defaults: an assertion that lives an hour, within the hour Tessera accepts
+    # (README "private_key_jwt", `--max-assertion-lifetime`).
+    sent: list[requests.PreparedRequest] = []
+    defaults = OAuth2Session(
         account["client_id"], private_key,
         token_endpoint_auth_method=PrivateKeyJWT(meta["token_endpoint"], headers={"kid": "py-1"}, alg="ES256"),
     )
-    response = lax.post(meta["token_endpoint"], data={"grant_type": "client_credentials"}, withhold_token=True)
+    defaults.hooks["response"].append(lambda response, *args, **kwargs: sent.append(response.request))
+    token = defaults.fetch_token(meta["token_endpoint"], grant_type="client_credentials")
+    assert verify_with_pyjwt(server, token["access_token"], "ES256")["client_id"] == account["client_id"]
+    [request] = sent
+    [client_assertion] = urllib.parse.parse_qs(request.body)["client_assertion"]
+    lifetime = jwt.decode(client_assertion, options={"verify_signature": False})
+    assert lifetime["exp"] - lifetime["iat"] == 3600, "Authlib's default assertion lifetime is no longer one hour"
+
+    # Without any client authentication (no assertion, no secret): invalid_client.
+    response = requests.post(meta["token_endpoint"], data={"grant_type": "client_credentials"}, timeout=10)
     assert response.status_code == 401
-    assert response.json()["error"] == "invalid_client"
+    assert response.json() == {"error": "invalid_client", "error_description": "client authentication is required"}
+
+
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+
+def test_a_ps256_client_assertion_from_pyjwt_obtains_a_token(server_factory):
+    """RFC 7523 §2.2 client authentication with PS256 (RFC 7518 §3.5: RSASSA-PSS, SHA-256,
+    MGF1 with SHA-256, a 32-byte salt), nothing of it from Tessera: the key made by
+    pyca/cryptography and registered as a JWK with "alg":"PS256", the assertion signed by
+    PyJWT. On a PS256 server, so the token it obtains is checked by PyJWT and joserfc too."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    server = server_factory("PS256")
+    admin = server.bootstrap()
+    account = server.create_account(admin, name="jwt-ps256", roles=["editor"])
+    private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    numbers = private_key.public_key().public_numbers()
+    as_b64url = lambda number: b64url(number.to_bytes((number.bit_length() + 7) // 8, "big"))  # noqa: E731
+    public_jwk = {"kty": "RSA", "n": as_b64url(numbers.n), "e": as_b64url(numbers.e), "kid": "ps-1", "alg": "PS256"}
+    admin_token = server.token(admin["client_id"], admin["client_secret"])["access_token"]
+    registered = requests.post(
+        f"{server.issuer}/v1/tenants/acme/service-accounts/{account['id']}/keys",
+        json={"jwk": public_jwk},
+        headers={"Authorization": f"Bearer {admin_token}"},
+        timeout=10,
+    )
+    assert registered.status_code == 201, registered.text
+    assert registered.json()["kid"] == "ps-1"
+    assert registered.json()["jwk"] == dict(public_jwk, use="sig")
+    assert registered.json()["expires_at"] is None
+
+    meta = metadata(server)
+    assert "PS256" in meta["token_endpoint_auth_signing_alg_values_supported"]
+    assert meta["access_token_signing_alg_values_supported"] == ["PS256"]
+
+    def assertion(key, alg: str = "PS256") -> str:
+        now = int(time.time())
+        claims = {
+            "iss": account["client_id"], "sub": account["client_id"], "aud": meta["token_endpoint"],
+            "iat": now, "exp": now + 120, "jti": b64url(os.urandom(16)),
+        }
+        return jwt.encode(claims, key, algorithm=alg, headers={"kid": "ps-1"})
+
+    def present(client_assertion: str) -> requests.Response:
+        return requests.post(
+            meta["token_endpoint"],
+            data={"grant_type": "client_credentials", "client_assertion_type": ASSERTION_TYPE, "client_assertion": client_assertion},
+            timeout=10,
+        )
+
+    signed = assertion(private_key)
+    # It is a PS256 JWS as RFC 7518 defines it, checked with pyca/cryptography alone.
+    assert jwt.get_unverified_header(signed) == {"alg": "PS256", "kid": "ps-1", "typ": "JWT"}
+    signing_input, signature = signed.rsplit(".", 1)
+    private_key.public_key().verify(
+        base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4)), signing_input.encode(),
+        padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32), hashes.SHA256(),
+    )
+
+    response = present(signed)
+    assert response.status_code == 200, response.text
+    token = response.json()
+    assert (token["token_type"], token["scope"], token["expires_in"]) == ("Bearer", "api:read api:write", 3600)
+    claims = verify_with_pyjwt(server, token["access_token"], "PS256")
+    assert (claims["client_id"], claims["sub"], claims["scope"]) == (account["client_id"], account["id"], "api:read api:write")
+    keys = KeySet.import_key_set(requests.get(meta["jwks_uri"], timeout=10).json())
+    decoded = jose_jwt.decode(token["access_token"], keys, algorithms=["PS256"])
+    assert decoded.header["alg"] == "PS256"
+    assert decoded.claims == claims
+
+    # Refused, each as invalid_client with its reason: the same assertion again, the
+    # registered key used with RS256 (PKCS #1 v1.5), and another key under its kid.
+    refusals = {
+        "replayed": present(signed),
+        "RS256": present(assertion(private_key, "RS256")),
+        "another key": present(assertion(rsa.generate_private_key(public_exponent=65537, key_size=2048))),
+    }
+    assert {case: (answer.status_code, answer.json()) for case, answer in refusals.items()} == {
+        "replayed": (401, {"error": "invalid_client", "error_description": "the client assertion was used before"}),
+        "RS256": (401, {"error": "invalid_client", "error_description": "the client assertion's signature does not verify"}),
+        "another key": (401, {"error": "invalid_client", "error_description": "the client assertion's signature does not verify"}),
+    }
 
 
 def test_metrics_count_tokens_and_client_cache_use(server: Server):
@@ -326,8 +427,8 @@ def test_metrics_count_tokens_and_client_cache_use(server: Server):
     after = counters()
     assert after["tessera_tokens_issued_total"] - before.get("tessera_tokens_issued_total", 0) == 2
     # The first request loads the new client, the second finds it cached.
-    assert after["tessera_client_cache_loads_total"] - before.get("tessera_client_cache_loads_total", 0) >= 1
-    assert after["tessera_client_cache_hits_total"] - before.get("tessera_client_cache_hits_total", 0) >= 1
+    assert after["tessera_client_cache_loads_total"] - before.get("tessera_client_cache_loads_total", 0) == 1
+    assert after["tessera_client_cache_hits_total"] - before.get("tessera_client_cache_hits_total", 0) == 1
 
 
 def test_request_metrics_count_routes_methods_and_statuses(server: Server):

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOSSL
 import PostgresNIO
+import Synchronization
 import TesseraCore
 import TesseraJOSE
 
@@ -778,16 +779,37 @@ public final class PostgresStorage: Storage, ChangeFeed {
     }
 
     /// Runs `body`, or throws `unavailable` once ``deadline`` passes (cancelling it).
-    private static func bounded<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
-        try await withThrowingTaskGroup(of: T.self) { group in
-            group.addTask { try await body() }
-            group.addTask {
-                try await Task.sleep(for: deadline)
-                throw StoreError.unavailable("PostgreSQL did not answer within \(deadline)")
+    ///
+    /// The caller is answered at the deadline even if `body` ignores its
+    /// cancellation: a query sent as the server shuts down can wait on a
+    /// connection that never answers, and a task group would wait for it forever
+    /// (its scope awaits every child), holding the request and the shutdown. The
+    /// abandoned work is cancelled and finishes on its own.
+    static func bounded<T: Sendable>(
+        deadline: Duration = deadline, _ body: @escaping @Sendable () async throws -> T
+    ) async throws -> T {
+        let work = Task { try await body() }
+        let answered = FirstAnswer()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+                @Sendable func answer(_ result: Result<T, any Error>) {
+                    guard answered.claim() else { return }
+                    continuation.resume(with: result)
+                }
+                let timer = Task {
+                    try? await Task.sleep(for: deadline)
+                    guard !Task.isCancelled else { return }
+                    work.cancel()
+                    answer(.failure(StoreError.unavailable("PostgreSQL did not answer within \(deadline)")))
+                }
+                Task {
+                    let result = await work.result
+                    timer.cancel()
+                    answer(result)
+                }
             }
-            defer { group.cancelAll() }
-            guard let first = try await group.next() else { throw CancellationError() }
-            return first
+        } onCancel: {
+            work.cancel()
         }
     }
 
@@ -870,5 +892,18 @@ enum JSONText {
 
     static func decode<T: Decodable>(_ text: String) throws -> T {
         try JSONDecoder().decode(T.self, from: Data(text.utf8))
+    }
+}
+
+/// Lets exactly one of several racing tasks answer a continuation.
+private final class FirstAnswer: Sendable {
+    private let claimed = Mutex(false)
+
+    /// `true` for the first caller only.
+    func claim() -> Bool {
+        claimed.withLock { done in
+            defer { done = true }
+            return !done
+        }
     }
 }

@@ -68,28 +68,60 @@ struct PostgresTests {
         let storage = try await Self.fresh()
         defer { storage.shutdown() }
         let tenant = try await storage.createTenant(Fixtures.tenant("acme", limit: 3), roles: [])
-        let outcomes = await withTaskGroup(of: Bool.self) { group in
+        let outcomes = await withTaskGroup(of: Result<ServiceAccount, any Error>.self) { group in
             for index in 0..<12 {
                 group.addTask {
                     let (account, secret) = Fixtures.account(in: tenant, name: "worker-\(index)")
-                    return (try? await storage.createServiceAccount(account, secret: secret, limit: 3)) != nil
+                    do {
+                        return .success(try await storage.createServiceAccount(account, secret: secret, limit: 3))
+                    } catch {
+                        return .failure(error)
+                    }
                 }
             }
-            return await group.reduce(into: [Bool]()) { $0.append($1) }
+            return await group.reduce(into: [Result<ServiceAccount, any Error>]()) { $0.append($1) }
         }
-        #expect(outcomes.filter { $0 }.count == 3)
+        var created: [ServiceAccount] = [], refusals: [any Error] = []
+        for outcome in outcomes {
+            switch outcome {
+            case .success(let account): created.append(account)
+            case .failure(let error): refusals.append(error)
+            }
+        }
+        #expect(created.count == 3)
+        #expect(refusals.count == 9)
+        // Every refusal is the limit, not a timeout, a serialization failure or a lost connection.
+        for error in refusals {
+            #expect((error as? StoreError)?.isLimitReached == true, "\(String(reflecting: error))")
+        }
         #expect(try await storage.countServiceAccounts(tenantID: tenant.id) == 3)
+        #expect(Set(created.map(\.number)).count == 3)
     }
 
     @Test func ofConcurrentRotationsExactlyOneStoresItsNextKey() async throws {
         let storage = try await Self.fresh()
         defer { storage.shutdown() }
-        let stored = await withTaskGroup(of: Bool.self) { group in
+        let outcomes = await withTaskGroup(of: Result<Bool, any Error>.self) { group in
             for _ in 0..<6 {
-                group.addTask { (try? await storage.insertSigningKey(try Fixtures.signingKey(state: .next))) ?? false }
+                group.addTask {
+                    do {
+                        return .success(try await storage.insertSigningKey(try Fixtures.signingKey(state: .next)))
+                    } catch {
+                        return .failure(error)
+                    }
+                }
             }
-            return await group.reduce(into: [Bool]()) { $0.append($1) }
+            return await group.reduce(into: [Result<Bool, any Error>]()) { $0.append($1) }
         }
+        // Losing the race is an answer (false), never an error.
+        var stored: [Bool] = []
+        for outcome in outcomes {
+            switch outcome {
+            case .success(let inserted): stored.append(inserted)
+            case .failure(let error): Issue.record("a concurrent rotation failed: \(String(reflecting: error))")
+            }
+        }
+        #expect(stored.count == 6)
         #expect(stored.filter { $0 }.count == 1)
         #expect(try await storage.signingKeys().filter { $0.state == .next }.count == 1)
     }
@@ -117,6 +149,32 @@ struct PostgresTests {
         while !condition() {
             try #require(ContinuousClock.now < deadline, "timed out")
             try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+}
+
+/// The per-call deadline answers the caller even when the work ignores its
+/// cancellation (a query sent as the server stops can wait on a connection that
+/// never answers): the request must not hang, nor a shutdown wait for it.
+@Suite struct PostgresDeadlineTests {
+    @Test func workThatIgnoresCancellationIsAbandonedAtTheDeadline() async throws {
+        let started = ContinuousClock.now
+        await #expect(throws: StoreError.unavailable("PostgreSQL did not answer within 0.2 seconds")) {
+            try await PostgresStorage.bounded(deadline: .milliseconds(200)) {
+                // Deaf to cancellation: resumes only after 3 s, whatever happens.
+                await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
+                    DispatchQueue.global().asyncAfter(deadline: .now() + 3) { continuation.resume() }
+                }
+                return 1
+            }
+        }
+        #expect(ContinuousClock.now - started < .seconds(2))
+    }
+
+    @Test func anAnswerBeforeTheDeadlineIsReturnedAndErrorsPassThrough() async throws {
+        #expect(try await PostgresStorage.bounded(deadline: .seconds(5)) { 42 } == 42)
+        await #expect(throws: StoreError.conflict("taken")) {
+            try await PostgresStorage.bounded(deadline: .seconds(5)) { () async throws -> Int in throw StoreError.conflict("taken") }
         }
     }
 }
