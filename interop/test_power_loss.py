@@ -40,7 +40,7 @@ def need(condition: bool, reason: str) -> None:
 
 
 def run(*command: str) -> str:
-    return subprocess.run(command, check=True, capture_output=True, text=True).stdout.strip()
+    return subprocess.run(command, check=True, capture_output=True, text=True, timeout=60).stdout.strip()
 
 
 class LoopFileSystem:
@@ -69,8 +69,8 @@ class LoopFileSystem:
 
     def close(self) -> None:
         if self.mounted:
-            subprocess.run(["umount", "-l", self.mountpoint], check=False)
-            subprocess.run(["losetup", "-d", self.device], check=False)
+            subprocess.run(["umount", "-l", self.mountpoint], check=False, timeout=60)
+            subprocess.run(["losetup", "-d", self.device], check=False, timeout=60)
             self.mounted = False
 
 
@@ -83,8 +83,8 @@ class Mounted:
         run("mount", self.device, self.mountpoint)
 
     def close(self) -> None:
-        subprocess.run(["umount", self.mountpoint], check=False)
-        subprocess.run(["losetup", "-d", self.device], check=False)
+        subprocess.run(["umount", self.mountpoint], check=False, timeout=60)
+        subprocess.run(["losetup", "-d", self.device], check=False, timeout=60)
         shutil.rmtree(self.mountpoint, ignore_errors=True)
 
 

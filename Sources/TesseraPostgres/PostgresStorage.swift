@@ -6,7 +6,7 @@ import Synchronization
 import TesseraCore
 import TesseraJOSE
 
-/// The PostgreSQL store, shared by several Tessera replicas (DESIGN §1).
+/// The PostgreSQL store, shared by several Tessera replicas (docs/design.md §1).
 ///
 /// Every write is one transaction; writes that change what a cache holds also
 /// `NOTIFY` the channel ``channel`` in that transaction, so every replica hears of

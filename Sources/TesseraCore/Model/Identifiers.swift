@@ -28,7 +28,7 @@ public enum Crockford32 {
     }
 }
 
-/// Clock and randomness, injected so tests control them (DESIGN §1).
+/// Clock and randomness, injected so tests control them (docs/design.md §1).
 public struct Dependencies: Sendable {
     public var now: @Sendable () -> Date
     public var randomBytes: @Sendable (Int) -> [UInt8]

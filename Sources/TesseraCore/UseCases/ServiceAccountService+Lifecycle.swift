@@ -31,7 +31,7 @@ public struct ServiceAccountPatch: Sendable, Hashable {
     }
 }
 
-/// A new secret for an existing account (DESIGN §4).
+/// A new secret for an existing account (docs/design.md §4).
 public struct NewClientSecret: Sendable, Hashable {
     public var name: String
     /// 30, 60, 90 or 365; exclusive with `expiresAt`; neither means never.

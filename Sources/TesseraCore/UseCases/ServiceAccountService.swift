@@ -1,6 +1,6 @@
 import Foundation
 
-/// The fields a caller may give when creating a service account (DESIGN §5).
+/// The fields a caller may give when creating a service account (docs/design.md §4).
 public struct NewServiceAccount: Sendable, Hashable {
     public var name: String?
     public var description: String?
@@ -148,7 +148,7 @@ public struct ServiceAccountService: Sendable {
         }
     }
 
-    /// `service-account-YYYYMMDDHHMMSS` in UTC (DESIGN §4).
+    /// `service-account-YYYYMMDDHHMMSS` in UTC (docs/design.md §4).
     public static func generatedName(at date: Date) -> String {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: "UTC")!

@@ -3,7 +3,7 @@ import Hummingbird
 import TesseraCore
 import TesseraJOSE
 
-/// The native admin API under `/v1` (DESIGN §5): authentication, tenant isolation,
+/// The native admin API under `/v1` (docs/design.md §5): authentication, tenant isolation,
 /// problem-details errors and the audit log in one place, and a handler per route.
 struct AdminAPI: Sendable {
     static let maximumBodySize = 64 * 1024

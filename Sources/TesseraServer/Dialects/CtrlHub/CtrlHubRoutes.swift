@@ -3,7 +3,7 @@ import HTTPTypes
 import Hummingbird
 import TesseraCore
 
-/// Ctrl Hub (`seeds/002_…`): JSON:API (`application/vnd.api+json`) at
+/// Ctrl Hub's service-account API: JSON:API (`application/vnd.api+json`) at
 /// `POST /v3/orgs/{org_id}/iam/service-accounts`, authenticated with an OAuth 2
 /// access token of this issuer. The answer carries the account with its first key
 /// (`keys[0]`: the secret's id, `client_id`, `client_secret`); the key works at

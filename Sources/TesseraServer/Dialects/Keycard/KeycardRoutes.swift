@@ -3,7 +3,7 @@ import HTTPTypes
 import Hummingbird
 import TesseraCore
 
-/// Keycard (`seeds/003_…`): `POST /organizations/{organization_id}/service-accounts`
+/// Keycard's service-account API: `POST /organizations/{organization_id}/service-accounts`
 /// with `{name, description?}`; ids are 26-character URL-safe strings; an
 /// `X-Client-Request-ID` (UUID) is echoed; `expand[]=permissions` adds the caller's
 /// permissions on the organisation.

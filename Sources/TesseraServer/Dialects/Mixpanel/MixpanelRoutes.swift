@@ -3,7 +3,7 @@ import HTTPTypes
 import Hummingbird
 import TesseraCore
 
-/// Mixpanel (`seeds/001_…`): `POST /api/app/organizations/{organizationId}/service-accounts`
+/// Mixpanel's service-account API: `POST /api/app/organizations/{organizationId}/service-accounts`
 /// with the organisation's integer `number`, authenticated by HTTP Basic with a
 /// service account's `username:secret` (the seed's security scheme) or a Bearer
 /// token; answers `{results, status: "ok"}` or `{error, status: "error"}`.

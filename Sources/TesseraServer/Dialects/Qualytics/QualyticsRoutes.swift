@@ -4,7 +4,7 @@ import Hummingbird
 import TesseraCore
 import TesseraJOSE
 
-/// Qualytics (`seeds/004_…`): `POST /api/users` (or `/users`) creates a service user
+/// Qualytics' service-user API: `POST /api/users` (or `/users`) creates a service user
 /// in the caller's own tenant, `POST /api/user-tokens` (or `/user-tokens`) a named token for it (30, 60, 90
 /// or 365 days or never; optionally SCIM-only), shown once. Administrators only.
 /// Errors are FastAPI's `{"detail": …}`, validation failures 422.

@@ -3,7 +3,7 @@ import HTTPTypes
 import Hummingbird
 import TesseraCore
 
-/// Rezolve (`seeds/000_…`): create a service account with no body, the tenant in
+/// Rezolve's service-account API: create a service account with no body, the tenant in
 /// `x-tenantid` (id or slug), answers in `{success, message, data|error, timestamp}`.
 struct RezolveRoutes: Sendable {
     let api: AdminAPI
