@@ -119,6 +119,9 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     private var phase = Phase.waiting
     /// Requests whose head was read and whose response has not ended.
     private var inProgress = 0
+    /// Bytes of a next request arrived while a response was being written: once
+    /// it ends, that head is already under way and gets the header deadline.
+    private var bytesWhileResponding = false
     private var deadline: NIODeadline?
     private var timer: (task: Scheduled<Void>, at: NIODeadline)?
     private var registered = false
@@ -175,15 +178,22 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// Bytes arrived before the codec. In the waiting phase they begin a head.
     fileprivate func bytesArrived() {
-        guard phase == .waiting else { return }
-        phase = .readingHead
-        setDeadline(.now() + limits.headerTimeout)
+        switch phase {
+        case .waiting:
+            phase = .readingHead
+            setDeadline(.now() + limits.headerTimeout)
+        case .responding:
+            bytesWhileResponding = true
+        case .readingHead, .readingBody:
+            break
+        }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head:
             inProgress += 1
+            bytesWhileResponding = false
             phase = .readingBody
             registry.setWaiting(id, since: nil)
             setDeadline(.now() + limits.bodyTimeout)
@@ -201,10 +211,16 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
             inProgress -= 1
             if inProgress <= 0, phase == .responding {
                 inProgress = 0
-                phase = .waiting
                 let now = NIODeadline.now()
                 registry.setWaiting(id, since: now)
-                setDeadline(now + limits.idleTimeout)
+                if bytesWhileResponding {
+                    bytesWhileResponding = false
+                    phase = .readingHead
+                    setDeadline(now + limits.headerTimeout)
+                } else {
+                    phase = .waiting
+                    setDeadline(now + limits.idleTimeout)
+                }
             }
         }
         context.write(data, promise: promise)
