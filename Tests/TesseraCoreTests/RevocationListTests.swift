@@ -40,9 +40,15 @@ import TesseraSQLite
         #expect(try await fixture.list.isTokenRevoked(jti: "stored"))
         #expect(try await fixture.list.isTokenRevoked(jti: "new"))
         #expect(try await fixture.list.isTokenRevoked(jti: "other") == false)
+        // The entry whose token had expired was not loaded: the list answers from
+        // memory (the store is down) that it is not revoked...
+        #expect(try await fixture.list.isTokenRevoked(jti: "expired") == false)
         // The store is the record: the revocation made through the list is in it.
         fixture.store.down.withLock { $0 = false }
         #expect(try await fixture.store.isTokenRevoked(jti: "new"))
+        // ...while the store still holds it until a purge: the load left it out.
+        #expect(try await fixture.store.isTokenRevoked(jti: "expired"))
+        #expect(try await fixture.store.revokedTokens(expiringAfter: fixture.now, limit: 10).map(\.jti).sorted() == ["new", "stored"])
     }
 
     @Test func aRevocationTheStoreRefusesIsNotRemembered() async throws {

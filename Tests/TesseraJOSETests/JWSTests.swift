@@ -1,3 +1,5 @@
+import Crypto
+import _CryptoExtras
 import Foundation
 import Testing
 @testable import TesseraJOSE
@@ -62,13 +64,32 @@ import Testing
         #expect(error.isAlgorithmMismatch)
     }
 
+    /// The classic confusion attack: the attacker takes the published public key,
+    /// uses its bytes as an HMAC secret and signs with HS256, hoping the verifier
+    /// hands the same bytes to HMAC. The MAC here is genuine (HMAC-SHA256 over the
+    /// signing input, keyed with the public key as PEM, DER, its JWK and its modulus):
+    /// only the verifier's refusal of HS256 for an RSA key stops it.
     @Test func rejectsHMACWithThePublicKeyAsSecret() throws {
-        // The classic confusion attack: HS256 keyed with the published key bytes.
         let key = try SigningKey.generate(.rs256)
-        let header = Base64URL.encode(#"{"alg":"HS256","kid":"\#(key.keyID)"}"#)
-        let token = header + "." + Base64URL.encode("{}") + "." + Base64URL.encode(Array(repeating: UInt8(1), count: 32))
-        let error = try #require(throws: JOSEError.self) { try CompactJWS(token).verify(with: KeySet([key.verificationKey])) }
-        #expect(error.isAlgorithmMismatch)
+        let publicKey = try _RSA.Signing.PrivateKey(derRepresentation: key.privateKeyBytes).publicKey
+        let modulus = try #require(key.publicJWK.n)
+        let secrets: [(String, [UInt8])] = [
+            ("PEM", Array(publicKey.pemRepresentation.utf8)),
+            ("DER", Array(publicKey.derRepresentation)),
+            ("JWK", Array(try JSONEncoder().encode(key.publicJWK))),
+            ("modulus", try #require(Base64URL.decode(modulus))),
+        ]
+        let header = Base64URL.encode(#"{"alg":"HS256","kid":"\#(key.keyID)","typ":"at+jwt"}"#)
+        let signingInput = Array((header + "." + Base64URL.encode(#"{"sub":"x"}"#)).utf8)
+        for (form, secret) in secrets {
+            let mac = HMAC<SHA256>.authenticationCode(for: signingInput, using: SymmetricKey(data: secret))
+            #expect(HMAC<SHA256>.isValidAuthenticationCode(mac, authenticating: signingInput, using: SymmetricKey(data: secret)))
+            let token = String(decoding: signingInput, as: UTF8.self) + "." + Base64URL.encode(Array(mac))
+            let throughSet = try #require(throws: JOSEError.self) { try CompactJWS(token).verify(with: KeySet([key.verificationKey])) }
+            #expect(throughSet.isAlgorithmMismatch, "\(form)")
+            let direct = try #require(throws: JOSEError.self) { try CompactJWS(token).verify(with: key.verificationKey) }
+            #expect(direct.isAlgorithmMismatch, "\(form)")
+        }
     }
 
     @Test func rejectsUnknownKeyID() throws {

@@ -230,10 +230,21 @@ import TesseraCore
             let token = try await client.accessToken(admin)
             let form = try await client.createAccount(tenant: "acme", token: token, body: "name=x", contentType: "application/x-www-form-urlencoded")
             #expect(form.status == .unsupportedMediaType)
+            #expect(form.headers[.contentType] == "application/problem+json")
+            #expect(try form.canonicalJSON() == canonicalJSON(
+                #"{"type":"about:blank","title":"Unsupported Media Type","status":415,"detail":"the body must be application/json"}"#
+            ))
             let huge = "{\"description\":\"\(String(repeating: "d", count: 70_000))\"}"
             let oversize = try await client.createAccount(tenant: "acme", token: token, body: huge)
             #expect(oversize.status == .contentTooLarge)
+            #expect(oversize.headers[.contentType] == "application/problem+json")
+            #expect(try oversize.canonicalJSON() == canonicalJSON(
+                #"{"type":"about:blank","title":"Content Too Large","status":413,"detail":"the body exceeds 65536 bytes"}"#
+            ))
         }
+        // Neither created anything: the tenant holds only its admin.
+        let tenantID = try #require(UUID(uuidString: admin.tenantID))
+        #expect(try await harness.tessera.storage.countServiceAccounts(tenantID: tenantID) == 1)
     }
 
     @Test func concurrentCreatesWithOneNameYieldOne201() async throws {

@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import Testing
 import TesseraCore
+import TesseraJOSE
 @testable import TesseraServer
 
 @Suite struct AdminLifecycleTests {
@@ -61,21 +62,26 @@ import TesseraCore
     }
 
     @Test func expiredAccountIsRefusedAtTheTokenEndpoint() async throws {
-        let harness = try await ServerHarness()
+        let clock = TestClock()
+        let harness = try await ServerHarness(clock: clock)
         defer { harness.cleanup() }
         let admin = try await harness.credentials()
         try await harness.run { client in
             let token = try await client.accessToken(admin)
-            let created = try await Self.create(client, token, #"{"name":"temp"}"#)
-            let id = try #require(created["id"] as? String)
-            // Expire it in the store directly: the API only accepts future dates.
-            let tenant = try #require(try await harness.tessera.tenants.find("acme"))
-            var account = try await harness.tessera.accounts.get(try #require(UUID(uuidString: id)), in: tenant)
-            account.expiresAt = Date(timeIntervalSinceNow: -1)
-            try await harness.tessera.storage.updateServiceAccount(account)
-            harness.tessera.clients.invalidate(clientID: account.clientID)
-            let refused = try await client.token("grant_type=client_credentials", basic: (account.clientID, try #require(created["client_secret"] as? String)))
+            let expiry = ExpiryTests.timestamp(clock.now.addingTimeInterval(60))
+            let created = try await Self.create(client, token, #"{"name":"temp","expires_at":"\#(expiry)"}"#)
+            #expect(created["expires_at"] as? String == expiry)
+            let clientID = try #require(created["client_id"] as? String), secret = try #require(created["client_secret"] as? String)
+            clock.advance(59)
+            #expect(try await client.token("grant_type=client_credentials", basic: (clientID, secret)).status == .ok)
+            clock.advance(1)
+            let refused = try await client.token("grant_type=client_credentials", basic: (clientID, secret))
             #expect(refused.status == .unauthorized)
+            #expect(try refused.canonicalJSON() == canonicalJSON(ExpiryTests.invalidClient))
+            // The API refuses a date that is not in the future.
+            let past = try await client.call(.post, "/v1/tenants/acme/service-accounts", token: token, json: #"{"name":"late","expires_at":"\#(expiry)"}"#)
+            #expect(past.status == .badRequest)
+            #expect(try past.jsonObject()["detail"] as? String == "expires_at must be in the future")
         }
     }
 
@@ -386,6 +392,8 @@ import TesseraCore
             let account = try await Self.create(client, acmeToken, #"{"name":"victim"}"#)
             let id = try #require(account["id"] as? String)
             let secretID = try #require(try await client.call(.get, "/v1/tenants/acme/service-accounts/\(id)/secrets", token: acmeToken).items().first?["id"] as? String)
+            let registered = try await client.call(.post, "/v1/tenants/acme/service-accounts/\(id)/keys", token: acmeToken, json: try Self.jwkBody(kid: "victim-key"))
+            #expect(registered.status == .created)
             let intruder = try await client.accessToken(globex)
             let base = "/v1/tenants/acme"
             let routes: [(HTTPRequest.Method, String, String?)] = [
@@ -398,6 +406,9 @@ import TesseraCore
                 (.post, "\(base)/service-accounts/\(id)/secrets", #"{"name":"x"}"#),
                 (.patch, "\(base)/service-accounts/\(id)/secrets/\(secretID)", #"{"enabled":false}"#),
                 (.delete, "\(base)/service-accounts/\(id)/secrets/\(secretID)", nil),
+                (.post, "\(base)/service-accounts/\(id)/keys", try Self.jwkBody(kid: "intruder-key")),
+                (.get, "\(base)/service-accounts/\(id)/keys", nil),
+                (.delete, "\(base)/service-accounts/\(id)/keys/victim-key", nil),
                 (.get, "\(base)/roles", nil),
                 (.post, "\(base)/roles", #"{"name":"x","scopes":[]}"#),
                 (.put, "\(base)/roles/analyst", #"{"scopes":[]}"#),
@@ -416,6 +427,116 @@ import TesseraCore
             #expect(try still.jsonObject()["status"] as? String == "active")
             #expect(try await client.call(.get, "\(base)/service-accounts/\(id)/secrets", token: acmeToken).items().first?["enabled"] as? Bool == true)
             #expect(try await client.call(.get, "\(base)/service-accounts", token: acmeToken).items().count == 2)
+            let keys = try await client.call(.get, "\(base)/service-accounts/\(id)/keys", token: acmeToken).items()
+            #expect(keys.compactMap { $0["kid"] as? String } == ["victim-key"])
+        }
+    }
+
+    /// A JSON body registering a new P-256 public key under `kid`.
+    static func jwkBody(kid: String) throws -> String {
+        var jwk = try SigningKey.generate(.es256).publicJWK
+        jwk.kid = kid
+        return #"{"jwk":\#(String(decoding: try JSONEncoder().encode(jwk), as: UTF8.self))}"#
+    }
+
+    /// A tenant admin on its own tenant's path, naming another tenant's account,
+    /// secret and key: every route is 404 as for an unknown id, and nothing of the
+    /// other tenant changes (read back by that tenant's admin).
+    @Test func anotherTenantsIDsUnderTheCallersOwnTenantAre404() async throws {
+        let harness = try await ServerHarness()
+        defer { harness.cleanup() }
+        let acme = try await harness.credentials(tenant: "acme")
+        let globex = try await harness.credentials(tenant: "globex")
+        try await harness.run { client in
+            let acmeToken = try await client.accessToken(acme)
+            let victim = try await Self.create(client, acmeToken, #"{"name":"victim","roles":["analyst"]}"#)
+            let id = try #require(victim["id"] as? String)
+            let acmePath = "/v1/tenants/acme/service-accounts/\(id)"
+            let secretID = try #require(try await client.call(.get, "\(acmePath)/secrets", token: acmeToken).items().first?["id"] as? String)
+            #expect(try await client.call(.post, "\(acmePath)/keys", token: acmeToken, json: try Self.jwkBody(kid: "victim-key")).status == .created)
+            let before = try await client.call(.get, acmePath, token: acmeToken).canonicalJSON()
+            let secretsBefore = try await client.call(.get, "\(acmePath)/secrets", token: acmeToken).canonicalJSON()
+            let keysBefore = try await client.call(.get, "\(acmePath)/keys", token: acmeToken).canonicalJSON()
+
+            let globexToken = try await client.accessToken(globex)
+            let own = try await Self.create(client, globexToken, tenant: "globex", #"{"name":"own-worker"}"#)
+            let ownID = try #require(own["id"] as? String)
+            let base = "/v1/tenants/globex/service-accounts"
+            let cases: [(HTTPRequest.Method, String, String?, String)] = [
+                (.get, "\(base)/\(id)", nil, "service account not found"),
+                (.patch, "\(base)/\(id)", #"{"status":"disabled","name":"hijacked"}"#, "service account not found"),
+                (.delete, "\(base)/\(id)", nil, "service account not found"),
+                (.get, "\(base)/\(id)/secrets", nil, "service account not found"),
+                (.post, "\(base)/\(id)/secrets", #"{"name":"backdoor"}"#, "service account not found"),
+                (.patch, "\(base)/\(id)/secrets/\(secretID)", #"{"enabled":false}"#, "service account not found"),
+                (.delete, "\(base)/\(id)/secrets/\(secretID)", nil, "service account not found"),
+                // The other tenant's secret and key under the caller's own account.
+                (.patch, "\(base)/\(ownID)/secrets/\(secretID)", #"{"enabled":false}"#, "secret not found"),
+                (.delete, "\(base)/\(ownID)/secrets/\(secretID)", nil, "secret not found"),
+                (.get, "\(base)/\(id)/keys", nil, "service account not found"),
+                (.post, "\(base)/\(id)/keys", try Self.jwkBody(kid: "backdoor-key"), "service account not found"),
+                (.delete, "\(base)/\(id)/keys/victim-key", nil, "service account not found"),
+                (.delete, "\(base)/\(ownID)/keys/victim-key", nil, "key not found"),
+            ]
+            for (method, uri, json, detail) in cases {
+                let response = try await client.call(method, uri, token: globexToken, json: json)
+                #expect(response.status == .notFound, "\(method) \(uri)")
+                #expect(response.headers[.contentType] == "application/problem+json", "\(method) \(uri)")
+                #expect(try response.canonicalJSON() == canonicalJSON(
+                    #"{"type":"about:blank","title":"Not Found","status":404,"detail":"\#(detail)"}"#
+                ), "\(method) \(uri)")
+            }
+
+            // Nothing of acme's changed, as acme's admin reads it.
+            #expect(try await client.call(.get, acmePath, token: acmeToken).canonicalJSON() == before)
+            #expect(try await client.call(.get, "\(acmePath)/secrets", token: acmeToken).canonicalJSON() == secretsBefore)
+            #expect(try await client.call(.get, "\(acmePath)/keys", token: acmeToken).canonicalJSON() == keysBefore)
+            #expect(try await client.call(.get, "/v1/tenants/acme/service-accounts", token: acmeToken).items().count == 2)
+            let secret = try #require(victim["client_secret"] as? String), clientID = try #require(victim["client_id"] as? String)
+            #expect(try await client.token("grant_type=client_credentials", basic: (clientID, secret)).status == .ok)
+            // And globex gained nothing: its own worker has its one secret and no key.
+            #expect(try await client.call(.get, "\(base)/\(ownID)/secrets", token: globexToken).items().count == 1)
+            #expect(try await client.call(.get, "\(base)/\(ownID)/keys", token: globexToken).items().isEmpty)
+        }
+    }
+
+    /// A tenant admin may not grant `super_admin` (it carries `tessera:super`) by a
+    /// PATCH of an account's roles, nor put `tessera:super` into a custom role.
+    @Test func aTenantAdminCannotGrantTheSuperScope() async throws {
+        let harness = try await ServerHarness()
+        defer { harness.cleanup() }
+        let admin = try await harness.credentials(tenant: "acme")
+        let root = try await harness.credentials(tenant: "root", role: "super_admin")
+        try await harness.run { client in
+            let token = try await client.accessToken(admin)
+            let account = try await Self.create(client, token, #"{"name":"climber","roles":["analyst"]}"#)
+            let path = "/v1/tenants/acme/service-accounts/\(try #require(account["id"] as? String))"
+            let before = try await client.call(.get, path, token: token).canonicalJSON()
+            for roles in [#"["super_admin"]"#, #"["analyst","super_admin"]"#] {
+                let escalated = try await client.call(.patch, path, token: token, json: #"{"roles":\#(roles)}"#)
+                #expect(escalated.status == .forbidden, "\(roles)")
+                #expect(escalated.headers[.contentType] == "application/problem+json")
+                #expect(try escalated.canonicalJSON() == canonicalJSON(
+                    #"{"type":"about:blank","title":"Forbidden","status":403,"detail":"only a super admin may grant the role \"super_admin\""}"#
+                ), "\(roles)")
+            }
+            #expect(try await client.call(.get, path, token: token).canonicalJSON() == before)
+            let clientID = try #require(account["client_id"] as? String), secret = try #require(account["client_secret"] as? String)
+            #expect(try await client.token("grant_type=client_credentials", basic: (clientID, secret)).jsonObject()["scope"] as? String == "api:read")
+
+            // A custom role cannot be made to carry tessera:super. This is refused as
+            // invalid input (400, naming the field), as creating such a role is, and
+            // for a super admin too: no custom role may ever carry it.
+            #expect(try await client.call(.post, "/v1/tenants/acme/roles", token: token, json: #"{"name":"billing","scopes":["invoices:read"]}"#).status == .created)
+            let rolesBefore = try await client.call(.get, "/v1/tenants/acme/roles", token: token).canonicalJSON()
+            for caller in [token, try await client.accessToken(root)] {
+                let put = try await client.call(.put, "/v1/tenants/acme/roles/billing", token: caller, json: #"{"scopes":["invoices:read","tessera:super"]}"#)
+                #expect(put.status == .badRequest)
+                #expect(try put.canonicalJSON() == canonicalJSON(
+                    #"{"type":"about:blank","title":"Bad Request","status":400,"detail":"a custom role cannot carry tessera:super","field":"scopes"}"#
+                ))
+            }
+            #expect(try await client.call(.get, "/v1/tenants/acme/roles", token: token).canonicalJSON() == rolesBefore)
         }
     }
 

@@ -45,30 +45,38 @@ import TesseraCore
     }
 
     @Test func errorsUseTheEnvelopeAndTheDocumentedStatuses() async throws {
-        let harness = try await ServerHarness()
+        let clock = TestClock()
+        let harness = try await ServerHarness(clock: clock)
         defer { harness.cleanup() }
         _ = try await harness.tessera.tenants.create(slug: "small", accountLimit: 1)
         let small = try await harness.credentials(tenant: "small")
         let analyst = try await harness.credentials(tenant: "acme", role: "analyst")
         try await harness.run { client in
+            /// The failure envelope: no `data`, the error, and the time of the answer (the test clock's).
+            func expectFailure(_ response: TestResponse, _ status: HTTPResponse.Status, _ message: String, _ error: String) throws {
+                #expect(response.status == status, "\(message)")
+                #expect(response.headers[.contentType] == "application/json")
+                #expect(try response.canonicalJSON() == canonicalJSON(
+                    #"{"success":false,"message":"\#(message)","error":"\#(error)","timestamp":"2027-01-15T08:00:00.000Z"}"#
+                ), "\(message)")
+            }
             let unauthenticated = try await Self.create(client, token: nil, tenant: "acme")
-            #expect(unauthenticated.status == .unauthorized)
-            #expect(try unauthenticated.jsonObject()["success"] as? Bool == false)
-            #expect(try unauthenticated.jsonObject()["message"] as? String == "Authentication failed")
+            try expectFailure(unauthenticated, .unauthorized, "Authentication failed", "Bearer token is missing, expired, or invalid")
+            #expect(unauthenticated.headers[.wwwAuthenticate] == #"Bearer realm="tessera""#)
 
             let forbidden = try await Self.create(client, token: try await client.accessToken(analyst), tenant: "acme")
-            #expect(forbidden.status == .forbidden)
-            #expect(try forbidden.jsonObject()["message"] as? String == "Insufficient permissions")
+            try expectFailure(forbidden, .forbidden, "Insufficient permissions", "the caller may not create service accounts in this tenant")
+            // Another tenant answers as an unknown one does.
             let otherTenant = try await Self.create(client, token: try await client.accessToken(small), tenant: "acme")
-            #expect(otherTenant.status == .forbidden)
+            try expectFailure(otherTenant, .forbidden, "Insufficient permissions", "the caller may not create service accounts in this tenant")
+            let unknown = try await Self.create(client, token: try await client.accessToken(small), tenant: "no-such-tenant")
+            try expectFailure(unknown, .forbidden, "Insufficient permissions", "the caller may not create service accounts in this tenant")
 
             let limit = try await Self.create(client, token: try await client.accessToken(small), tenant: "small")
-            #expect(limit.status == .conflict)
-            #expect(try limit.jsonObject()["message"] as? String == "Limit reached")
+            try expectFailure(limit, .conflict, "Limit reached", "the tenant's limit of 1 service accounts is reached")
 
             let missing = try await Self.create(client, token: try await client.accessToken(small), tenant: nil)
-            #expect(missing.status == .badRequest)
-            #expect(try missing.jsonObject()["success"] as? Bool == false)
+            try expectFailure(missing, .badRequest, "Missing tenant", "the x-tenantid header is required")
         }
     }
 }

@@ -90,25 +90,30 @@ private func payload(_ token: String) throws -> [String: Any] {
             #expect(try native.items().first?["client_id"] as? String == username)
             #expect(try native.items().first?["roles"] as? [String] == [MixpanelRoutes.defaultRole])
 
-            func expectError(_ response: TestResponse, _ status: HTTPResponse.Status) throws {
-                #expect(response.status == status)
-                let body = try response.jsonObject()
-                #expect(body["status"] as? String == "error")
-                #expect((body["error"] as? String)?.isEmpty == false)
-                #expect(Set(body.keys) == ["error", "status"])
+            /// `{error, status: "error"}`; a 401 challenges for HTTP Basic, the seed's scheme.
+            func expectError(_ response: TestResponse, _ status: HTTPResponse.Status, _ error: String) throws {
+                #expect(response.status == status, "\(error)")
+                #expect(response.headers[.wwwAuthenticate] == (status == .unauthorized ? #"Basic realm="tessera""# : nil), "\(error)")
+                #expect(try response.canonicalJSON() == canonicalJSON(#"{"error":"\#(error)","status":"error"}"#))
             }
-            try expectError(try await Self.create(client, organization: organization, authorization: bearer, body: #"{"role":"admin"}"#), .badRequest)
-            try expectError(try await Self.create(client, organization: organization, authorization: bearer, body: #"{"username":"x","role":"god"}"#), .badRequest)
-            try expectError(try await Self.create(client, organization: organization, authorization: bearer, body: #"{"username":"x","expires":"soon"}"#), .badRequest)
-            try expectError(try await Self.create(client, organization: organization, authorization: bearer, body: #"{"username":"x","projects":[{"id":"p"}]}"#), .badRequest)
-            try expectError(try await Self.create(client, organization: organization, authorization: bearer, body: "[1"), .badRequest)
-            try expectError(try await Self.create(client, organization: "acme", authorization: bearer, body: #"{"username":"x"}"#), .badRequest)
-            try expectError(try await Self.create(client, organization: organization, authorization: nil, body: #"{"username":"x"}"#), .unauthorized)
+            let create = { (organization: String, authorization: String?, body: String) in
+                try await Self.create(client, organization: organization, authorization: authorization, body: body)
+            }
+            try expectError(try await create(organization, bearer, #"{"role":"admin"}"#), .badRequest, "username is required")
+            try expectError(try await create(organization, bearer, #"{"username":"x","role":"god"}"#), .badRequest, "role must be one of owner, admin, analyst, consumer")
+            try expectError(
+                try await create(organization, bearer, #"{"username":"x","expires":"soon"}"#), .badRequest,
+                "expires must be an RFC 3339 timestamp such as 2030-01-01T00:00:00Z"
+            )
+            try expectError(try await create(organization, bearer, #"{"username":"x","projects":[{"id":"p"}]}"#), .badRequest, "projects: id must be an integer")
+            try expectError(try await create(organization, bearer, "[1"), .badRequest, "the body is not valid JSON, or names a member twice")
+            try expectError(try await create("acme", bearer, #"{"username":"x"}"#), .badRequest, "organizationId must be an integer")
+            try expectError(try await create(organization, nil, #"{"username":"x"}"#), .unauthorized, "an access token is required")
             let wrong = "Basic " + Data("\(admin.clientID):tss_wrong".utf8).base64EncodedString()
-            try expectError(try await Self.create(client, organization: organization, authorization: wrong, body: #"{"username":"x"}"#), .unauthorized)
-            try expectError(try await Self.create(client, organization: "999999", authorization: bearer, body: #"{"username":"x"}"#), .notFound)
+            try expectError(try await create(organization, wrong, #"{"username":"x"}"#), .unauthorized, "the credentials are invalid")
+            try expectError(try await create("999999", bearer, #"{"username":"x"}"#), .notFound, "organization not found")
             // Another organisation answers as an unknown one does.
-            try expectError(try await Self.create(client, organization: String(globex.number), authorization: bearer, body: #"{"username":"x"}"#), .notFound)
+            try expectError(try await create(String(globex.number), bearer, #"{"username":"x"}"#), .notFound, "organization not found")
         }
     }
 }
@@ -298,59 +303,77 @@ private func payload(_ token: String) throws -> [String: Any] {
         try await harness.run { client in
             let token = try await client.accessToken(admin)
             // FastAPI's shapes: a list of {loc, msg, type} for a 422, a string otherwise.
-            func expectDetail(_ response: TestResponse, _ status: HTTPResponse.Status) throws {
-                #expect(response.status == status)
-                let body = try response.jsonObject()
-                #expect(Set(body.keys) == ["detail"])
-                if status == .unprocessableContent {
-                    let items = try #require(body["detail"] as? [[String: Any]])
-                    #expect(items.count == 1)
-                    #expect(Set(items[0].keys) == ["loc", "msg", "type"])
-                    #expect((items[0]["loc"] as? [String])?.first == "body")
-                    #expect((items[0]["msg"] as? String)?.isEmpty == false)
-                } else {
-                    #expect((body["detail"] as? String)?.isEmpty == false)
-                }
+            func expectDetail(_ response: TestResponse, _ status: HTTPResponse.Status, _ detail: String, at member: String? = nil) throws {
+                #expect(response.status == status, "\(detail)")
+                let expected = status == .unprocessableContent
+                    ? #"{"detail":[{"loc":["body","\#(member ?? "")"],"msg":"\#(detail)","type":"value_error"}]}"#
+                    : #"{"detail":"\#(detail)"}"#
+                #expect(try response.canonicalJSON() == canonicalJSON(expected))
             }
-            try expectDetail(try await Self.post(client, "/api/users", token: nil, body: #"{"name":"x","role":"Member"}"#), .unauthorized)
-            try expectDetail(try await Self.post(client, "/api/users", token: try await client.accessToken(member), body: #"{"name":"x","role":"Member"}"#), .forbidden)
-            try expectDetail(try await Self.post(client, "/api/users", token: token, body: #"{"name":"x","role":"Owner"}"#), .unprocessableContent)
-            try expectDetail(try await Self.post(client, "/api/users", token: token, body: #"{"role":"Member"}"#), .unprocessableContent)
-            try expectDetail(try await Self.post(client, "/api/users", token: token, body: #"{"name":"!!!","role":"Member"}"#), .unprocessableContent)
-            try expectDetail(try await Self.post(client, "/api/users", token: token, body: #"{"name":"x","role":"Member","teams":"a"}"#), .unprocessableContent)
-            #expect(try await Self.post(client, "/api/users", token: token, body: #"{"name":"Sync Bot","role":"Member"}"#).status == .ok)
+            let users = "/api/users", tokens = "/api/user-tokens"
+            try expectDetail(try await Self.post(client, users, token: nil, body: #"{"name":"x","role":"Member"}"#), .unauthorized, "an access token is required")
+            try expectDetail(
+                try await Self.post(client, users, token: try await client.accessToken(member), body: #"{"name":"x","role":"Member"}"#), .forbidden,
+                "only administrators may manage service users"
+            )
+            try expectDetail(
+                try await Self.post(client, users, token: token, body: #"{"name":"x","role":"Owner"}"#), .unprocessableContent,
+                "role must be one of Admin, Manager, Editor, Member", at: "role"
+            )
+            try expectDetail(try await Self.post(client, users, token: token, body: #"{"role":"Member"}"#), .unprocessableContent, "name is required", at: "name")
+            try expectDetail(
+                try await Self.post(client, users, token: token, body: #"{"name":"!!!","role":"Member"}"#), .unprocessableContent,
+                "name must contain a letter or digit", at: "name"
+            )
+            try expectDetail(
+                try await Self.post(client, users, token: token, body: #"{"name":"x","role":"Member","teams":"a"}"#), .unprocessableContent,
+                "teams must be an array of strings", at: "teams"
+            )
+            #expect(try await Self.post(client, users, token: token, body: #"{"name":"Sync Bot","role":"Member"}"#).status == .ok)
             // "sync-bot" folds to the same service-user id: a conflict.
-            try expectDetail(try await Self.post(client, "/api/users", token: token, body: #"{"name":"sync-bot","role":"Member"}"#), .conflict)
-            try expectDetail(try await Self.post(client, "/api/user-tokens", token: token, body: #"{"name":"t","user_id":"sync_bot@service","expires_in_days":45}"#),
-                             .unprocessableContent)
-            try expectDetail(try await Self.post(client, "/api/user-tokens", token: token, body: #"{"name":"t"}"#), .unprocessableContent)
-            try expectDetail(try await Self.post(client, "/api/user-tokens", token: token, body: #"{"name":"t","user_id":999999}"#), .notFound)
+            try expectDetail(
+                try await Self.post(client, users, token: token, body: #"{"name":"sync-bot","role":"Member"}"#), .conflict,
+                "a service user sync_bot@service already exists"
+            )
+            try expectDetail(
+                try await Self.post(client, tokens, token: token, body: #"{"name":"t","user_id":"sync_bot@service","expires_in_days":45}"#),
+                .unprocessableContent, "expires_in_days must be 30, 60, 90, 365 or null (never)", at: "expires_in_days"
+            )
+            try expectDetail(try await Self.post(client, tokens, token: token, body: #"{"name":"t"}"#), .unprocessableContent, "user_id is required", at: "user_id")
+            try expectDetail(try await Self.post(client, tokens, token: token, body: #"{"name":"t","user_id":999999}"#), .notFound, "service account not found")
             // Another tenant's service user is not found either.
             let globex = try await client.accessToken(try await harness.credentials(tenant: "globex"))
-            let theirs = try await Self.post(client, "/api/users", token: globex, body: #"{"name":"Theirs","role":"Member"}"#)
+            let theirs = try await Self.post(client, users, token: globex, body: #"{"name":"Theirs","role":"Member"}"#)
             let theirID = try #require(try theirs.jsonObject()["id"] as? Int)
-            try expectDetail(try await Self.post(client, "/api/user-tokens", token: token, body: "{\"name\":\"t\",\"user_id\":\(theirID)}"), .notFound)
+            try expectDetail(try await Self.post(client, tokens, token: token, body: "{\"name\":\"t\",\"user_id\":\(theirID)}"), .notFound, "service account not found")
         }
     }
 }
 
 @Suite struct DialectErrorPathTests {
     @Test func repeatedWrongBasicCredentialsAreThrottledInMixpanelsShape() async throws {
-        let harness = try await ServerHarness()
+        let clock = TestClock()
+        let harness = try await ServerHarness(clock: clock)
         defer { harness.cleanup() }
         let admin = try await harness.credentials()
         let organization = String(try #require(try await harness.tessera.tenants.find("acme")).number)
         let wrong = "Basic " + Data("\(admin.clientID):\(SecretFormat.make(randomBytes: Array(repeating: 3, count: 32)))".utf8).base64EncodedString()
         try await harness.run { client in
-            var statuses: [HTTPResponse.Status] = []
-            for _ in 0..<8 {
+            for attempt in 1...8 {
+                // Past 5 failures the lock is 1 s, doubled at each further failure; the
+                // clock moves on by each lock, so every attempt is checked again.
                 let response = try await MixpanelDialectTests.create(client, organization: organization, authorization: wrong, body: #"{"username":"x"}"#)
-                statuses.append(response.status)
-                #expect(try response.jsonObject()["status"] as? String == "error")
-                if response.status == .tooManyRequests { #expect(response.headers[.retryAfter] != nil) }
+                #expect(response.status == .unauthorized, "attempt \(attempt)")
+                #expect(try response.canonicalJSON() == canonicalJSON(#"{"error":"the credentials are invalid","status":"error"}"#))
+                if attempt >= 5 {
+                    let locked = try await MixpanelDialectTests.create(client, organization: organization, authorization: wrong, body: #"{"username":"x"}"#)
+                    let wait = 1 << (attempt - 5)
+                    #expect(locked.status == .tooManyRequests, "attempt \(attempt)")
+                    #expect(locked.headers[.retryAfter] == String(wait), "attempt \(attempt)")
+                    #expect(try locked.canonicalJSON() == canonicalJSON(#"{"error":"too many failed attempts","status":"error"}"#))
+                    clock.advance(TimeInterval(wait))
+                }
             }
-            #expect(statuses.first == .unauthorized)
-            #expect(statuses.last == .tooManyRequests)
         }
     }
 

@@ -14,19 +14,35 @@ struct ServerHarness {
     let tessera: Tessera
     let directory: URL
     let app: Application<FrontResponder<RouterResponder<TesseraRequestContext>>>
+    /// The clock every part of this Tessera reads, when the test gave one (else the system clock).
+    let clock: TestClock?
+    /// The store in front of the SQLite file: a switch a test turns off to make it unreachable.
+    let storage: SwitchableStorage
 
+    /// - Parameters:
+    ///   - clock: the clock Tessera reads (token times, throttle, rate limit, expiry); `nil` for the system clock.
+    ///   - tokenRateLimit: tokens per second per account (`--token-rate-limit`); `nil` for none.
+    ///   - startKeyRing: false leaves the key ring unloaded, as a server whose signing key could not be loaded.
     init(
         jwksMaxAge: Int = 300, throttle: AuthenticationThrottle.Policy? = AuthenticationThrottle.Policy(),
-        maximumAssertionLifetime: Int64 = ClientAssertion.defaultMaximumLifetime
+        maximumAssertionLifetime: Int64 = ClientAssertion.defaultMaximumLifetime,
+        clock: TestClock? = nil, tokenRateLimit: Double? = nil, startKeyRing: Bool = true
     ) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-http-\(UUID().uuidString)")
-        let storage = try SQLiteStorage(path: directory.appendingPathComponent("tessera.sqlite").path)
+        storage = SwitchableStorage(try SQLiteStorage(path: directory.appendingPathComponent("tessera.sqlite").path))
+        self.clock = clock
+        let dependencies = clock.map { clock in Dependencies(now: { clock.now }, randomBytes: Dependencies.live.randomBytes) } ?? .live
         tessera = Tessera(
-            issuer: Self.issuer, storage: storage, masterKey: .generate(), throttle: throttle,
-            maximumAssertionLifetime: maximumAssertionLifetime
+            issuer: Self.issuer, storage: storage, masterKey: .generate(), dependencies: dependencies, throttle: throttle,
+            tokenRateLimit: tokenRateLimit, maximumAssertionLifetime: maximumAssertionLifetime
         )
-        try await tessera.start(signingAlgorithm: .es256)
+        if startKeyRing { try await tessera.start(signingAlgorithm: .es256) }
         app = Application(router: TesseraHTTP.router(tessera: tessera, configuration: .init(jwksMaxAge: jwksMaxAge)))
+    }
+
+    /// Makes every store call fail as an unreachable database does (`true`), or answer again.
+    func storeDown(_ down: Bool) {
+        storage.down.withLock { $0 = down }
     }
 
     func cleanup() {
@@ -92,4 +108,18 @@ extension TestResponse {
     }
 
     var text: String { String(buffer: body) }
+
+    /// The JSON body with its keys sorted, to compare with an expected document exactly
+    /// (see ``canonicalJSON(_:)``).
+    func canonicalJSON() throws -> String {
+        try TesseraServerTests.canonicalJSON(text)
+    }
+}
+
+/// `json` with its object keys sorted and no whitespace: two documents are equal
+/// when their canonical forms are.
+func canonicalJSON(_ json: String) throws -> String {
+    let object = try JSONSerialization.jsonObject(with: Data(json.utf8), options: [.fragmentsAllowed])
+    let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes, .fragmentsAllowed])
+    return String(decoding: data, as: UTF8.self)
 }

@@ -2,7 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Testing
-import TesseraCore
+@testable import TesseraCore
 import TesseraJOSE
 import TesseraSQLite
 @testable import TesseraServer
@@ -126,46 +126,167 @@ import TesseraSQLite
         }
     }
 
+    /// Past 5 failures of one client id from one address, attempts are refused
+    /// unchecked with 429 and `Retry-After` for 1 s, doubling with each further failure
+    /// (docs/threat_model.md); a success clears the client's count. Driven by a test
+    /// clock, not by sleeping.
     @Test func repeatedFailuresAre429WithRetryAfterAndAGoodSecretWaits() async throws {
-        let harness = try await ServerHarness()
+        let clock = TestClock()
+        let harness = try await ServerHarness(clock: clock)
         defer { harness.cleanup() }
         let credentials = try await harness.credentials(role: "analyst")
+        let other = try await harness.credentials(role: "analyst")
         let wrong = SecretFormat.make(randomBytes: Array(repeating: 5, count: 32))
+        let good = (credentials.clientID, credentials.clientSecret)
         try await harness.run { client in
+            func expectLocked(_ response: TestResponse, retryAfter: Int) throws {
+                #expect(response.status == .tooManyRequests)
+                #expect(response.headers[.retryAfter] == String(retryAfter))
+                #expect(response.headers[.cacheControl] == "no-store")
+                #expect(response.headers[.wwwAuthenticate] == nil)
+                #expect(try response.canonicalJSON() == canonicalJSON(
+                    #"{"error":"temporarily_unavailable","error_description":"too many failed client authentications; retry after \#(retryAfter) s"}"#
+                ))
+            }
             for _ in 0..<5 {
                 let response = try await client.token("grant_type=client_credentials", basic: (credentials.clientID, wrong))
                 #expect(response.status == .unauthorized)
+                #expect(try response.jsonObject()["error"] as? String == "invalid_client")
             }
-            let locked = try await client.token("grant_type=client_credentials", basic: (credentials.clientID, credentials.clientSecret))
-            #expect(locked.status == .tooManyRequests)
-            #expect(locked.headers[.retryAfter] == "1")
-            #expect(try locked.jsonObject()["error"] as? String == "temporarily_unavailable")
+            // Locked for 1 s: even the right secret is refused unchecked.
+            try expectLocked(try await client.token("grant_type=client_credentials", basic: good), retryAfter: 1)
             // Other clients from the same place are not held up below the address threshold.
-            let other = try await harness.credentials(role: "analyst")
             #expect(try await client.token("grant_type=client_credentials", basic: (other.clientID, other.clientSecret)).status == .ok)
+            clock.advance(0.5)
+            try expectLocked(try await client.token("grant_type=client_credentials", basic: good), retryAfter: 1)
+            clock.advance(0.5)
+            // The lock is over; a sixth failure locks for twice as long.
+            #expect(try await client.token("grant_type=client_credentials", basic: (credentials.clientID, wrong)).status == .unauthorized)
+            try expectLocked(try await client.token("grant_type=client_credentials", basic: good), retryAfter: 2)
+            clock.advance(1.999)
+            try expectLocked(try await client.token("grant_type=client_credentials", basic: good), retryAfter: 1)
+            clock.advance(0.001)
+            #expect(try await client.token("grant_type=client_credentials", basic: good).status == .ok)
+            // The success cleared the count: one failure no longer locks.
+            #expect(try await client.token("grant_type=client_credentials", basic: (credentials.clientID, wrong)).status == .unauthorized)
+            #expect(try await client.token("grant_type=client_credentials", basic: good).status == .ok)
         }
     }
 
+    /// `--token-rate-limit 2`: a bucket of 2 tokens per account refilled at 2 per
+    /// second; the third token at one instant waits half a second, rounded up to 1.
     @Test func perAccountRateLimitAnswers429() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-rate-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let tessera = Tessera(
-            issuer: ServerHarness.issuer, storage: try SQLiteStorage(path: directory.appendingPathComponent("db.sqlite").path),
-            masterKey: .generate(), tokenRateLimit: 2
-        )
-        try await tessera.start(signingAlgorithm: .es256)
-        let credentials = try await Bootstrap(tenants: tessera.tenants, accounts: tessera.accounts).run(tenantSlug: "acme", role: "member")
-        let other = try await Bootstrap(tenants: tessera.tenants, accounts: tessera.accounts).run(tenantSlug: "acme", role: "member")
-        let app = Application(router: TesseraHTTP.router(tessera: tessera, configuration: .init()))
-        try await app.test(.router) { client in
+        let clock = TestClock()
+        let harness = try await ServerHarness(clock: clock, tokenRateLimit: 2)
+        defer { harness.cleanup() }
+        let credentials = try await harness.credentials(role: "member")
+        let other = try await harness.credentials(role: "member")
+        let basic = (credentials.clientID, credentials.clientSecret)
+        try await harness.run { client in
             for _ in 0..<2 {
-                #expect(try await client.token("grant_type=client_credentials", basic: (credentials.clientID, credentials.clientSecret)).status == .ok)
+                #expect(try await client.token("grant_type=client_credentials", basic: basic).status == .ok)
             }
-            let limited = try await client.token("grant_type=client_credentials", basic: (credentials.clientID, credentials.clientSecret))
+            let limited = try await client.token("grant_type=client_credentials", basic: basic)
             #expect(limited.status == .tooManyRequests)
             #expect(limited.headers[.retryAfter] == "1")
-            #expect(try limited.jsonObject()["error"] as? String == "temporarily_unavailable")
+            #expect(limited.headers[.cacheControl] == "no-store")
+            #expect(try limited.canonicalJSON() == canonicalJSON(
+                #"{"error":"temporarily_unavailable","error_description":"this client obtains tokens too fast; retry after 1 s"}"#
+            ))
+            // Another account has its own bucket.
             #expect(try await client.token("grant_type=client_credentials", basic: (other.clientID, other.clientSecret)).status == .ok)
+            // Half a second refills one token, and only one.
+            clock.advance(0.499)
+            #expect(try await client.token("grant_type=client_credentials", basic: basic).status == .tooManyRequests)
+            clock.advance(0.001)
+            #expect(try await client.token("grant_type=client_credentials", basic: basic).status == .ok)
+            #expect(try await client.token("grant_type=client_credentials", basic: basic).status == .tooManyRequests)
+        }
+    }
+
+    /// RFC 6749 §5.2 gives 503 `temporarily_unavailable` no body of its own; Tessera
+    /// answers it with `Retry-After: 1` (RFC 9110 §10.2.3) whenever it cannot decide.
+    static func expectTemporarilyUnavailable(_ response: TestResponse, _ description: String) throws {
+        #expect(response.status == .serviceUnavailable)
+        #expect(response.headers[.retryAfter] == "1")
+        #expect(response.headers[.cacheControl] == "no-store")
+        #expect(response.headers[.pragma] == "no-cache")
+        #expect(response.headers[.contentType] == "application/json")
+        #expect(response.headers[.wwwAuthenticate] == nil)
+        #expect(try response.canonicalJSON() == canonicalJSON(#"{"error":"temporarily_unavailable","error_description":"\#(description)"}"#))
+    }
+
+    /// The store is down and the client is not in the cache: nothing can be decided,
+    /// so 503 (never `invalid_client`, which would tell a good client its secret is wrong).
+    /// A client the server already knows keeps obtaining tokens.
+    @Test func storeDownAndClientNotCachedIs503WithRetryAfter() async throws {
+        let harness = try await ServerHarness()
+        defer { harness.cleanup() }
+        let known = try await harness.credentials(role: "analyst")
+        let unknown = try await harness.credentials(role: "analyst")
+        try await harness.run { client in
+            #expect(try await client.token("grant_type=client_credentials", basic: (known.clientID, known.clientSecret)).status == .ok)
+            harness.storeDown(true)
+            for form in [
+                "grant_type=client_credentials&client_id=\(unknown.clientID)&client_secret=\(unknown.clientSecret)",
+                "grant_type=client_credentials&client_id=tsc_neverseen&client_secret=\(unknown.clientSecret)",
+            ] {
+                try Self.expectTemporarilyUnavailable(try await client.token(form), "the client store is unavailable")
+            }
+            try Self.expectTemporarilyUnavailable(
+                try await client.token("grant_type=client_credentials", basic: (unknown.clientID, unknown.clientSecret)), "the client store is unavailable"
+            )
+            #expect(try await client.token("grant_type=client_credentials", basic: (known.clientID, known.clientSecret)).status == .ok)
+            harness.storeDown(false)
+            #expect(try await client.token("grant_type=client_credentials", basic: (unknown.clientID, unknown.clientSecret)).status == .ok)
+        }
+    }
+
+    /// No signing key loaded (the key ring never loaded): the client authenticates,
+    /// but no token can be signed.
+    @Test func noSigningKeyIs503WithRetryAfter() async throws {
+        let harness = try await ServerHarness(startKeyRing: false)
+        defer { harness.cleanup() }
+        #expect(harness.tessera.keyRing.snapshot == nil)
+        let credentials = try await harness.credentials(role: "analyst")
+        try await harness.run { client in
+            try Self.expectTemporarilyUnavailable(
+                try await client.token("grant_type=client_credentials", basic: (credentials.clientID, credentials.clientSecret)),
+                "no signing key is loaded"
+            )
+        }
+        // Loaded, the same request succeeds: the 503 was the key's.
+        try await harness.tessera.start(signingAlgorithm: .es256)
+        try await harness.run { client in
+            let response = try await client.token("grant_type=client_credentials", basic: (credentials.clientID, credentials.clientSecret))
+            #expect(response.status == .ok)
+        }
+    }
+
+    /// The digest comparison decides, not only the checksum: a well-formed secret
+    /// that shares all but the last random character with the real one (its checksum
+    /// recomputed, so the format check passes) is refused, as is one whose last
+    /// (checksum) character alone differs, and the real one is accepted.
+    @Test func aSecretDifferingInOneCharacterIsInvalidClient() async throws {
+        let harness = try await ServerHarness()
+        defer { harness.cleanup() }
+        let credentials = try await harness.credentials(role: "analyst")
+        let secret = credentials.clientSecret
+        let body = String(secret.prefix(SecretFormat.length - 6))
+        let nearBody = String(body.dropLast()) + (body.hasSuffix("A") ? "B" : "A")
+        let near = nearBody + SecretFormat.checksum(of: nearBody)
+        #expect(SecretFormat.isWellFormed(near))
+        #expect(near.prefix(SecretFormat.length - 7) == secret.prefix(SecretFormat.length - 7))
+        #expect(SecretFormat.digest(near) != SecretFormat.digest(secret))
+        let lastChanged = String(secret.dropLast()) + (secret.hasSuffix("A") ? "B" : "A")
+        try await harness.run { client in
+            for wrong in [near, lastChanged] {
+                let response = try await client.token("grant_type=client_credentials", basic: (credentials.clientID, wrong))
+                #expect(response.status == .unauthorized)
+                #expect(response.headers[.wwwAuthenticate] == #"Basic realm="tessera", charset="UTF-8""#)
+                #expect(try response.canonicalJSON() == canonicalJSON(#"{"error":"invalid_client","error_description":"client authentication failed"}"#))
+            }
+            #expect(try await client.token("grant_type=client_credentials", basic: (credentials.clientID, secret)).status == .ok)
         }
     }
 
@@ -214,7 +335,9 @@ import TesseraSQLite
         try await harness.run { client in
             let response = try await client.token("grant_type=client_credentials&scope=" + String(repeating: "a", count: 20_000))
             #expect(response.status == .contentTooLarge)
-            #expect(try response.jsonObject()["error"] as? String == "invalid_request")
+            #expect(response.headers[.cacheControl] == "no-store")
+            #expect(response.headers[.pragma] == "no-cache")
+            #expect(try response.canonicalJSON() == canonicalJSON(#"{"error":"invalid_request","error_description":"the body exceeds 16384 bytes"}"#))
         }
     }
 
@@ -225,6 +348,8 @@ import TesseraSQLite
             let response = try await client.execute(uri: "/oauth2/token", method: .get)
             #expect(response.status == .methodNotAllowed)
             #expect(response.headers[.allow] == "POST")
+            #expect(response.headers[.contentType] == "application/problem+json")
+            #expect(try response.canonicalJSON() == canonicalJSON(#"{"type":"about:blank","title":"Method Not Allowed","status":405,"detail":"use POST"}"#))
         }
     }
 

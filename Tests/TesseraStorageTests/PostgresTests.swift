@@ -161,14 +161,15 @@ struct PostgresTests {
         let started = ContinuousClock.now
         await #expect(throws: StoreError.unavailable("PostgreSQL did not answer within 0.2 seconds")) {
             try await PostgresStorage.bounded(deadline: .milliseconds(200)) {
-                // Deaf to cancellation: resumes only after 3 s, whatever happens.
+                // Deaf to cancellation: resumes only after 60 s, whatever happens.
                 await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
-                    DispatchQueue.global().asyncAfter(deadline: .now() + 3) { continuation.resume() }
+                    DispatchQueue.global().asyncAfter(deadline: .now() + 60) { continuation.resume() }
                 }
                 return 1
             }
         }
-        #expect(ContinuousClock.now - started < .seconds(2))
+        // Far below the 60 s the work takes, with room for a loaded 2-core machine.
+        #expect(ContinuousClock.now - started < .seconds(20))
     }
 
     @Test func anAnswerBeforeTheDeadlineIsReturnedAndErrorsPassThrough() async throws {

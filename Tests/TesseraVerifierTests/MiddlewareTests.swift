@@ -95,6 +95,6 @@ struct AppContext: VerifiedTokenRequestContext {
         )
         let (status, challenge, _) = try await get("/acme", authorization: "Bearer \(foreign)")
         #expect(status == .forbidden)
-        #expect(challenge?.contains(#"error="insufficient_scope""#) == true)
+        #expect(challenge == #"Bearer realm="api", error="insufficient_scope", error_description="the access token is for another tenant""#)
     }
 }

@@ -54,9 +54,26 @@ import TesseraJOSE
         #expect(await rejection(token)?.code == .expired)
     }
 
+    /// A token with these time claims, everything else as ``accessToken`` makes it.
+    func token(iat: Int64, nbf: Int64, exp: Int64) throws -> String {
+        let claims = AccessTokenClaims(
+            iss: Self.issuer, sub: "9b2f1c1e-0000-4000-8000-000000000001", aud: ["https://api.example"], exp: exp, iat: iat, nbf: nbf,
+            jti: UUID().uuidString, clientID: "tsc_client", scope: "orders:read", tenant: "7c1d1c1e-0000-4000-8000-000000000002", roles: ["analyst"]
+        )
+        return try JWS.sign(payload: Array(try JSONEncoder().encode(claims)), with: key, type: "at+jwt")
+    }
+
+    /// Each token is wrong in one time claim only, beyond the 30 s leeway, and gets
+    /// that claim's code; at the leeway's edge it still passes.
     @Test func notYetValidAndIssuedInTheFutureAreRejected() async throws {
-        let future = try accessToken(key, issuer: Self.issuer, iat: clock.now.addingTimeInterval(120))
-        #expect(await rejection(future)?.code == .notYetValid)
+        let now = Int64(clock.now.timeIntervalSince1970)
+        let notBefore = try token(iat: now, nbf: now + 120, exp: now + 300)
+        #expect(await rejection(notBefore)?.code == .notYetValid)
+        let issuedLater = try token(iat: now + 120, nbf: now, exp: now + 300)
+        #expect(await rejection(issuedLater)?.code == .issuedInFuture)
+        _ = try await verifier.verify(try token(iat: now + 30, nbf: now + 30, exp: now + 300))
+        #expect(await rejection(try token(iat: now, nbf: now + 31, exp: now + 300))?.code == .notYetValid)
+        #expect(await rejection(try token(iat: now + 31, nbf: now, exp: now + 300))?.code == .issuedInFuture)
     }
 
     @Test func wrongTypeIsRejected() async throws {
@@ -64,13 +81,19 @@ import TesseraJOSE
         #expect(await rejection(plainJWT)?.code == .wrongType)
     }
 
+    /// A payload changed after signing (here: one more scope, still well-formed JSON)
+    /// fails on its signature, which is checked before the claims are read.
     @Test func tamperedTokenIsRejected() async throws {
-        let parts = try accessToken(key, issuer: Self.issuer, iat: clock.now).split(separator: ".")
-        var payload = try #require(Base64URL.decode(parts[1]))
-        payload[payload.count / 2] ^= 0x01
-        let tampered = "\(parts[0]).\(Base64URL.encode(payload)).\(parts[2])"
-        let code = await rejection(tampered)?.code
-        #expect(code == .invalidSignature || code == .malformed)
+        let parts = try accessToken(key, issuer: Self.issuer, scope: "orders:read", iat: clock.now).split(separator: ".")
+        let payload = String(decoding: try #require(Base64URL.decode(parts[1])), as: UTF8.self)
+        #expect(payload.contains(#""scope":"orders:read""#))
+        let widened = payload.replacingOccurrences(of: #""scope":"orders:read""#, with: #""scope":"orders:read orders:write""#)
+        let tampered = "\(parts[0]).\(Base64URL.encode(widened)).\(parts[2])"
+        #expect(await rejection(tampered)?.code == .invalidSignature)
+        // Bytes that are no JSON at all, under a good signature's header: still the signature.
+        var flipped = try #require(Base64URL.decode(parts[1]))
+        flipped[flipped.count / 2] ^= 0x01
+        #expect(await rejection("\(parts[0]).\(Base64URL.encode(flipped)).\(parts[2])")?.code == .invalidSignature)
     }
 
     @Test func algNoneAndHMACAreRejected() async throws {
