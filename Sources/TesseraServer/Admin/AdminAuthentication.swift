@@ -67,18 +67,29 @@ struct AdminAuthentication: Sendable {
     /// same 404, so tenants cannot be discovered. A principal of the tenant
     /// without `tessera:admin` gets 403 `insufficient_scope`.
     func tenant(_ reference: String, for principal: Principal) async throws(Problem) -> Tenant {
+        try await tenant(.reference(reference), for: principal, refusals: TenantRefusals())
+    }
+
+    /// The tenant `locator` names if `principal` may administer it, refused in
+    /// the words of `refusals` (the native API's, or a dialect's).
+    func tenant(_ locator: TenantLocator, for principal: Principal, refusals: TenantRefusals) async throws(Problem) -> Tenant {
         let found: Tenant?
         do {
-            found = try await tessera.tenants.find(reference)
+            found = switch locator {
+            case .reference(let reference): try await tessera.tenants.find(reference)
+            case .number(let number): try await tessera.tenants.find(number: number)
+            case .callers: try await tessera.storage.tenant(id: principal.tenantID)
+            }
         } catch {
-            throw Problem(.serviceUnavailable, "the store is unavailable", headers: [.retryAfter: "1"])
+            // An unreachable store is 503 with Retry-After; anything else a 500.
+            throw Problem(error)
         }
         guard let tenant = found, principal.isSuperAdmin || principal.tenantID == tenant.id else {
-            throw Problem.notFound("tenant not found")
+            throw Problem(.notFound, refusals.notFound)
         }
         guard principal.mayAdminister(tenantID: tenant.id) else {
             throw Problem(
-                .forbidden, "the access token lacks the scope \(TesseraScope.admin)",
+                .forbidden, refusals.forbidden,
                 headers: [.wwwAuthenticate: Self.challenge + #", error="insufficient_scope", scope="\#(TesseraScope.admin)""#]
             )
         }

@@ -147,7 +147,7 @@ struct DialectPipeline: Sendable {
             try route.precheck(call)
             let principal = try await authenticate(route.credentials, request, context)
             call.principal = principal
-            call.tenant = try await tenant(try route.tenant(call), refusals: route.refusals, for: principal)
+            call.tenant = try await api.authentication.tenant(try route.tenant(call), for: principal, refusals: route.refusals)
             let action = try await route.parse(call)
             guard action.kind == route.kind else {
                 throw Problem(.internalServerError, "the route read another action than it declares")
@@ -204,24 +204,6 @@ struct DialectPipeline: Sendable {
             }
         }
         return nil
-    }
-
-    private func tenant(_ locator: TenantLocator, refusals: TenantRefusals, for principal: Principal) async throws -> Tenant {
-        let found: Tenant? = switch locator {
-        case .reference(let reference): try await tessera.tenants.find(reference)
-        case .number(let number): try await tessera.tenants.find(number: number)
-        case .callers: try await tessera.storage.tenant(id: principal.tenantID)
-        }
-        guard let tenant = found, principal.isSuperAdmin || principal.tenantID == tenant.id else {
-            throw Problem(.notFound, refusals.notFound)
-        }
-        guard principal.mayAdminister(tenantID: tenant.id) else {
-            throw Problem(
-                .forbidden, refusals.forbidden,
-                headers: [.wwwAuthenticate: AdminAuthentication.challenge + #", error="insufficient_scope", scope="\#(TesseraScope.admin)""#]
-            )
-        }
-        return tenant
     }
 
     private func perform(_ action: DialectAction, in tenant: Tenant, by principal: Principal) async throws -> DialectOutcome {
