@@ -152,6 +152,14 @@ let package = Package(
             path: "Examples/Caller",
             swiftSettings: strict
         ),
+        // Test doubles shared by the test targets (a store that can be switched off
+        // or hold a read, a clock moved by hand).
+        .target(
+            name: "TesseraTestSupport",
+            dependencies: ["TesseraCore"],
+            path: "Tests/TesseraTestSupport",
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "TesseraJOSETests",
             dependencies: ["TesseraJOSE"],
@@ -159,7 +167,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TesseraCoreTests",
-            dependencies: ["TesseraCore", "TesseraSQLite", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["TesseraCore", "TesseraSQLite", "TesseraTestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .testTarget(
@@ -174,7 +182,7 @@ let package = Package(
         .testTarget(
             name: "TesseraServerTests",
             dependencies: [
-                "TesseraServer", "TesseraSQLite", "TesseraCore", "TesseraJOSE",
+                "TesseraServer", "TesseraSQLite", "TesseraCore", "TesseraJOSE", "TesseraTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: strict

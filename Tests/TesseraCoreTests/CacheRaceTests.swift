@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import Testing
 import TesseraCore
+import TesseraTestSupport
 import TesseraSQLite
 
 /// Every cache that holds authority loses to a change made while it loads: a

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TesseraCore
+import TesseraTestSupport
 import TesseraSQLite
 
 @Suite struct RevocationListTests {

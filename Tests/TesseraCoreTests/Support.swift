@@ -1,22 +1,8 @@
 import Foundation
 import Synchronization
 import TesseraCore
+import TesseraTestSupport
 import TesseraSQLite
-
-/// A clock tests move by hand.
-final class TestClock: Sendable {
-    private let current: Mutex<Date>
-
-    init(_ start: Date = Date(timeIntervalSince1970: 1_800_000_000)) {
-        current = Mutex(start)
-    }
-
-    var now: Date { current.withLock { $0 } }
-
-    func advance(_ seconds: TimeInterval) {
-        current.withLock { $0 = $0.addingTimeInterval(seconds) }
-    }
-}
 
 /// A Tessera on a fresh SQLite file with a controlled clock.
 struct CoreHarness {

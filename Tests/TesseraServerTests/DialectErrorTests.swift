@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import Testing
 import TesseraCore
+import TesseraTestSupport
 @testable import TesseraServer
 
 /// Each seed dialect's answer to a body over 64 KiB (413 natively) and to a

@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import Testing
 import TesseraCore
+import TesseraTestSupport
 @testable import TesseraServer
 
 @Suite struct RezolveDialectTests {

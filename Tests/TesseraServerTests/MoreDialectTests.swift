@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import Testing
 import TesseraCore
+import TesseraTestSupport
 @testable import TesseraServer
 
 /// Decodes a JWT's payload without verifying it (the endpoint's own tests verify).

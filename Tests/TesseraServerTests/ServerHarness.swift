@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import Testing
 import TesseraCore
+import TesseraTestSupport
 import TesseraJOSE
 import TesseraSQLite
 @testable import TesseraServer

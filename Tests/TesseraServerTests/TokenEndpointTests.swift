@@ -6,6 +6,7 @@ import Testing
 import TesseraJOSE
 import TesseraSQLite
 @testable import TesseraServer
+import TesseraTestSupport
 
 @Suite struct TokenEndpointTests {
     @Test func clientSecretBasicIssuesAVerifiableToken() async throws {
