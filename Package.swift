@@ -153,7 +153,7 @@ let package = Package(
             swiftSettings: strict
         ),
         // Test doubles shared by the test targets (a store that can be switched off
-        // or hold a read, a clock moved by hand).
+        // or hold a read, a clock moved by hand, a seeded generator for property tests).
         .target(
             name: "TesseraTestSupport",
             dependencies: ["TesseraCore"],
@@ -162,7 +162,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TesseraJOSETests",
-            dependencies: ["TesseraJOSE"],
+            dependencies: ["TesseraJOSE", "TesseraTestSupport"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -107,3 +107,46 @@ public final class SwitchableStorage: Storage {
     public func purgeAssertionIDs(expiredBefore date: Date) async throws -> Int { try check(); return try await base.purgeAssertionIDs(expiredBefore: date) }
     public func ping() async throws { try check(); try await base.ping() }
 }
+
+/// Lets other tests run, every 50 cases. Swift Testing runs tests in parallel on the
+/// cooperative thread pool, one thread per core; a loop that never suspends holds a
+/// thread that timing-sensitive tests (the rate limits) wait for.
+public func yieldNowAndThen(_ index: Int) async {
+    if index % 50 == 0 { await Task.yield() }
+}
+
+/// SplitMix64: a small, fast generator whose whole state is its seed, so that a
+/// failing case can be replayed with `TESSERA_PROPERTY_SEED`.
+public struct SeededRandom: RandomNumberGenerator {
+    /// The seed this run started from, as a failure message shows it.
+    public let seed: Seed
+    private var state: UInt64
+
+    public struct Seed: CustomStringConvertible {
+        public let value: UInt64
+        public var description: String { "seed \(value) (rerun with TESSERA_PROPERTY_SEED=\(value))" }
+    }
+
+    public init() {
+        let given = ProcessInfo.processInfo.environment["TESSERA_PROPERTY_SEED"].flatMap { UInt64($0) }
+        self.init(seed: given ?? UInt64.random(in: 0 ... .max))
+    }
+
+    public init(seed: UInt64) {
+        self.seed = Seed(value: seed)
+        state = seed
+    }
+
+    /// `count` random bytes.
+    public mutating func bytes(count: Int) -> [UInt8] {
+        (0..<count).map { _ in UInt8.random(in: 0 ... .max, using: &self) }
+    }
+
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

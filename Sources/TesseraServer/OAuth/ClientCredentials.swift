@@ -69,23 +69,18 @@ struct ClientCredentials {
             return ClientCredentials(clientID: postID, secret: postSecret, method: .post)
         }
         // Read as bytes: this runs on every token request.
-        let header = Array(authorization.utf8)
-        guard header.prefix(6).equalsIgnoringASCIICase("basic ".utf8) else {
+        let basic: BasicCredentials?
+        do {
+            basic = try BasicCredentials.parse(authorization: Array(authorization.utf8))
+        } catch .notBasicScheme {
             throw .invalidClient("the Authorization header must use the Basic scheme")
+        } catch {
+            basic = nil
         }
         if postSecret != nil { throw .invalidRequest("use one client authentication method, not Basic and client_secret together") }
-        let encoded = header.dropFirst(6).trimmingOptionalWhitespace()
-        // The colon cannot sit inside a multi-byte UTF-8 sequence; each side is
-        // validated as UTF-8 when form-url-decoded.
-        guard let decoded = Base64.decode(encoded),
-              let colon = decoded.firstIndex(of: UInt8(ascii: ":")),
-              let id = FormBody.decode(decoded[..<colon]),
-              let secret = FormBody.decode(decoded[(colon + 1)...]),
-              !id.isEmpty
-        else {
-            throw .invalidClient("the Basic credentials are malformed")
-        }
+        guard let basic else { throw .invalidClient("the Basic credentials are malformed") }
+        let id = basic.clientID
         if let postID, postID != id { throw .invalidRequest("client_id does not match the Basic credentials") }
-        return ClientCredentials(clientID: id, secret: secret, method: .basic)
+        return ClientCredentials(clientID: id, secret: basic.secret, method: .basic)
     }
 }

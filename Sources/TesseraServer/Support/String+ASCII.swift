@@ -1,3 +1,5 @@
+import TesseraCore
+
 extension StringProtocol {
     /// Without leading and trailing spaces and tabs (HTTP's OWS, RFC 9110 §5.6.3).
     /// Foundation's `trimmingCharacters(in:)` bridges through NSString and cost
@@ -11,32 +13,12 @@ extension StringProtocol {
     }
 
     /// Whether this `Content-Type` value names `expected` (given in lower case),
-    /// parameters aside, compared byte by byte without building a string: the
-    /// OAuth endpoints ask it on every request.
+    /// parameters aside, compared byte by byte without building a string (with
+    /// TesseraCore's byte helpers, FormEncoding.swift): the OAuth endpoints ask it
+    /// on every request.
     func hasMediaType(_ expected: String) -> Bool {
         var type = Substring(self).utf8
         if let semicolon = type.firstIndex(of: UInt8(ascii: ";")) { type = type[..<semicolon] }
         return type.trimmingOptionalWhitespace().equalsIgnoringASCIICase(expected.utf8)
-    }
-}
-
-/// The same header-field helpers on bytes, for what the hot path reads as UTF-8.
-extension BidirectionalCollection<UInt8> {
-    /// Without leading and trailing spaces and tabs (OWS).
-    func trimmingOptionalWhitespace() -> SubSequence {
-        let isSpace = { (byte: UInt8) in byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
-        guard let first = firstIndex(where: { !isSpace($0) }), let last = lastIndex(where: { !isSpace($0) }) else {
-            return self[endIndex...]
-        }
-        return self[first...last]
-    }
-
-    /// Whether these bytes are `lowercase` with any ASCII letters in either case
-    /// (how HTTP compares schemes and media types).
-    func equalsIgnoringASCIICase(_ lowercase: some Collection<UInt8>) -> Bool {
-        count == lowercase.count
-            && zip(self, lowercase).allSatisfy { byte, wanted in
-                (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte) == wanted
-            }
     }
 }
