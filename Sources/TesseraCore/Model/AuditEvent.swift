@@ -55,29 +55,3 @@ public struct AuditFilter: Sendable, Hashable {
         self.outcome = outcome
     }
 }
-
-/// Which service accounts to list.
-public struct ServiceAccountFilter: Sendable, Hashable {
-    public var status: ServiceAccount.Status?
-    public var role: String?
-    public var group: String?
-    public var namePrefix: String?
-
-    public init(status: ServiceAccount.Status? = nil, role: String? = nil, group: String? = nil, namePrefix: String? = nil) {
-        self.status = status
-        self.role = role
-        self.group = group
-        self.namePrefix = namePrefix
-    }
-}
-
-/// One page of a list, with the cursor of the next page (`nil` on the last).
-public struct Page<Item: Sendable>: Sendable {
-    public var items: [Item]
-    public var nextCursor: Int64?
-
-    public init(items: [Item], nextCursor: Int64?) {
-        self.items = items
-        self.nextCursor = nextCursor
-    }
-}
