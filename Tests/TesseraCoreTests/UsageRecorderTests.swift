@@ -1,0 +1,22 @@
+import Foundation
+import Synchronization
+import Testing
+import TesseraCore
+import TesseraTestSupport
+import TesseraJOSE
+import Logging
+
+@Suite struct UsageRecorderTests {
+    @Test func pendingUsageIsWrittenWhenTheRecorderIsStopped() async throws {
+        let harness = try await CoreHarness()
+        defer { harness.cleanup() }
+        let created = try await harness.account(in: try await harness.tenant())
+        let usage = harness.tessera.usage
+        let loop = Task { await usage.run(interval: .seconds(3600), logger: .init(label: "test")) }
+        _ = try await harness.tessera.tokens.authenticate(clientID: created.account.clientID, secret: created.clientSecret)
+        loop.cancel()
+        await loop.value
+        let stored = try #require(try await harness.tessera.storage.credentials(clientID: created.account.clientID))
+        #expect(stored.account.lastUsedAt == harness.clock.now)
+    }
+}
