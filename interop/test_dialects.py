@@ -243,10 +243,17 @@ def test_qualytics_round_trip(server: Server, scim: bool):
         headers=headers, timeout=10,
     )
     assert created.status_code == 200, created.text
-    session = OAuth2Session(created.json()["client_id"], created.json()["bearer_token"])
-    token = session.fetch_token(server.issuer + "/oauth2/token", grant_type="client_credentials")
-    claims = verify_with_pyjwt(server, token["access_token"], "ES256")
-    assert claims["scope"] == ("scim" if scim else "api:read api:write")
+    # The token is a Bearer credential as it is given (no exchange); introspection says what it may do.
+    bearer_token = created.json()["bearer_token"]
+    whoami = requests.get(server.issuer + "/v1/whoami", headers={"Authorization": f"Bearer {bearer_token}"}, timeout=10)
+    assert whoami.status_code == 200, whoami.text
+    assert whoami.json()["scopes"] == (["scim"] if scim else ["api:read", "api:write"])
+    answer = requests.post(
+        server.issuer + "/oauth2/introspect", data={"token": bearer_token, "token_type_hint": "api_token"},
+        auth=(admin["client_id"], admin["client_secret"]), timeout=10,
+    ).json()
+    assert answer["active"] is True and answer["token_type"] == "api_token"
+    assert answer["scope"] == ("scim" if scim else "api:read api:write")
 
 
 def test_readme_dialect_curls(server: Server):
@@ -283,12 +290,12 @@ def test_readme_dialect_curls(server: Server):
     assert keycard["name"] == "bot"
 
     service_user = {
-        "email": "api-access@acme.serviceaccount.tessera", "name": "API Access", "role": "Editor", "teams": ["Public"],
+        "email": "api_access@service", "name": "API Access", "role": "Editor", "teams": ["Public"],
         "user_id": "api_access@service", "user_name": "api_access@service", "user_type": "Service",
     }
     assert qualytics_user == service_user | {"id": qualytics_user["id"]}
     assert qualytics_token["user"] == qualytics_user
     assert (qualytics_token["name"], qualytics_token["active"], qualytics_token["scim_endpoints_only"]) == ("prod", True, False)
-    assert qualytics_token["bearer_token"].startswith("tss_")
+    assert qualytics_token["bearer_token"].startswith("tsa_")
     lifetime = datetime.fromisoformat(qualytics_token["expiration"]) - datetime.fromisoformat(qualytics_token["created"])
     assert lifetime == timedelta(days=90)

@@ -86,6 +86,7 @@ ACCOUNT = path_param(
     "Mixpanel's and Qualytics' integer, Qualytics' `<name>@service`.",
 )
 SECRET = path_param("secret", UUID, "The secret's id.")
+API_TOKEN = path_param("secret", UUID, "The API token's id.")
 ROLE = path_param("name", {"type": "string", "minLength": 1}, "The role's name.")
 PAGING = [
     query("limit", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}, "Page size."),
@@ -163,6 +164,7 @@ schemas = {
         {
             "id": UUID,
             "name": {"type": "string"},
+            "description": {"type": ["string", "null"]},
             "hint": {"type": "string"},
             "enabled": {"type": "boolean"},
             "scopes": {"type": ["array", "null"], "items": {"type": "string"}},
@@ -171,11 +173,12 @@ schemas = {
             "last_used_at": NULLABLE_TIME,
             "client_secret": {"type": "string", "pattern": "^tss_[0-9A-Za-z]{49}$", "description": "Only in the create response."},
         },
-        ["id", "name", "hint", "enabled", "scopes", "created_at", "expires_at", "last_used_at"],
+        ["id", "name", "description", "hint", "enabled", "scopes", "created_at", "expires_at", "last_used_at"],
     ),
     "SecretCreate": obj(
         {
             "name": NAME,
+            "description": {"type": "string", "maxLength": 500},
             "expires_in_days": {"type": "integer", "enum": [30, 60, 90, 365]},
             "expires_at": TIME,
             "scopes": {"type": "array", "items": {"type": "string", "pattern": "^[!#-\\[\\]-~]{1,100}$"}, "minItems": 1, "maxItems": 50},
@@ -183,6 +186,22 @@ schemas = {
         ["name"],
     ),
     "SecretPatch": obj({"enabled": {"type": "boolean"}}, ["enabled"]),
+    "APIToken": obj(
+        {
+            "id": UUID,
+            "name": {"type": "string"},
+            "description": {"type": ["string", "null"]},
+            "hint": {"type": "string"},
+            "enabled": {"type": "boolean"},
+            "scopes": {"type": ["array", "null"], "items": {"type": "string"}},
+            "created_at": TIME,
+            "expires_at": NULLABLE_TIME,
+            "last_used_at": NULLABLE_TIME,
+            "token": {"type": "string", "pattern": "^tsa_[0-9A-Za-z]{49}$",
+                      "description": "Only in the create response: the bearer credential itself."},
+        },
+        ["id", "name", "description", "hint", "enabled", "scopes", "created_at", "expires_at", "last_used_at"],
+    ),
     "Role": obj({"name": {"type": "string"}, "scopes": {"type": "array", "items": {"type": "string"}}, "builtin": {"type": "boolean"}},
                 ["name", "scopes", "builtin"]),
     "RoleCreate": obj(
@@ -406,6 +425,17 @@ paths = {
                            parameters=[TENANT, ACCOUNT, SECRET], body_errors=True, operation_id="updateSecret"),
         "delete": operation("Delete a secret", NO_CONTENT, parameters=[TENANT, ACCOUNT, SECRET], operation_id="deleteSecret"),
     },
+    "/v1/tenants/{tenant}/service-accounts/{id}/api-tokens": {
+        "get": operation("List an account's API tokens (never their values)", {"200": json_response("All API tokens.", page("APIToken"))},
+                         parameters=[TENANT, ACCOUNT], operation_id="listAPITokens"),
+        "post": operation("Create an API token", {"201": json_response("Created; `token` is shown this once.", ref("APIToken"), LOCATION)},
+                          body=ref("SecretCreate"), parameters=[TENANT, ACCOUNT], body_errors=True, operation_id="createAPIToken"),
+    },
+    "/v1/tenants/{tenant}/service-accounts/{id}/api-tokens/{secret}": {
+        "patch": operation("Enable or disable (revoke) an API token", {"200": json_response("Updated.", ref("APIToken"))},
+                           body=ref("SecretPatch"), parameters=[TENANT, ACCOUNT, API_TOKEN], body_errors=True, operation_id="updateAPIToken"),
+        "delete": operation("Delete an API token", NO_CONTENT, parameters=[TENANT, ACCOUNT, API_TOKEN], operation_id="deleteAPIToken"),
+    },
     "/v1/tenants/{tenant}/service-accounts/{id}/keys": {
         "get": operation("List an account's public keys for private_key_jwt", {"200": json_response("All keys.", page("ClientKey"))},
                          parameters=[TENANT, ACCOUNT], operation_id="listClientKeys"),
@@ -452,8 +482,8 @@ document = {
     "components": {
         "schemas": schemas,
         "securitySchemes": {
-            "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
-                       "description": "An access token of this issuer with tessera:admin (its tenant) or tessera:super."},
+            "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT or API token",
+                       "description": "An access token of this issuer with tessera:admin (its tenant) or tessera:super, or an API token (`tsa_…`) of an account whose roles grant it."},
             "basic": {"type": "http", "scheme": "basic", "description": "client_secret_basic (RFC 6749 §2.3.1)."},
         },
     },

@@ -195,6 +195,16 @@ public final class PostgresStorage: Storage, ChangeFeed {
             """,
             "CREATE INDEX used_assertions_expiry ON used_assertions(expires_at)",
         ]),
+        // The PostgreSQL store began with SQLite's v1 to v6 in its v1; these ids keep
+        // both stores' histories on the same numbering from here on.
+        ("v2", []), ("v3", []), ("v4", []), ("v5", []), ("v6", []),
+        ("v7", [
+            // API tokens are credentials of their own kind beside client secrets,
+            // found by their digest when presented.
+            "ALTER TABLE client_secrets ADD COLUMN kind TEXT NOT NULL DEFAULT 'client_secret'",
+            "ALTER TABLE client_secrets ADD COLUMN description TEXT",
+            "CREATE INDEX client_secrets_digest ON client_secrets(digest)",
+        ]),
     ]
 
     /// Every migration this build knows, oldest first.
@@ -327,7 +337,7 @@ public final class PostgresStorage: Storage, ChangeFeed {
 
     // MARK: Service accounts
 
-    public func createServiceAccount(_ account: ServiceAccount, secret: ClientSecret, limit: Int?) async throws -> ServiceAccount {
+    public func createServiceAccount(_ account: ServiceAccount, secret: ClientSecret?, limit: Int?) async throws -> ServiceAccount {
         try await transaction { connection in
             // Locking the tenant row serialises creations in the tenant, so the limit holds.
             let tenant = try await self.rows(connection, "SELECT id FROM tenants WHERE id = \(account.tenantID) FOR UPDATE")
@@ -350,7 +360,7 @@ public final class PostgresStorage: Storage, ChangeFeed {
                 """)
             var stored = account
             stored.number = try inserted[0]["number"].decode(Int.self)
-            try await self.insert(secret, connection)
+            if let secret { try await self.insert(secret, connection) }
             // A replica may have cached this client id as unknown.
             try await self.notify(connection, .client(account.clientID))
             return stored
@@ -364,6 +374,15 @@ public final class PostgresStorage: Storage, ChangeFeed {
     public func clientID(ofSecret secretID: UUID) async throws -> String? {
         try await query(
             "SELECT a.client_id FROM client_secrets s JOIN service_accounts a ON a.id = s.account_id WHERE s.id = \(secretID)"
+        ).first.map { try $0["client_id"].decode(String.self) }
+    }
+
+    public func clientID(ofAPITokenDigest digest: [UInt8]) async throws -> String? {
+        try await query(
+            """
+            SELECT a.client_id FROM client_secrets s JOIN service_accounts a ON a.id = s.account_id
+            WHERE s.digest = \(Data(digest)) AND s.kind = 'api_token'
+            """
         ).first.map { try $0["client_id"].decode(String.self) }
     }
 
@@ -414,10 +433,16 @@ public final class PostgresStorage: Storage, ChangeFeed {
         if let group = filter.group { add({ " AND groups ? $\($0)" }, group) }
         // left(): exact and case-sensitive, with no LIKE wildcards to escape.
         if let prefix = filter.namePrefix { add({ " AND left(name, char_length($\($0))) = $\($0)" }, prefix) }
+        if let project = filter.project { add({ " AND projects @> jsonb_build_array(jsonb_build_object('project', $\($0)::text))" }, project) }
+        if let before = filter.beforeNumber {
+            binds.append(before, context: .default)
+            text += " AND number < $\(binds.count)"
+        }
         binds.append(limit, context: .default)
-        text += " ORDER BY number LIMIT $\(binds.count)"
+        text += " ORDER BY number \(filter.beforeNumber == nil ? "" : "DESC ")LIMIT $\(binds.count)"
         sql = PostgresQuery(unsafeSQL: text, binds: binds)
-        return try await query(sql).map(Self.account)
+        let accounts = try await query(sql).map(Self.account)
+        return filter.beforeNumber == nil ? accounts : accounts.reversed()
     }
 
     public func updateServiceAccount(_ account: ServiceAccount) async throws {
@@ -709,12 +734,12 @@ public final class PostgresStorage: Storage, ChangeFeed {
         id, tenant_id, number, client_id, name, description, roles::text AS roles, groups::text AS groups, projects::text AS projects,
         audiences::text AS audiences, status, expires_at, token_lifetime, created_at, updated_at, created_by, last_used_at
         """
-    private static let secretColumns = "id, account_id, name, hint, digest, scopes::text AS scopes, enabled, created_at, expires_at, last_used_at"
+    private static let secretColumns = "id, account_id, kind, name, description, hint, digest, scopes::text AS scopes, enabled, created_at, expires_at, last_used_at"
 
     private func insert(_ secret: ClientSecret, _ connection: PostgresConnection) async throws {
         try await connection.query("""
-            INSERT INTO client_secrets (id, account_id, name, hint, digest, scopes, enabled, created_at, expires_at, last_used_at)
-            VALUES (\(secret.id), \(secret.accountID), \(secret.name), \(secret.hint), \(Data(secret.digest)),
+            INSERT INTO client_secrets (id, account_id, kind, name, description, hint, digest, scopes, enabled, created_at, expires_at, last_used_at)
+            VALUES (\(secret.id), \(secret.accountID), \(secret.kind.rawValue), \(secret.name), \(secret.description), \(secret.hint), \(Data(secret.digest)),
                     \(try secret.scopes.map { try JSONText.encode($0) })::jsonb, \(secret.enabled), \(secret.createdAt.timeIntervalSince1970),
                     \(secret.expiresAt?.timeIntervalSince1970), \(secret.lastUsedAt?.timeIntervalSince1970))
             """, logger: logger)
@@ -750,8 +775,12 @@ public final class PostgresStorage: Storage, ChangeFeed {
     }
 
     private static func secret(_ row: PostgresRandomAccessRow) throws -> ClientSecret {
-        ClientSecret(
-            id: try row["id"].decode(UUID.self), accountID: try row["account_id"].decode(UUID.self), name: try row["name"].decode(String.self),
+        guard let kind = ClientSecret.Kind(rawValue: try row["kind"].decode(String.self)) else {
+            throw StoreError.unavailable("client_secrets row has an unknown kind")
+        }
+        return ClientSecret(
+            id: try row["id"].decode(UUID.self), accountID: try row["account_id"].decode(UUID.self), kind: kind, name: try row["name"].decode(String.self),
+            description: try row["description"].decode(String?.self),
             hint: try row["hint"].decode(String.self), digest: Array(try row["digest"].decode(Data.self)),
             scopes: try row["scopes"].decode(String?.self).map { try JSONText.decode($0) }, enabled: try row["enabled"].decode(Bool.self),
             createdAt: Date(timeIntervalSince1970: try row["created_at"].decode(Double.self)),

@@ -182,6 +182,15 @@ public final class SQLiteStorage: Storage {
                 )
             }
         }
+        migrator.registerMigration("v7") { db in
+            // API tokens are credentials of their own kind beside client secrets, found
+            // by their digest when presented.
+            try db.execute(sql: """
+                ALTER TABLE client_secrets ADD COLUMN kind TEXT NOT NULL DEFAULT 'client_secret';
+                ALTER TABLE client_secrets ADD COLUMN description TEXT;
+                CREATE INDEX client_secrets_digest ON client_secrets(digest);
+                """)
+        }
         return migrator
     }
 
@@ -306,7 +315,7 @@ public final class SQLiteStorage: Storage {
 
     // MARK: Service accounts
 
-    public func createServiceAccount(_ account: ServiceAccount, secret: ClientSecret, limit: Int?) async throws -> ServiceAccount {
+    public func createServiceAccount(_ account: ServiceAccount, secret: ClientSecret?, limit: Int?) async throws -> ServiceAccount {
         try await write { db in
             if let limit {
                 let count = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM service_accounts WHERE tenant_id = ?", arguments: [account.tenantID.text]) ?? 0
@@ -328,7 +337,7 @@ public final class SQLiteStorage: Storage {
                     stored.createdBy, stored.lastUsedAt?.timeIntervalSince1970,
                 ]
             )
-            try Self.insert(secret, db: db)
+            if let secret { try Self.insert(secret, db: db) }
             return stored
         }
     }
@@ -360,6 +369,18 @@ public final class SQLiteStorage: Storage {
                 sql: "SELECT a.client_id FROM client_secrets s JOIN service_accounts a ON a.id = s.account_id WHERE s.id = ?"
             )
             return try String.fetchOne(query, arguments: [secretID.text])
+        }
+    }
+
+    public func clientID(ofAPITokenDigest digest: [UInt8]) async throws -> String? {
+        try await read { db in
+            let query = try db.cachedStatement(
+                sql: """
+                    SELECT a.client_id FROM client_secrets s JOIN service_accounts a ON a.id = s.account_id
+                    WHERE s.digest = ? AND s.kind = 'api_token'
+                    """
+            )
+            return try String.fetchOne(query, arguments: [Data(digest)])
         }
     }
 
@@ -406,6 +427,15 @@ public final class SQLiteStorage: Storage {
                 // substr comparison: exact, case-sensitive, and no LIKE wildcards to escape.
                 sql += " AND substr(name, 1, length(?)) = ?"
                 _ = arguments.append(contentsOf: [prefix, prefix])
+            }
+            if let project = filter.project {
+                sql += " AND EXISTS (SELECT 1 FROM json_each(service_accounts.projects) WHERE json_extract(value, '$.project') = ?)"
+                _ = arguments.append(contentsOf: [project])
+            }
+            if let before = filter.beforeNumber {
+                sql += " AND number < ? ORDER BY number DESC LIMIT ?"
+                _ = arguments.append(contentsOf: [before, limit])
+                return try Row.fetchAll(db, sql: sql, arguments: arguments).map(Self.account).reversed()
             }
             sql += " ORDER BY number LIMIT ?"
             _ = arguments.append(contentsOf: [limit])
@@ -680,11 +710,11 @@ public final class SQLiteStorage: Storage {
     private static func insert(_ secret: ClientSecret, db: Database) throws {
         try db.execute(
             sql: """
-                INSERT INTO client_secrets (id, account_id, name, hint, digest, scopes, enabled, created_at, expires_at, last_used_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO client_secrets (id, account_id, kind, name, description, hint, digest, scopes, enabled, created_at, expires_at, last_used_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [
-                secret.id.text, secret.accountID.text, secret.name, secret.hint, Data(secret.digest),
+                secret.id.text, secret.accountID.text, secret.kind.rawValue, secret.name, secret.description, secret.hint, Data(secret.digest),
                 try secret.scopes.map { try JSONColumn.encode($0) }, secret.enabled, secret.createdAt.timeIntervalSince1970,
                 secret.expiresAt?.timeIntervalSince1970, secret.lastUsedAt?.timeIntervalSince1970,
             ]
@@ -716,8 +746,9 @@ public final class SQLiteStorage: Storage {
     }
 
     private static func secret(_ row: Row) throws -> ClientSecret {
-        ClientSecret(
-            id: try uuid(row["id"]), accountID: try uuid(row["account_id"]), name: row["name"], hint: row["hint"],
+        guard let kind = ClientSecret.Kind(rawValue: row["kind"]) else { throw StoreError.unavailable("client_secrets row has an unknown kind") }
+        return ClientSecret(
+            id: try uuid(row["id"]), accountID: try uuid(row["account_id"]), kind: kind, name: row["name"], description: row["description"], hint: row["hint"],
             digest: Array(row["digest"] as Data), scopes: try (row["scopes"] as String?).map(JSONColumn.strings),
             enabled: row["enabled"], createdAt: Date(timeIntervalSince1970: row["created_at"]),
             expiresAt: (row["expires_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
@@ -765,7 +796,7 @@ public final class SQLiteStorage: Storage {
 
 extension UUID {
     /// The lower-case text form stored in the database.
-    var text: String { uuidString.lowercased() }
+    var text: String { lowercased }
 }
 
 /// Arrays and small structures stored as JSON text.

@@ -108,6 +108,25 @@ public actor IntrospectionClient {
         cache[key] = Entry(answer: answer, until: until)
     }
 
+    /// The latest NumericDate the issuer accepts (9999-12-31T23:59:59Z): the `exp`
+    /// of an API token that never expires.
+    static let never: Int64 = 253_402_300_799
+
+    /// An API token's answer as claims: no `aud` and no `jti` (it is not a JWT),
+    /// `exp` only when it expires.
+    static func apiTokenClaims(_ object: [String: Any]) throws -> Answer {
+        func integer(_ name: String) -> Int64? { (object[name] as? NSNumber).map { $0.int64Value } }
+        guard let iss = object["iss"] as? String, let sub = object["sub"] as? String, let clientID = object["client_id"] as? String,
+              let tenant = object["tenant"] as? String, let iat = integer("iat")
+        else {
+            throw Unavailable(description: "an active API token answer lacks iss, sub, client_id, tenant or iat")
+        }
+        return .active(AccessTokenClaims(
+            iss: iss, sub: sub, aud: [], exp: integer("exp") ?? never, iat: iat, nbf: iat, jti: "", clientID: clientID,
+            scope: object["scope"] as? String ?? "", tenant: tenant, roles: object["roles"] as? [String] ?? []
+        ))
+    }
+
     private func ask(_ token: String) async throws -> Answer {
         requestCount += 1
         var request = HTTPClientRequest(url: endpoint)
@@ -116,7 +135,7 @@ public actor IntrospectionClient {
         request.headers.add(name: "Accept", value: "application/json")
         let pair = FormURLEncoding.encode(clientID) + ":" + FormURLEncoding.encode(secret)
         request.headers.add(name: "Authorization", value: "Basic " + Data(pair.utf8).base64EncodedString())
-        request.body = .bytes(ByteBuffer(string: "token=" + FormURLEncoding.encode(token) + "&token_type_hint=access_token"))
+        request.body = .bytes(ByteBuffer(string: "token=" + FormURLEncoding.encode(token) + "&token_type_hint=" + (TokenVerifier.isAPIToken(token) ? "api_token" : "access_token")))
         let body: ByteBuffer
         do {
             let response = try await httpClient.execute(request, timeout: .milliseconds(Int64(configuration.timeout * 1000)))
@@ -133,6 +152,7 @@ public actor IntrospectionClient {
             throw Unavailable(description: "introspection answered something other than an RFC 7662 response")
         }
         guard active else { return .inactive }
+        if object["token_type"] as? String == "api_token" { return try Self.apiTokenClaims(object) }
         guard let claims = try? JSONDecoder().decode(AccessTokenClaims.self, from: Data(body.readableBytesView)) else {
             throw Unavailable(description: "an active introspection answer lacks the token's claims")
         }

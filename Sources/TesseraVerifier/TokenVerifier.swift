@@ -38,6 +38,12 @@ public final class TokenVerifier: Sendable {
         /// How long a verified token is remembered at most, in seconds; never past its
         /// `exp`, and the time claims are checked again on every hit.
         public var verifiedCacheLifetime: TimeInterval = 300
+        /// Whether the issuer's API tokens (opaque `tsa_…` tokens an administrator
+        /// made for a client that cannot run an OAuth flow) are accepted. They carry
+        /// no audience, so a service opts in; they are checked by introspection only,
+        /// in `.online` and `.hybrid` mode, on every call (answers cached as
+        /// ``IntrospectionClient`` caches them).
+        public var acceptsAPITokens: Bool = false
 
         public init() {}
     }
@@ -106,6 +112,7 @@ public final class TokenVerifier: Sendable {
     /// - Parameter sensitive: in hybrid mode, also ask the issuer whether the token
     ///   is still active (revoked tokens are refused).
     public func verify(_ token: String, sensitive: Bool = false) async throws -> VerifiedToken {
+        if Self.isAPIToken(token) { return try await verifyAPIToken(token) }
         switch mode {
         case .offline:
             return try await verifyOffline(token)
@@ -128,6 +135,30 @@ public final class TokenVerifier: Sendable {
             }
             return verified
         }
+    }
+
+    /// An API token is told from a JWT by its shape: the `tsa_` prefix and no dot
+    /// (a JWS compact serialization always has two).
+    static func isAPIToken(_ token: String) -> Bool {
+        token.utf8.starts(with: "tsa_".utf8) && !token.utf8.contains(UInt8(ascii: "."))
+    }
+
+    private func verifyAPIToken(_ token: String) async throws -> VerifiedToken {
+        guard configuration.acceptsAPITokens else {
+            throw TokenVerificationError(.wrongType, "API tokens are not accepted here (Configuration.acceptsAPITokens)")
+        }
+        let client: IntrospectionClient
+        switch mode {
+        case .offline: throw TokenVerificationError(.wrongType, "an API token can only be checked by introspection (.online or .hybrid mode)")
+        case .online(let online): client = online
+        case .hybrid(let hybrid, _, _): client = hybrid
+        }
+        guard case .active(let claims) = try await ask(client, token) else {
+            throw TokenVerificationError(.revoked, "the issuer says the API token is not active")
+        }
+        // No audience: an API token names none. Issuer and time claims as for JWTs.
+        try check(claims, audience: false)
+        return VerifiedToken(claims: claims, kind: .apiToken)
     }
 
     private func ask(_ client: IntrospectionClient, _ token: String) async throws -> IntrospectionClient.Answer {
@@ -187,11 +218,11 @@ public final class TokenVerifier: Sendable {
         return VerifiedToken(claims: claims)
     }
 
-    private func check(_ claims: AccessTokenClaims) throws {
+    private func check(_ claims: AccessTokenClaims, audience checksAudience: Bool = true) throws {
         guard claims.iss == issuer else {
             throw TokenVerificationError(.wrongIssuer, "iss is \"\(claims.iss)\", expected \"\(issuer)\"")
         }
-        guard claims.aud.contains(audience) else {
+        guard !checksAudience || claims.aud.contains(audience) else {
             throw TokenVerificationError(.wrongAudience, "aud does not contain \"\(audience)\"")
         }
         // The time policy the issuer applies too (TimeClaims); the leeway in whole seconds.

@@ -3,8 +3,18 @@ import TesseraJOSE
 
 /// An access token whose signature and claims have been verified.
 public struct VerifiedToken: Sendable, Hashable {
+    /// What was presented.
+    public enum Kind: Sendable, Hashable {
+        /// A signed JWT access token (RFC 9068).
+        case accessToken
+        /// An opaque API token, checked by introspection; its claims are what the
+        /// issuer answered (`aud` empty, `jti` empty, `exp` its expiry or the year 9999).
+        case apiToken
+    }
+
     /// All claims as issued.
     public let claims: AccessTokenClaims
+    public var kind: Kind = .accessToken
 
     /// The service account id (`sub`).
     public var subject: String { claims.sub }

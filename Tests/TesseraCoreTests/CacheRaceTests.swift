@@ -68,7 +68,7 @@ import TesseraSQLite
             }
             #expect(after?.account.status == .disabled)
             await #expect(throws: OAuthError.invalidClient()) {
-                _ = try await setup.tessera.tokens.authenticate(clientID: created.account.clientID, secret: created.clientSecret)
+                _ = try await setup.tessera.tokens.authenticate(clientID: created.account.clientID, secret: created.issuedSecret)
             }
         }
     }

@@ -34,7 +34,7 @@ import TesseraSQLite
 
         // 4. Tokens are now signed by the new key, and both verify with the published set.
         let created = try await harness.account(in: try await harness.tenant())
-        let client = try await harness.tessera.tokens.authenticate(clientID: created.account.clientID, secret: created.clientSecret)
+        let client = try await harness.tessera.tokens.authenticate(clientID: created.account.clientID, secret: created.issuedSecret)
         let token = try harness.tessera.tokens.issue(for: client, scope: nil, audiences: []).accessToken
         #expect(try CompactJWS(token).header.kid == next)
     }

@@ -56,7 +56,7 @@ import TesseraSQLite
         let created = try await tessera.accounts.create(in: tenant, NewServiceAccount(name: "billing"), by: .bootstrap)
         let extra = try await tessera.accounts.createSecret(for: created.account.id, in: tenant, NewClientSecret(name: "second"), by: .bootstrap)
         let bytes = try files.bytes()
-        for (name, secret) in [("default", created.clientSecret), ("second", extra.clientSecret)] {
+        for (name, secret) in [("default", created.issuedSecret), ("second", extra.clientSecret)] {
             // The digest is written (so the scan does see the secrets' rows)...
             let digestOnDisk = Self.onDisk(bytes, SecretFormat.digest(secret))
             #expect(digestOnDisk, "digest of \(name)")

@@ -14,8 +14,8 @@ import TesseraCore
         let stored = try #require(try await harness.tessera.storage.credentials(clientID: created.account.clientID))
         #expect(stored.account.description == "pays")
         #expect(stored.secrets.count == 1)
-        #expect(stored.secrets[0].digest == SecretFormat.digest(created.clientSecret))
-        #expect(stored.secrets[0].hint == SecretFormat.hint(created.clientSecret))
+        #expect(stored.secrets[0].digest == SecretFormat.digest(created.issuedSecret))
+        #expect(stored.secrets[0].hint == SecretFormat.hint(created.issuedSecret))
         #expect(stored.secrets[0].name == "default")
     }
 

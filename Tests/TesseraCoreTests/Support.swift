@@ -36,3 +36,9 @@ struct CoreHarness {
         try await tessera.accounts.create(in: tenant, input, by: Caller(id: "test", isSuperAdmin: true))
     }
 }
+
+extension CreatedServiceAccount {
+    /// The first secret's value. Every account these tests make is made with one; an
+    /// empty value (none made) authenticates nothing, so a test relying on it fails.
+    var issuedSecret: String { clientSecret ?? "" }
+}

@@ -12,7 +12,7 @@ import Logging
         defer { harness.cleanup() }
         let tenant = try await harness.tenant()
         let created = try await harness.account(in: tenant, NewServiceAccount(name: "billing", roles: ["analyst", "editor"]))
-        let client = try await harness.tessera.tokens.authenticate(clientID: created.account.clientID, secret: created.clientSecret)
+        let client = try await harness.tessera.tokens.authenticate(clientID: created.account.clientID, secret: created.issuedSecret)
         let issued = try harness.tessera.tokens.issue(for: client, scope: nil, audiences: [])
 
         #expect(issued.scope == "api:read api:write")
@@ -39,7 +39,7 @@ import Logging
         let harness = try await CoreHarness()
         defer { harness.cleanup() }
         let created = try await harness.account(in: try await harness.tenant())
-        let client = try await harness.tessera.tokens.authenticate(clientID: created.account.clientID, secret: created.clientSecret)
+        let client = try await harness.tessera.tokens.authenticate(clientID: created.account.clientID, secret: created.issuedSecret)
         let ids = try (0..<20).map { _ in try harness.tessera.tokens.issue(for: client, scope: nil, audiences: []).claims.jti }
         #expect(Set(ids).count == 20)
     }
@@ -48,7 +48,7 @@ import Logging
         let harness = try await CoreHarness()
         defer { harness.cleanup() }
         let created = try await harness.account(in: try await harness.tenant(), NewServiceAccount(roles: ["editor"]))
-        let client = try await harness.tessera.tokens.authenticate(clientID: created.account.clientID, secret: created.clientSecret)
+        let client = try await harness.tessera.tokens.authenticate(clientID: created.account.clientID, secret: created.issuedSecret)
         #expect(try harness.tessera.tokens.issue(for: client, scope: "api:write api:write", audiences: []).scope == "api:write")
         #expect(throws: OAuthError.invalidScope("scope not allowed for this client: tessera:admin")) {
             try harness.tessera.tokens.issue(for: client, scope: "api:read tessera:admin", audiences: [])
@@ -67,7 +67,7 @@ import Logging
         let created = try await harness.account(
             in: try await harness.tenant(), NewServiceAccount(roles: ["analyst"], audiences: ["https://orders.example"])
         )
-        let client = try await harness.tessera.tokens.authenticate(clientID: created.account.clientID, secret: created.clientSecret)
+        let client = try await harness.tessera.tokens.authenticate(clientID: created.account.clientID, secret: created.issuedSecret)
         #expect(try harness.tessera.tokens.issue(for: client, scope: nil, audiences: ["https://orders.example"]).claims.aud == ["https://orders.example"])
         #expect(throws: OAuthError.invalidTarget("audience not allowed for this client")) {
             try harness.tessera.tokens.issue(for: client, scope: nil, audiences: ["https://payroll.example"])
@@ -81,10 +81,10 @@ import Logging
         let other = SecretFormat.make(randomBytes: Array(repeating: 9, count: 32))
         for (id, secret) in [
             (created.account.clientID, other),
-            ("tsc_doesnotexist", created.clientSecret),
+            ("tsc_doesnotexist", created.issuedSecret),
             (created.account.clientID, "not-a-secret"),
             // The checksum's last character changed (to one it is not), so the secret is no longer well formed.
-            (created.account.clientID, String(created.clientSecret.dropLast()) + (created.clientSecret.hasSuffix("x") ? "y" : "x")),
+            (created.account.clientID, String(created.issuedSecret.dropLast()) + (created.issuedSecret.hasSuffix("x") ? "y" : "x")),
         ] {
             await #expect(throws: OAuthError.invalidClient()) { try await harness.tessera.tokens.authenticate(clientID: id, secret: secret) }
         }
@@ -96,10 +96,10 @@ import Logging
         let created = try await harness.account(
             in: try await harness.tenant(), NewServiceAccount(roles: ["analyst"], expiresAt: harness.clock.now.addingTimeInterval(60))
         )
-        _ = try await harness.tessera.tokens.authenticate(clientID: created.account.clientID, secret: created.clientSecret)
+        _ = try await harness.tessera.tokens.authenticate(clientID: created.account.clientID, secret: created.issuedSecret)
         harness.clock.advance(61)
         await #expect(throws: OAuthError.invalidClient()) {
-            try await harness.tessera.tokens.authenticate(clientID: created.account.clientID, secret: created.clientSecret)
+            try await harness.tessera.tokens.authenticate(clientID: created.account.clientID, secret: created.issuedSecret)
         }
     }
 
@@ -107,7 +107,7 @@ import Logging
         let harness = try await CoreHarness()
         defer { harness.cleanup() }
         let created = try await harness.account(in: try await harness.tenant())
-        _ = try await harness.tessera.tokens.authenticate(clientID: created.account.clientID, secret: created.clientSecret)
+        _ = try await harness.tessera.tokens.authenticate(clientID: created.account.clientID, secret: created.issuedSecret)
         // Nothing is written until the batch is flushed.
         #expect(try await harness.tessera.storage.credentials(clientID: created.account.clientID)?.account.lastUsedAt == nil)
         try await harness.tessera.usage.flush()

@@ -13,7 +13,7 @@ import Logging
         let created = try await harness.account(in: try await harness.tenant())
         let usage = harness.tessera.usage
         let loop = Task { await usage.run(interval: .seconds(3600), logger: .init(label: "test")) }
-        _ = try await harness.tessera.tokens.authenticate(clientID: created.account.clientID, secret: created.clientSecret)
+        _ = try await harness.tessera.tokens.authenticate(clientID: created.account.clientID, secret: created.issuedSecret)
         loop.cancel()
         await loop.value
         let stored = try #require(try await harness.tessera.storage.credentials(clientID: created.account.clientID))

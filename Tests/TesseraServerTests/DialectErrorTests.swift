@@ -69,7 +69,7 @@ import TesseraTestSupport
         }
     }
 
-    @Test func keycardAnswersBothAsProblemsEchoingTheRequestID() async throws {
+    @Test func keycardAnswersBothInItsErrorShapeEchoingTheRequestID() async throws {
         let harness = try await ServerHarness()
         defer { harness.cleanup() }
         let admin = try await harness.credentials()
@@ -85,10 +85,11 @@ import TesseraTestSupport
                     headers: [.clientRequestID: requestID]
                 )
                 #expect(response.status == status)
-                #expect(response.headers[.contentType] == "application/problem+json")
+                #expect(response.headers[.contentType] == "application/json")
                 #expect(response.headers[.clientRequestID] == requestID)
+                // Keycard's error object: {message, code, status}.
                 #expect(try response.canonicalJSON() == canonicalJSON(
-                    #"{"type":"about:blank","title":"\#(status.reasonPhrase)","status":\#(status.code),"detail":"\#(detail)"}"#
+                    #"{"message":"\#(detail)","code":"invalid_request","status":\#(status.code)}"#
                 ))
             }
         }
@@ -150,7 +151,7 @@ import TesseraTestSupport
             #expect(failed.status == .internalServerError)
             #expect(failed.headers[.retryAfter] == nil)
             #expect(try failed.canonicalJSON() == canonicalJSON(
-                #"{"success":false,"message":"Server error","error":"unexpected server-side error","timestamp":"2027-01-15T08:00:00.000Z"}"#
+                #"{"success":false,"error":{"code":"INTERNAL_ERROR","message":"Server error","details":"unexpected server-side error"},"timestamp":"2027-01-15T08:00:00.000Z"}"#
             ))
 
             harness.storeDown(true)
@@ -159,7 +160,7 @@ import TesseraTestSupport
             #expect(down.status == .serviceUnavailable)
             #expect(down.headers[.retryAfter] == "1")
             #expect(try down.canonicalJSON() == canonicalJSON(
-                #"{"success":false,"message":"Service unavailable","error":"the store is unavailable","timestamp":"2027-01-15T08:00:00.000Z"}"#
+                #"{"success":false,"error":{"code":"SERVICE_UNAVAILABLE","message":"Service unavailable","details":"the store is unavailable"},"timestamp":"2027-01-15T08:00:00.000Z"}"#
             ))
             // Neither created anything.
             #expect(try await client.call(.get, "/v1/tenants/acme/service-accounts", token: token).items().count == 1)

@@ -162,14 +162,14 @@ import TesseraJOSE
                 )
                 #expect(response.status == .created, "\(query)")
                 let permissions = try response.jsonObject()["permissions"] as? [String: [String: Bool]]
-                #expect(permissions?["service_accounts"] == ["create": true, "read": true, "update": true, "delete": true], "\(query)")
+                #expect(permissions?["service_accounts"] == ["create": true, "read": true, "update": true, "delete": true, "list": true], "\(query)")
             }
             let plain = try await KeycardDialectTests.create(client, token: token, organization: "acme", body: #"{"name":"plain"}"#)
             #expect(try plain.jsonObject()["permissions"] == nil)
             // Malformed encoding is refused before anything is created.
             let malformed = try await KeycardDialectTests.create(client, token: token, organization: "acme", body: #"{"name":"never"}"#, query: "?expand=%zz")
             #expect(malformed.status == .badRequest)
-            #expect(try malformed.jsonObject()["detail"] as? String == "the query string is not valid percent-encoding")
+            #expect(try malformed.jsonObject()["message"] as? String == "the query string is not valid percent-encoding")
             let listed = try await client.call(.get, "/v1/tenants/acme/service-accounts?name_prefix=never", token: token)
             #expect(try listed.items().isEmpty)
         }

@@ -28,7 +28,7 @@ import TesseraTestSupport
             let id = try #require(user["id"] as? Int)
             #expect(user["user_id"] as? String == "api_access@service")
             #expect(user["user_name"] as? String == "api_access@service")
-            #expect(user["email"] as? String == "api-access@acme.serviceaccount.tessera")
+            #expect(user["email"] as? String == "api_access@service")
             #expect(user["name"] as? String == "API Access")
             #expect(user["user_type"] as? String == "Service")
             #expect(user["role"] as? String == "Editor")
@@ -46,12 +46,15 @@ import TesseraTestSupport
             let expiration = try #require(ISO8601.date(expirationText))
             #expect(abs(expiration.timeIntervalSinceNow - 90 * 86_400) < 60)
             #expect((body["user"] as? [String: Any])?["user_id"] as? String == "api_access@service")
-            let clientID = try #require(body["client_id"] as? String), secret = try #require(body["bearer_token"] as? String)
-            let issued = try await client.token("grant_type=client_credentials", basic: (clientID, secret))
-            #expect(try issued.jsonObject()["scope"] as? String == "api:read api:write")
-            let accessToken = try #require(try issued.jsonObject()["access_token"] as? String)
-            let claims = try payload(accessToken)
-            #expect(claims["roles"] as? [String] == ["editor"])
+            // The token is used as it is given: a Bearer credential, with the role's scopes.
+            let clientID = try #require(body["client_id"] as? String), bearer = try #require(body["bearer_token"] as? String)
+            #expect(bearer.hasPrefix(SecretFormat.APIToken.prefix))
+            let whoami = try await client.call(.get, "/v1/whoami", token: bearer)
+            #expect(whoami.status == .ok)
+            #expect(try whoami.jsonObject()["scopes"] as? [String] == ["api:read", "api:write"])
+            #expect(try whoami.jsonObject()["roles"] as? [String] == ["editor"])
+            // It is no client secret.
+            #expect(try await client.token("grant_type=client_credentials", basic: (clientID, bearer)).status == .unauthorized)
 
             // The same name again for that user: 409; by its string id, never expiring: fine.
             let again = try await Self.post(client, "/api/user-tokens", token: token, body: "{\"name\":\"pipeline-production\",\"user_id\":\(id)}")
@@ -81,12 +84,12 @@ import TesseraTestSupport
                 client, "/api/user-tokens", token: token, body: "{\"name\":\"scim\",\"user_id\":\(id),\"expires_in_days\":365,\"scim_endpoints_only\":true}"
             )
             #expect(try created.jsonObject()["scim_endpoints_only"] as? Bool == true)
-            let clientID = try #require(try created.jsonObject()["client_id"] as? String)
-            let secret = try #require(try created.jsonObject()["bearer_token"] as? String)
-            let issued = try await client.token("grant_type=client_credentials", basic: (clientID, secret))
-            #expect(try issued.jsonObject()["scope"] as? String == "scim")
-            let refused = try await client.token("grant_type=client_credentials&scope=tessera:admin", basic: (clientID, secret))
-            #expect(try refused.jsonObject()["error"] as? String == "invalid_scope")
+            let bearer = try #require(try created.jsonObject()["bearer_token"] as? String)
+            let whoami = try await client.call(.get, "/v1/whoami", token: bearer)
+            #expect(try whoami.jsonObject()["scopes"] as? [String] == ["scim"])
+            // An Admin's SCIM-only token administers nothing.
+            let refused = try await client.call(.get, "/v1/tenants/acme/service-accounts", token: bearer)
+            #expect(refused.status == .forbidden)
         }
     }
 
@@ -136,12 +139,12 @@ import TesseraTestSupport
                 .unprocessableContent, "expires_in_days must be 30, 60, 90, 365 or null (never)", at: "expires_in_days"
             )
             try expectDetail(try await Self.post(client, tokens, token: token, body: #"{"name":"t"}"#), .unprocessableContent, "user_id is required", at: "user_id")
-            try expectDetail(try await Self.post(client, tokens, token: token, body: #"{"name":"t","user_id":999999}"#), .notFound, "service account not found")
+            try expectDetail(try await Self.post(client, tokens, token: token, body: #"{"name":"t","user_id":999999}"#), .notFound, "service user not found")
             // Another tenant's service user is not found either.
             let globex = try await client.accessToken(try await harness.credentials(tenant: "globex"))
             let theirs = try await Self.post(client, users, token: globex, body: #"{"name":"Theirs","role":"Member"}"#)
             let theirID = try #require(try theirs.jsonObject()["id"] as? Int)
-            try expectDetail(try await Self.post(client, tokens, token: token, body: "{\"name\":\"t\",\"user_id\":\(theirID)}"), .notFound, "service account not found")
+            try expectDetail(try await Self.post(client, tokens, token: token, body: "{\"name\":\"t\",\"user_id\":\(theirID)}"), .notFound, "service user not found")
         }
     }
 }

@@ -53,12 +53,19 @@ import TesseraTestSupport
         let small = try await harness.credentials(tenant: "small")
         let analyst = try await harness.credentials(tenant: "acme", role: "analyst")
         try await harness.run { client in
-            /// The failure envelope: no `data`, the error, and the time of the answer (the test clock's).
+            /// Rezolve's error envelope: `error {code, message, details}` (the seed's
+            /// title as message) and the time of the answer (the test clock's).
             func expectFailure(_ response: TestResponse, _ status: HTTPResponse.Status, _ message: String, _ error: String) throws {
+                let code = switch status {
+                case .unauthorized: "UNAUTHORIZED"
+                case .forbidden: "FORBIDDEN"
+                case .conflict: "CONFLICT"
+                default: "VALIDATION_ERROR"
+                }
                 #expect(response.status == status, "\(message)")
                 #expect(response.headers[.contentType] == "application/json")
                 #expect(try response.canonicalJSON() == canonicalJSON(
-                    #"{"success":false,"message":"\#(message)","error":"\#(error)","timestamp":"2027-01-15T08:00:00.000Z"}"#
+                    #"{"success":false,"error":{"code":"\#(code)","message":"\#(message)","details":"\#(error)"},"timestamp":"2027-01-15T08:00:00.000Z"}"#
                 ), "\(message)")
             }
             let unauthenticated = try await Self.create(client, token: nil, tenant: "acme")
@@ -66,18 +73,18 @@ import TesseraTestSupport
             #expect(unauthenticated.headers[.wwwAuthenticate] == #"Bearer realm="tessera""#)
 
             let forbidden = try await Self.create(client, token: try await client.accessToken(analyst), tenant: "acme")
-            try expectFailure(forbidden, .forbidden, "Insufficient permissions", "the caller may not create service accounts in this tenant")
+            try expectFailure(forbidden, .forbidden, "Insufficient permissions", "the caller may not manage service accounts in this tenant")
             // Another tenant answers as an unknown one does.
             let otherTenant = try await Self.create(client, token: try await client.accessToken(small), tenant: "acme")
-            try expectFailure(otherTenant, .forbidden, "Insufficient permissions", "the caller may not create service accounts in this tenant")
+            try expectFailure(otherTenant, .forbidden, "Insufficient permissions", "the caller may not manage service accounts in this tenant")
             let unknown = try await Self.create(client, token: try await client.accessToken(small), tenant: "no-such-tenant")
-            try expectFailure(unknown, .forbidden, "Insufficient permissions", "the caller may not create service accounts in this tenant")
+            try expectFailure(unknown, .forbidden, "Insufficient permissions", "the caller may not manage service accounts in this tenant")
 
             let limit = try await Self.create(client, token: try await client.accessToken(small), tenant: "small")
             try expectFailure(limit, .conflict, "Limit reached", "the tenant's limit of 1 service accounts is reached")
 
             let missing = try await Self.create(client, token: try await client.accessToken(small), tenant: nil)
-            try expectFailure(missing, .badRequest, "Missing tenant", "the x-tenantid header is required")
+            try expectFailure(missing, .badRequest, "Invalid request", "the x-tenantid header is required")
         }
     }
 }

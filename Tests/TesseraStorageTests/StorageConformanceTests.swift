@@ -101,6 +101,59 @@ enum Fixtures {
     }
 
     @Test(arguments: Backend.all)
+    func anAPITokensDigestLeadsToItsAccountAndASecretsDoesNot(_ backend: Backend) async throws {
+        let (storage, cleanup) = try await backend.make()
+        defer { cleanup() }
+        let tenant = try await storage.createTenant(Fixtures.tenant("acme"), roles: Role.defaultCatalogue)
+        let (account, secret) = Fixtures.account(in: tenant, name: "tokened")
+        let stored = try await storage.createServiceAccount(account, secret: secret, limit: nil)
+        let token = ClientSecret(
+            id: UUID(), accountID: account.id, kind: .apiToken, name: "ci", description: "the nightly export", hint: "tsa_…wxyz",
+            digest: Array(repeating: 9, count: 32), scopes: nil, createdAt: Fixtures.now
+        )
+        try await storage.createSecret(token, limit: 10)
+        #expect(try await storage.clientID(ofAPITokenDigest: token.digest) == stored.clientID)
+        // A client secret's digest is not an API token's, nor is an unknown one.
+        #expect(try await storage.clientID(ofAPITokenDigest: secret.digest) == nil)
+        #expect(try await storage.clientID(ofAPITokenDigest: Array(repeating: 1, count: 32)) == nil)
+        // The kind survives the round trip, and the two kinds share one name space.
+        #expect(Set(try await storage.secrets(accountID: account.id).map(\.kind)) == [.clientSecret, .apiToken])
+        #expect(try await storage.secrets(accountID: account.id).first { $0.id == token.id } == token)
+        var duplicate = token
+        duplicate.id = UUID()
+        duplicate.kind = .clientSecret
+        duplicate.digest = Array(repeating: 3, count: 32)
+        await #expect(throws: StoreError.self) { try await storage.createSecret(duplicate, limit: 10) }
+        #expect(try await storage.deleteSecret(id: token.id, accountID: account.id))
+        #expect(try await storage.clientID(ofAPITokenDigest: token.digest) == nil)
+    }
+
+    @Test(arguments: Backend.all)
+    func aPageBackwardsIsTheLastAccountsBelowTheCursorInAscendingOrder(_ backend: Backend) async throws {
+        let (storage, cleanup) = try await backend.make()
+        defer { cleanup() }
+        let tenant = try await storage.createTenant(Fixtures.tenant("acme"), roles: Role.defaultCatalogue)
+        var numbers: [Int] = []
+        for index in 0..<5 {
+            let (account, secret) = Fixtures.account(in: tenant, name: "a\(index)", roles: index.isMultiple(of: 2) ? ["admin"] : ["editor"])
+            numbers.append(try await storage.createServiceAccount(account, secret: secret, limit: nil).number)
+        }
+        var filter = ServiceAccountFilter()
+        filter.beforeNumber = numbers[4]
+        #expect(try await storage.listServiceAccounts(tenantID: tenant.id, filter: filter, afterNumber: nil, limit: 2).map(\.number) == [numbers[2], numbers[3]])
+        filter.role = "admin"
+        #expect(try await storage.listServiceAccounts(tenantID: tenant.id, filter: filter, afterNumber: nil, limit: 5).map(\.number) == [numbers[0], numbers[2]])
+        filter = ServiceAccountFilter()
+        filter.project = "p1"
+        #expect(try await storage.listServiceAccounts(tenantID: tenant.id, filter: filter, afterNumber: nil, limit: 10).count == 5)
+        filter.project = "p2"
+        #expect(try await storage.listServiceAccounts(tenantID: tenant.id, filter: filter, afterNumber: nil, limit: 10).isEmpty)
+        filter = ServiceAccountFilter()
+        filter.beforeNumber = numbers[0]
+        #expect(try await storage.listServiceAccounts(tenantID: tenant.id, filter: filter, afterNumber: nil, limit: 2).isEmpty)
+    }
+
+    @Test(arguments: Backend.all)
     func tenantRoundTripsAndNumbersAreAssigned(_ backend: Backend) async throws {
         let (storage, cleanup) = try await backend.make()
         defer { cleanup() }
@@ -378,7 +431,9 @@ enum Fixtures {
             _ = try await storage.createServiceAccount(account, secret: secret, limit: nil)
         }
         let reopened = try SQLiteStorage(path: path)
-        #expect(try reopened.appliedMigrations() == ["v1", "v2", "v3", "v4", "v5", "v6"])
+        #expect(try reopened.appliedMigrations() == ["v1", "v2", "v3", "v4", "v5", "v6", "v7"])
+        // Both stores carry one numbering, so a migration id means one change.
+        #expect(try reopened.appliedMigrations() == PostgresStorage.migrationIDs)
         #expect(try await reopened.tenant(slug: "acme")?.id == tenant.id)
         #expect(try await reopened.credentials(clientID: account.clientID)?.secrets == [secret])
     }

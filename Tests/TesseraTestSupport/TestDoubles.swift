@@ -63,7 +63,7 @@ public final class SwitchableStorage: Storage {
     public func createRole(_ role: Role, tenantID: UUID) async throws { try check(); try await base.createRole(role, tenantID: tenantID) }
     public func updateRole(_ role: Role, tenantID: UUID) async throws { try check(); try await base.updateRole(role, tenantID: tenantID) }
     public func deleteRole(name: String, tenantID: UUID) async throws { try check(); try await base.deleteRole(name: name, tenantID: tenantID) }
-    public func createServiceAccount(_ account: ServiceAccount, secret: ClientSecret, limit: Int?) async throws -> ServiceAccount {
+    public func createServiceAccount(_ account: ServiceAccount, secret: ClientSecret?, limit: Int?) async throws -> ServiceAccount {
         try check(); return try await base.createServiceAccount(account, secret: secret, limit: limit)
     }
     public func serviceAccount(id: UUID, tenantID: UUID) async throws -> ServiceAccount? { try check(); return try await base.serviceAccount(id: id, tenantID: tenantID) }
@@ -72,6 +72,7 @@ public final class SwitchableStorage: Storage {
     }
     public func countServiceAccounts(tenantID: UUID) async throws -> Int { try check(); return try await base.countServiceAccounts(tenantID: tenantID) }
     public func clientID(ofSecret secretID: UUID) async throws -> String? { try check(); return try await base.clientID(ofSecret: secretID) }
+    public func clientID(ofAPITokenDigest digest: [UInt8]) async throws -> String? { try check(); return try await base.clientID(ofAPITokenDigest: digest) }
     public func recordUsage(accounts: [UUID: Date], secrets: [UUID: Date]) async throws { try check(); try await base.recordUsage(accounts: accounts, secrets: secrets) }
     public func listServiceAccounts(tenantID: UUID, filter: ServiceAccountFilter, afterNumber: Int?, limit: Int) async throws -> [ServiceAccount] {
         try check(); return try await base.listServiceAccounts(tenantID: tenantID, filter: filter, afterNumber: afterNumber, limit: limit)

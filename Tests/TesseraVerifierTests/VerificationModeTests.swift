@@ -90,6 +90,44 @@ struct LiveIssuer {
         }
     }
 
+    @Test func apiTokensPassThroughIntrospectionOnlyWhenTheServiceOptsIn() async throws {
+        let live = try await LiveIssuer()
+        let tenant = try #require(try await live.tessera.tenants.find("acme"))
+        let workerID = try #require(UUID(uuidString: live.worker.serviceAccountID))
+        let created = try await live.tessera.accounts.createSecret(
+            for: workerID, in: tenant, NewClientSecret(kind: .apiToken, name: "legacy", expiresInDays: 30), by: .bootstrap
+        )
+        let apiToken = created.clientSecret
+        try await live.run {
+            var configuration = TokenVerifier.Configuration()
+            configuration.acceptsAPITokens = true
+            for mode in [TokenVerifier.Mode.online(live.introspection()), .hybrid(live.introspection(), maximumAge: 3600)] {
+                let verifier = TokenVerifier(issuer: live.issuer, audience: "https://orders.example", mode: mode, configuration: configuration)
+                let verified = try await verifier.verify(apiToken)
+                #expect(verified.kind == .apiToken)
+                #expect(verified.subject == live.worker.serviceAccountID)
+                #expect(verified.clientID == live.worker.clientID)
+                #expect(verified.scopes == ["api:read"])
+                #expect(verified.audience.isEmpty)
+                #expect(abs(verified.expiresAt.timeIntervalSinceNow - 30 * 86_400) < 120)
+                // A JWT still goes the JWT way, audience checked.
+                let jwt = try await live.token(live.worker)
+                #expect(await #expect(throws: TokenVerificationError.self) { try await verifier.verify(jwt) }?.code == .wrongAudience)
+            }
+            // Offline, or without opting in, an API token is refused before any call.
+            let offline = TokenVerifier(issuer: live.issuer, audience: live.issuer, configuration: configuration)
+            #expect(await #expect(throws: TokenVerificationError.self) { try await offline.verify(apiToken) }?.code == .wrongType)
+            let client = live.introspection()
+            let unwilling = TokenVerifier(issuer: live.issuer, audience: live.issuer, mode: .online(client))
+            #expect(await #expect(throws: TokenVerificationError.self) { try await unwilling.verify(apiToken) }?.code == .wrongType)
+            #expect(await client.requestCount == 0)
+            // Revoked (disabled) at the issuer: refused by a verifier that has not cached it.
+            _ = try await live.tessera.accounts.setSecret(created.secret.id, of: workerID, in: tenant, kind: .apiToken, enabled: false, by: .bootstrap)
+            let fresh = TokenVerifier(issuer: live.issuer, audience: live.issuer, mode: .online(live.introspection()), configuration: configuration)
+            #expect(await #expect(throws: TokenVerificationError.self) { try await fresh.verify(apiToken) }?.code == .revoked)
+        }
+    }
+
     @Test func introspectionClientCachesCoalescesAndNeverForgetsARevocation() async throws {
         let live = try await LiveIssuer()
         try await live.run {

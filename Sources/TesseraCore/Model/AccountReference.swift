@@ -11,6 +11,9 @@ public enum AccountReference: Sendable, Hashable {
     case number(Int)
     /// The account's name, unique in its tenant (Qualytics' `<name>@service`).
     case name(String)
+    /// The account holding the secret or API token with this id (APIs that address
+    /// a credential without its account, as Qualytics' tokens and Ctrl Hub's keys).
+    case holdingSecret(UUID)
 
     /// The reference a path segment names, or `nil` when it names no account in
     /// any API's form. Names are recognised only in Qualytics' `…@service` form:

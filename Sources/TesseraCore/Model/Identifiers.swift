@@ -27,3 +27,8 @@ public enum Crockford32 {
         encode(withUnsafeBytes(of: uuid.uuid) { Array($0) })
     }
 }
+
+extension UUID {
+    /// The lower-case text form every API answers and every store keeps.
+    public var lowercased: String { uuidString.lowercased() }
+}

@@ -72,12 +72,26 @@ public struct ServiceAccount: Sendable, Hashable, Codable {
     }
 }
 
-/// One of an account's secrets. Only the SHA-256 digest of the secret is kept.
+/// One of an account's credentials: a client secret or an API token. Only the
+/// SHA-256 digest of its value is kept.
 public struct ClientSecret: Sendable, Hashable {
+    /// What the value proves, and where it is accepted.
+    public enum Kind: String, Sendable, Hashable {
+        /// Authenticates the client at the token endpoint (`client_secret_basic`,
+        /// `client_secret_post`), and as HTTP Basic where a seed API takes it.
+        case clientSecret = "client_secret"
+        /// A long-lived opaque bearer token (`tsa_…`), presented as it is to the admin
+        /// API, the seed APIs and introspection; never accepted at the token endpoint.
+        case apiToken = "api_token"
+    }
+
     public var id: UUID
     public var accountID: UUID
-    /// Unique per account.
+    public var kind: Kind
+    /// Unique per account, across both kinds.
     public var name: String
+    /// What the credential is for, in the administrator's words (at most 500 characters).
+    public var description: String?
     /// A short non-secret reminder of which secret this is (its prefix and last characters).
     public var hint: String
     /// SHA-256 of the secret's UTF-8 bytes.
@@ -90,11 +104,13 @@ public struct ClientSecret: Sendable, Hashable {
     public var lastUsedAt: Date?
 
     public init(
-        id: UUID, accountID: UUID, name: String, hint: String, digest: [UInt8], scopes: [String]? = nil,
-        enabled: Bool = true, createdAt: Date, expiresAt: Date? = nil, lastUsedAt: Date? = nil
+        id: UUID, accountID: UUID, kind: Kind = .clientSecret, name: String, description: String? = nil, hint: String, digest: [UInt8],
+        scopes: [String]? = nil, enabled: Bool = true, createdAt: Date, expiresAt: Date? = nil, lastUsedAt: Date? = nil
     ) {
+        self.description = description
         self.id = id
         self.accountID = accountID
+        self.kind = kind
         self.name = name
         self.hint = hint
         self.digest = digest

@@ -16,9 +16,29 @@ public enum SecretFormat {
 
     private static let alphabet = Array("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz".utf8)
 
+    /// API tokens (``ClientSecret/Kind/apiToken``): the same shape under their own
+    /// prefix, `tsa_`, so a scanner and the server tell one from a client secret
+    /// without a lookup.
+    public enum APIToken {
+        public static let prefix = "tsa_"
+        /// A regular expression matching exactly one API token, for leak scanners.
+        public static let pattern = #"tsa_[0-9A-Za-z]{49}"#
+
+        /// A new API token from 32 random bytes.
+        public static func make(randomBytes: [UInt8]) -> String { SecretFormat.make(prefix: prefix, randomBytes: randomBytes) }
+
+        /// True when `token` has an API token's shape and a correct checksum.
+        public static func isWellFormed(_ token: some StringProtocol) -> Bool { SecretFormat.isWellFormed(token, prefix: prefix) }
+    }
+
     /// A new secret from 32 random bytes.
     public static func make(randomBytes: [UInt8]) -> String {
-        precondition(randomBytes.count == 32, "a client secret carries 256 random bits")
+        make(prefix: prefix, randomBytes: randomBytes)
+    }
+
+    static func make(prefix: String, randomBytes: [UInt8]) -> String {
+        precondition(randomBytes.count == 32, "a credential carries 256 random bits")
+        precondition(prefix.utf8.count == 4, "every credential prefix has four characters")
         let body = prefix + base62(randomBytes, width: 43)
         return body + checksum(of: body)
     }
@@ -26,6 +46,10 @@ public enum SecretFormat {
     /// True when `secret` has the shape and a correct checksum. Cheap; says nothing
     /// about whether the secret belongs to anyone.
     public static func isWellFormed(_ secret: some StringProtocol) -> Bool {
+        isWellFormed(secret, prefix: prefix)
+    }
+
+    static func isWellFormed(_ secret: some StringProtocol, prefix: String) -> Bool {
         // Read in place, the checksum compared as a number: this runs on every
         // token request. (Each value has one 6-digit base62 form, so comparing
         // numbers is comparing the characters.)
@@ -61,7 +85,7 @@ public enum SecretFormat {
 
     /// A non-secret reminder: the prefix, an ellipsis and the last four characters.
     public static func hint(_ secret: String) -> String {
-        prefix + "…" + String(secret.suffix(4))
+        String(secret.prefix(4)) + "…" + String(secret.suffix(4))
     }
 
     static func checksum(of body: String) -> String {

@@ -57,17 +57,20 @@ public protocol TenantStorage: Sendable {
 
 /// Service accounts and their secrets.
 public protocol ServiceAccountStorage: Sendable {
-    /// Inserts the account and its first secret in one durable transaction,
+    /// Inserts the account and its first secret (if any) in one durable transaction,
     /// assigning the account's `number`. Throws ``StoreError/conflict(_:)`` for a
     /// duplicate name in the tenant and ``StoreError/limitReached(_:)`` when the
     /// tenant already holds `limit` accounts.
-    func createServiceAccount(_ account: ServiceAccount, secret: ClientSecret, limit: Int?) async throws -> ServiceAccount
+    func createServiceAccount(_ account: ServiceAccount, secret: ClientSecret?, limit: Int?) async throws -> ServiceAccount
     func serviceAccount(id: UUID, tenantID: UUID) async throws -> ServiceAccount?
     /// The account with this client id and all of its secrets, for authentication.
     func credentials(clientID: String) async throws -> (account: ServiceAccount, secrets: [ClientSecret])?
     /// The client id of the account that holds the secret with this id, or `nil`:
     /// some seed APIs hand out a secret's id as the id a client authenticates with.
     func clientID(ofSecret secretID: UUID) async throws -> String?
+    /// The client id of the account holding the API token (a ``ClientSecret`` of kind
+    /// ``ClientSecret/Kind/apiToken``) whose SHA-256 digest is `digest`, or `nil`.
+    func clientID(ofAPITokenDigest digest: [UInt8]) async throws -> String?
     func countServiceAccounts(tenantID: UUID) async throws -> Int
     /// Writes `last_used_at` for many accounts and secrets at once; rows that no
     /// longer exist are skipped.

@@ -24,8 +24,8 @@ public struct ClientRecord: Sendable {
         self.keys = keys
         self.tenant = tenant
         self.allowedScopes = allowedScopes
-        subject = account.id.uuidString.lowercased()
-        tenantClaim = tenant.id.uuidString.lowercased()
+        subject = account.id.lowercased
+        tenantClaim = tenant.id.lowercased
         sortedScopes = allowedScopes.sorted()
     }
 }
@@ -132,6 +132,14 @@ public final class ClientDirectory: Sendable {
             }
         }
         guard let owner else { return nil }
+        return try await client(id: owner, now: now)
+    }
+
+    /// The client that holds the API token with this digest, or `nil`. Not cached:
+    /// API tokens serve the admin and seed APIs, not the token endpoint, and a
+    /// token's owner is read anew each time, so a deleted token stops at once.
+    public func client(holdingAPIToken digest: [UInt8], now: Date) async throws -> ClientRecord? {
+        guard let owner = try await storage.clientID(ofAPITokenDigest: digest) else { return nil }
         return try await client(id: owner, now: now)
     }
 

@@ -14,6 +14,28 @@ public struct RoleService: Sendable {
         try await storeCall { try await storage.roles(tenantID: tenant.id) }
     }
 
+    /// Role names whose scopes together are exactly `scopes`, for APIs that set an
+    /// account's permissions rather than its roles: every role that grants nothing
+    /// beyond `scopes`, largest first, each taken when it adds a scope (names break
+    /// ties). `tessera:super` is never granted this way. Throws `invalid(field)`
+    /// when no such combination exists.
+    public func roles(grantingExactly scopes: Set<String>, in tenant: Tenant, field: String = "permissions") async throws -> [String] {
+        guard !scopes.isEmpty else { throw DomainError.invalid(field, "\(field) must name at least one permission") }
+        let fitting = try await list(in: tenant)
+            .filter { !$0.scopes.isEmpty && !$0.scopes.contains(TesseraScope.superAdmin) && Set($0.scopes).isSubset(of: scopes) }
+            .sorted { ($0.scopes.count, $1.name) > ($1.scopes.count, $0.name) }
+        var chosen: [String] = [], covered: Set<String> = []
+        for role in fitting where !Set(role.scopes).isSubset(of: covered) {
+            chosen.append(role.name)
+            covered.formUnion(role.scopes)
+        }
+        let missing = scopes.subtracting(covered)
+        guard missing.isEmpty else {
+            throw DomainError.invalid(field, "no role grants \(missing.sorted().joined(separator: ", ")) without more")
+        }
+        return chosen.sorted()
+    }
+
     public func create(_ role: Role, in tenant: Tenant) async throws -> Role {
         let role = try Self.validate(role)
         do {

@@ -33,14 +33,22 @@ public struct ServiceAccountPatch: Sendable, Hashable {
 
 /// A new secret for an existing account (docs/design.md §4).
 public struct NewClientSecret: Sendable, Hashable {
+    public var kind: ClientSecret.Kind
     public var name: String
+    /// At most ``ServiceAccountService/maximumDescriptionLength`` characters.
+    public var description: String?
     /// 30, 60, 90 or 365; exclusive with `expiresAt`; neither means never.
     public var expiresInDays: Int?
     public var expiresAt: Date?
     /// Restricts the scopes of tokens obtained with this secret (e.g. `["scim"]`).
     public var scopes: [String]?
 
-    public init(name: String, expiresInDays: Int? = nil, expiresAt: Date? = nil, scopes: [String]? = nil) {
+    public init(
+        kind: ClientSecret.Kind = .clientSecret, name: String, description: String? = nil, expiresInDays: Int? = nil, expiresAt: Date? = nil,
+        scopes: [String]? = nil
+    ) {
+        self.kind = kind
+        self.description = description
         self.name = name
         self.expiresInDays = expiresInDays
         self.expiresAt = expiresAt
@@ -55,6 +63,13 @@ public struct CreatedClientSecret: Sendable {
 }
 
 extension ServiceAccountService {
+    static func notFound(_ kind: ClientSecret.Kind) -> String {
+        switch kind {
+        case .clientSecret: "secret not found"
+        case .apiToken: "API token not found"
+        }
+    }
+
     public static let tokenLifetimeRange = 60...86_400
     public static let allowedSecretLifetimes = [30, 60, 90, 365]
     public static let maximumSecretsPerAccount = 10
@@ -78,6 +93,13 @@ extension ServiceAccountService {
             let page = try await list(in: tenant, filter: .init(namePrefix: name), after: nil, limit: 50)
             guard let match = page.items.first(where: { $0.name == name }) else { throw DomainError(.notFound, "service account not found") }
             return match
+        case .holdingSecret(let secretID):
+            guard let clientID = try await storeCall({ try await storage.clientID(ofSecret: secretID) }),
+                  let found = try await storeCall({ try await storage.credentials(clientID: clientID) }), found.account.tenantID == tenant.id
+            else {
+                throw DomainError(.notFound, "service account not found")
+            }
+            return found.account
         }
     }
 
@@ -91,10 +113,22 @@ extension ServiceAccountService {
         return account
     }
 
-    /// One page of the tenant's accounts.
+    /// How many accounts the tenant holds.
+    public func count(in tenant: Tenant) async throws -> Int {
+        try await storeCall { try await storage.countServiceAccounts(tenantID: tenant.id) }
+    }
+
+    /// One page of the tenant's accounts: after `cursor`, or, with
+    /// `filter.beforeNumber`, the last ones before it (then `nextCursor` continues backwards).
     public func list(in tenant: Tenant, filter: ServiceAccountFilter, after cursor: Int64?, limit: Int) async throws -> Page<ServiceAccount> {
         let items = try await storeCall {
             try await storage.listServiceAccounts(tenantID: tenant.id, filter: filter, afterNumber: cursor.map(Int.init), limit: limit + 1)
+        }
+        // Backwards (`filter.beforeNumber`), the extra account is the first one, and the
+        // cursor to go on from is the page's first number.
+        if filter.beforeNumber != nil {
+            let page = Array(items.suffix(limit))
+            return Page(items: page, nextCursor: items.count > limit ? page.first.map { Int64($0.number) } : nil)
         }
         let page = Array(items.prefix(limit))
         return Page(items: page, nextCursor: items.count > limit ? page.last.map { Int64($0.number) } : nil)
@@ -124,7 +158,7 @@ extension ServiceAccountService {
         }
         try Self.checkGrant(account.roles + account.projects.map(\.role), of: tenantRoles, by: caller)
         if let status = patch.status {
-            if status == .disabled, caller.id == account.id.uuidString.lowercased() {
+            if status == .disabled, caller.id == account.id.lowercased {
                 throw DomainError(.conflict, "an account cannot disable itself")
             }
             account.status = status
@@ -158,7 +192,7 @@ extension ServiceAccountService {
     /// Deletes the account and its secrets; its client id stops working at once here.
     public func delete(_ id: UUID, in tenant: Tenant, by caller: Caller) async throws -> ServiceAccount {
         let (account, _) = try await guarded(id, in: tenant, by: caller)
-        if caller.id == account.id.uuidString.lowercased() {
+        if caller.id == account.id.lowercased {
             throw DomainError(.conflict, "an account cannot delete itself")
         }
         guard try await storeCall({ try await storage.deleteServiceAccount(id: id, tenantID: tenant.id) }) else {
@@ -170,15 +204,20 @@ extension ServiceAccountService {
 
     // MARK: Secrets
 
-    public func secrets(of id: UUID, in tenant: Tenant) async throws -> (ServiceAccount, [ClientSecret]) {
+    /// The account's credentials of one kind (client secrets, or API tokens).
+    public func secrets(of id: UUID, in tenant: Tenant, kind: ClientSecret.Kind = .clientSecret) async throws -> (ServiceAccount, [ClientSecret]) {
         let account = try await get(id, in: tenant)
-        return (account, try await storeCall { try await storage.secrets(accountID: account.id) })
+        return (account, try await storeCall { try await storage.secrets(accountID: account.id) }.filter { $0.kind == kind })
     }
 
     /// Adds a secret; several enabled secrets work at once, so rotation overlaps.
     public func createSecret(for id: UUID, in tenant: Tenant, _ input: NewClientSecret, by caller: Caller) async throws -> CreatedClientSecret {
         let (account, _) = try await guarded(id, in: tenant, by: caller)
         let name = try Self.validateName(input.name)
+        if let description = input.description, description.count > Self.maximumDescriptionLength {
+            throw DomainError.invalid("description", "description must be at most \(Self.maximumDescriptionLength) characters")
+        }
+        let description = input.description
         let now = dependencies.now()
         var expiresAt: Date?
         switch (input.expiresInDays, input.expiresAt) {
@@ -202,17 +241,20 @@ extension ServiceAccountService {
             }
             return values
         }
-        let value = SecretFormat.make(randomBytes: dependencies.randomBytes(32))
+        let value = switch input.kind {
+        case .clientSecret: SecretFormat.make(randomBytes: dependencies.randomBytes(32))
+        case .apiToken: SecretFormat.APIToken.make(randomBytes: dependencies.randomBytes(32))
+        }
         let secret = ClientSecret(
-            id: dependencies.uuid(), accountID: account.id, name: name, hint: SecretFormat.hint(value),
+            id: dependencies.uuid(), accountID: account.id, kind: input.kind, name: name, description: description, hint: SecretFormat.hint(value),
             digest: SecretFormat.digest(value), scopes: scopes, createdAt: now, expiresAt: expiresAt
         )
         do {
             try await storage.createSecret(secret, limit: Self.maximumSecretsPerAccount)
         } catch let error as StoreError where error.isConflict {
-            throw DomainError(.conflict, "a secret named \"\(name)\" already exists for this account")
+            throw DomainError(.conflict, "a secret or API token named \"\(name)\" already exists for this account")
         } catch let error as StoreError where error.isLimitReached {
-            throw DomainError(.limitReached, "an account holds at most \(Self.maximumSecretsPerAccount) secrets")
+            throw DomainError(.limitReached, "an account holds at most \(Self.maximumSecretsPerAccount) secrets and API tokens together")
         } catch let error as StoreError where error.isNotFound {
             throw DomainError(.notFound, "service account not found")
         } catch is StoreError {
@@ -222,17 +264,20 @@ extension ServiceAccountService {
         return CreatedClientSecret(secret: secret, clientSecret: value)
     }
 
-    /// Enables or disables a secret.
-    public func setSecret(_ secretID: UUID, of id: UUID, in tenant: Tenant, enabled: Bool, by caller: Caller) async throws -> ClientSecret {
+    /// Enables or disables a secret (or, with `kind`, an API token: disabling one
+    /// revokes it at once).
+    public func setSecret(
+        _ secretID: UUID, of id: UUID, in tenant: Tenant, kind: ClientSecret.Kind = .clientSecret, enabled: Bool, by caller: Caller
+    ) async throws -> ClientSecret {
         let (account, _) = try await guarded(id, in: tenant, by: caller)
         let secrets = try await storeCall { try await storage.secrets(accountID: account.id) }
-        guard var secret = secrets.first(where: { $0.id == secretID }) else { throw DomainError(.notFound, "secret not found") }
+        guard var secret = secrets.first(where: { $0.id == secretID && $0.kind == kind }) else { throw DomainError(.notFound, Self.notFound(kind)) }
         secret.enabled = enabled
         let updated = secret
         do {
             try await storage.updateSecret(updated)
         } catch let error as StoreError where error.isNotFound {
-            throw DomainError(.notFound, "secret not found")
+            throw DomainError(.notFound, Self.notFound(kind))
         } catch is StoreError {
             throw DomainError(.unavailable, "the store is unavailable")
         }
@@ -240,10 +285,14 @@ extension ServiceAccountService {
         return updated
     }
 
-    public func deleteSecret(_ secretID: UUID, of id: UUID, in tenant: Tenant, by caller: Caller) async throws {
+    /// Deletes a secret (or, with `kind`, an API token).
+    public func deleteSecret(_ secretID: UUID, of id: UUID, in tenant: Tenant, kind: ClientSecret.Kind = .clientSecret, by caller: Caller) async throws {
         let (account, _) = try await guarded(id, in: tenant, by: caller)
-        guard try await storeCall({ try await storage.deleteSecret(id: secretID, accountID: account.id) }) else {
-            throw DomainError(.notFound, "secret not found")
+        let secrets = try await storeCall { try await storage.secrets(accountID: account.id) }
+        guard secrets.contains(where: { $0.id == secretID && $0.kind == kind }),
+              try await storeCall({ try await storage.deleteSecret(id: secretID, accountID: account.id) })
+        else {
+            throw DomainError(.notFound, Self.notFound(kind))
         }
         clients.invalidate(clientID: account.clientID)
     }

@@ -13,13 +13,17 @@ public struct NewServiceAccount: Sendable, Hashable {
     /// another account has it, this one takes it with a random suffix, as a
     /// generated name does, instead of failing.
     public var nameMayRepeat: Bool
+    /// Whether the account is made with a first secret, shown once (`false` for an
+    /// API whose accounts get their credentials by a call of their own, as Keycard's).
+    public var issuesSecret: Bool
 
     public init(
         name: String? = nil, description: String? = nil, roles: [String]? = nil, groups: [String]? = nil,
         projects: [ServiceAccount.ProjectMembership]? = nil, audiences: [String]? = nil, expiresAt: Date? = nil,
-        nameMayRepeat: Bool = false
+        nameMayRepeat: Bool = false, issuesSecret: Bool = true
     ) {
         self.nameMayRepeat = nameMayRepeat
+        self.issuesSecret = issuesSecret
         self.name = name
         self.description = description
         self.roles = roles
@@ -30,12 +34,13 @@ public struct NewServiceAccount: Sendable, Hashable {
     }
 }
 
-/// A created account with its first secret, which is shown this once.
+/// A created account with its first secret, which is shown this once (none when
+/// ``NewServiceAccount/issuesSecret`` was false).
 public struct CreatedServiceAccount: Sendable {
     public let account: ServiceAccount
-    public let secret: ClientSecret
+    public let secret: ClientSecret?
     /// The plain secret; never stored, never logged.
-    public let clientSecret: String
+    public let clientSecret: String?
 }
 
 /// Who performs an admin action, and whether they may grant cross-tenant power.
@@ -52,7 +57,7 @@ public struct Caller: Sendable, Hashable {
 
     /// The principal behind an access token.
     public init(_ principal: Principal) {
-        self.init(id: principal.accountID.uuidString.lowercased(), isSuperAdmin: principal.isSuperAdmin)
+        self.init(id: principal.accountID.lowercased, isSuperAdmin: principal.isSuperAdmin)
     }
 
     /// `tessera bootstrap`, run by whoever holds the database and master key.
@@ -119,9 +124,10 @@ public struct ServiceAccountService: Sendable {
         var attempts = 0
         while true {
             do {
-                let stored = try await storage.createServiceAccount(account, secret: secret, limit: tenant.accountLimit)
+                let issued = input.issuesSecret ? secret : nil
+                let stored = try await storage.createServiceAccount(account, secret: issued, limit: tenant.accountLimit)
                 clients.invalidate(clientID: stored.clientID)
-                return CreatedServiceAccount(account: stored, secret: secret, clientSecret: secretValue)
+                return CreatedServiceAccount(account: stored, secret: issued, clientSecret: issued == nil ? nil : secretValue)
             } catch let error as StoreError where error.isConflict {
                 attempts += 1
                 guard name == nil || input.nameMayRepeat, attempts <= 5 else {

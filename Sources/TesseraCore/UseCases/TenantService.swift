@@ -82,12 +82,14 @@ public struct Bootstrap: Sendable {
     public func run(tenantSlug: String, role: String) async throws -> Result {
         let tenant = try await tenants.findOrCreate(slug: tenantSlug)
         let created = try await accounts.create(in: tenant, NewServiceAccount(roles: [role]), by: .bootstrap)
+        // An account made with its first secret, as here, always carries it.
+        guard let clientSecret = created.clientSecret else { throw DomainError(.unavailable, "the account was made without a secret") }
         return Result(
-            tenantID: tenant.id.uuidString.lowercased(),
+            tenantID: tenant.id.lowercased,
             tenantSlug: tenant.slug,
-            serviceAccountID: created.account.id.uuidString.lowercased(),
+            serviceAccountID: created.account.id.lowercased,
             clientID: created.account.clientID,
-            clientSecret: created.clientSecret
+            clientSecret: clientSecret
         )
     }
 }

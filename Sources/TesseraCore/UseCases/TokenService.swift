@@ -151,7 +151,8 @@ public struct TokenService: Sendable {
         }
         guard let record else { throw OAuthError.invalidClient() }
         var matched: ClientSecret?
-        for candidate in record.secrets where ConstantTime.equals(candidate.digest, digest) && (secretID == nil || candidate.id == secretID) {
+        for candidate in record.secrets
+        where candidate.kind == .clientSecret && ConstantTime.equals(candidate.digest, digest) && (secretID == nil || candidate.id == secretID) {
             matched = candidate
         }
         guard let secret = matched, secret.isUsable(at: now), record.account.isUsable(at: now) else {
@@ -159,6 +160,62 @@ public struct TokenService: Sendable {
         }
         usage.record(accountID: record.account.id, secretID: secret.id, at: now)
         return AuthenticatedClient(record: record, secret: secret)
+    }
+
+    /// Checks an API token (`tsa_…`, ``SecretFormat/APIToken``) presented as a bearer
+    /// credential: well formed, held by an account, enabled and unexpired, of an
+    /// account that can authenticate now. The result carries the token as its
+    /// secret, so ``claims(for:scope:audiences:)`` applies its scope restriction
+    /// and the account's roles as they are now. Every failure is `invalid_token`'s
+    /// ``OAuthError/invalidClient(_:)``; an unreachable store is `temporarily_unavailable`.
+    /// Not throttled: a token carries 256 random bits, so guessing is hopeless.
+    public func authenticate(apiToken token: String) async throws -> AuthenticatedClient {
+        let now = dependencies.now()
+        guard SecretFormat.APIToken.isWellFormed(token) else { throw OAuthError.invalidClient() }
+        let digest = SecretFormat.digest(token)
+        let record: ClientRecord?
+        do {
+            record = try await clients.client(holdingAPIToken: digest, now: now)
+        } catch {
+            throw OAuthError.temporarilyUnavailable("the client store is unavailable")
+        }
+        guard let record else { throw OAuthError.invalidClient() }
+        var matched: ClientSecret?
+        for candidate in record.secrets where candidate.kind == .apiToken && ConstantTime.equals(candidate.digest, digest) {
+            matched = candidate
+        }
+        guard let token = matched, token.isUsable(at: now), record.account.isUsable(at: now) else { throw OAuthError.invalidClient() }
+        usage.record(accountID: record.account.id, secretID: token.id, at: now)
+        return AuthenticatedClient(record: record, secret: token)
+    }
+
+    /// What introspection answers for an active API token.
+    public struct APITokenStatus: Sendable {
+        /// The authority the token carries now, as an access token's claims would
+        /// state it (`iat` is when the token was made; `exp` is its expiry, or `nil`).
+        public let claims: AccessTokenClaims
+        public let token: ClientSecret
+    }
+
+    /// The status of an API token for an introspecting `caller` (RFC 7662): `nil`
+    /// (inactive) when it is unknown, disabled, expired, of an account that cannot
+    /// authenticate, or of another tenant than the caller's (unless the caller is
+    /// a super admin).
+    public func introspect(apiToken token: String, for caller: ClientRecord) async throws -> APITokenStatus? {
+        let client: AuthenticatedClient
+        do {
+            client = try await authenticate(apiToken: token)
+        } catch let error as OAuthError where error.code == "invalid_client" {
+            return nil
+        }
+        guard let secret = client.secret,
+              client.record.tenant.id == caller.tenant.id || caller.allowedScopes.contains(TesseraScope.superAdmin)
+        else { return nil }
+        var claims = try claims(for: client, scope: nil, audiences: [issuer])
+        claims.iat = TimeClaims.seconds(secret.createdAt)
+        claims.nbf = claims.iat
+        claims.exp = secret.expiresAt.map(TimeClaims.seconds) ?? 0
+        return APITokenStatus(claims: claims, token: secret)
     }
 
     /// Mints a token for an authenticated client.

@@ -26,6 +26,11 @@ public final class UsageRecorder: Sendable {
         }
     }
 
+    /// The latest use of an account or a secret not written yet, so an answer read
+    /// between two batches shows it (`nil` when nothing is pending for it).
+    public func pendingUse(ofAccount id: UUID) -> Date? { pending.withLock { $0.accounts[id] } }
+    public func pendingUse(ofSecret id: UUID) -> Date? { pending.withLock { $0.secrets[id] } }
+
     /// Writes what has been collected. On failure the entries are kept for the next try.
     public func flush() async throws {
         let batch = pending.withLock { pending in

@@ -105,7 +105,7 @@ struct AdminAPI: Sendable {
         var resourceID = audit?.idParameter.flatMap { context.parameters.get($0) }
         // An account named by another face of its id is recorded under its UUID.
         if audit?.idParameter == "id", let given = resourceID, case .id(let id)? = AccountReference(given) {
-            resourceID = id.uuidString.lowercased()
+            resourceID = id.lowercased
         }
         do {
             switch scope {
@@ -144,7 +144,7 @@ struct AdminAPI: Sendable {
         _ context: some RequestContext
     ) async {
         let event = AuditEvent(
-            tenantID: tenantID, actor: principal.accountID.uuidString.lowercased(),
+            tenantID: tenantID, actor: principal.accountID.lowercased,
             action: audit.action, resourceType: audit.resource, resourceID: resourceID,
             outcome: status.code < 400 ? .success : .failure, status: status.code,
             requestID: context.logger[metadataKey: "request_id"].map { "\($0)" }, at: tessera.dependencies.now()
@@ -183,24 +183,7 @@ struct AdminAPI: Sendable {
         accounts.delete(":id") { request, context in
             await handle(request, context, scope: .tenant, audit: Audit(action: "service_account.delete", resource: "service_account", idParameter: "id"), deleteAccount)
         }
-        accounts.get(":id/secrets") { request, context in await handle(request, context, scope: .tenant, listSecrets) }
-        accounts.post(":id/secrets") { request, context in
-            await handle(request, context, scope: .tenant, audit: Audit(action: "secret.create", resource: "secret"), createSecret)
-        }
-        accounts.patch(":id/secrets/:secret") { request, context in
-            await handle(request, context, scope: .tenant, audit: Audit(action: "secret.update", resource: "secret", idParameter: "secret"), updateSecret)
-        }
-        accounts.delete(":id/secrets/:secret") { request, context in
-            await handle(request, context, scope: .tenant, audit: Audit(action: "secret.delete", resource: "secret", idParameter: "secret"), deleteSecret)
-        }
-
-        accounts.get(":id/keys") { request, context in await handle(request, context, scope: .tenant, listKeys) }
-        accounts.post(":id/keys") { request, context in
-            await handle(request, context, scope: .tenant, audit: Audit(action: "client_key.create", resource: "client_key"), createKey)
-        }
-        accounts.delete(":id/keys/:kid") { request, context in
-            await handle(request, context, scope: .tenant, audit: Audit(action: "client_key.delete", resource: "client_key", idParameter: "kid"), deleteKey)
-        }
+        registerCredentials(on: accounts)
 
         let roles = v1.group("tenants/:tenant/roles")
         roles.get { request, context in await handle(request, context, scope: .tenant, listRoles) }
@@ -241,7 +224,7 @@ struct AdminAPI: Sendable {
             throw Problem.notFound("the calling account no longer exists")
         }
         let body = WhoAmI(
-            accountID: call.principal.accountID.uuidString.lowercased(), clientID: call.principal.clientID, name: record.account.name,
+            accountID: call.principal.accountID.lowercased, clientID: call.principal.clientID, name: record.account.name,
             tenant: .init(tenant), roles: call.principal.roles, scopes: call.principal.scopes.sorted()
         )
         return (.json(body), nil)
@@ -263,7 +246,7 @@ struct AdminAPI: Sendable {
         let lifetime = try reader.integer("token_lifetime")
         try reader.finish()
         let tenant = try await tessera.tenants.create(slug: slug, name: name, accountLimit: limit, tokenLifetime: lifetime)
-        let id = tenant.id.uuidString.lowercased()
+        let id = tenant.id.lowercased
         return (.json(Representation.TenantJSON(tenant), status: .created, headers: [.location: "/v1/tenants/\(id)"]), id)
     }
 
@@ -287,7 +270,7 @@ struct AdminAPI: Sendable {
         )
         try reader.finish()
         let updated = try await tessera.tenants.update(tenant, patch)
-        return (.json(Representation.TenantJSON(updated)), updated.id.uuidString.lowercased())
+        return (.json(Representation.TenantJSON(updated)), updated.id.lowercased)
     }
 
     // MARK: Service accounts
@@ -327,7 +310,7 @@ struct AdminAPI: Sendable {
         )
         try reader.finish()
         let created = try await tessera.accounts.create(in: call.tenant, input, by: call.caller)
-        let id = created.account.id.uuidString.lowercased()
+        let id = created.account.id.lowercased
         return (
             .json(
                 Representation.Account(created.account, clientSecret: created.clientSecret), status: .created,
@@ -368,70 +351,6 @@ struct AdminAPI: Sendable {
 
     func deleteAccount(_ call: Call) async throws -> (Response, resourceID: String?) {
         _ = try await tessera.accounts.delete(try await call.accountID(), in: call.tenant, by: call.caller)
-        return (Response(status: .noContent), nil)
-    }
-
-    // MARK: Secrets
-
-    func listSecrets(_ call: Call) async throws -> (Response, resourceID: String?) {
-        let (_, secrets) = try await tessera.accounts.secrets(of: try await call.accountID(), in: call.tenant)
-        return (.json(Representation.PageJSON(items: secrets.map { Representation.Secret($0) }, nextCursor: nil)), nil)
-    }
-
-    func createSecret(_ call: Call) async throws -> (Response, resourceID: String?) {
-        let accountID = try await call.accountID()
-        var reader = try await call.body()
-        guard let name = try reader.string("name") else { throw Problem(.badRequest, "name is required", field: "name") }
-        let input = NewClientSecret(
-            name: name, expiresInDays: try reader.integer("expires_in_days"), expiresAt: try reader.date("expires_at"),
-            scopes: try reader.stringArray("scopes")
-        )
-        try reader.finish()
-        let created = try await tessera.accounts.createSecret(for: accountID, in: call.tenant, input, by: call.caller)
-        let id = created.secret.id.uuidString.lowercased()
-        return (
-            .json(
-                Representation.Secret(created.secret, clientSecret: created.clientSecret), status: .created,
-                headers: [.location: "/v1/tenants/\(call.tenant.slug)/service-accounts/\(accountID.uuidString.lowercased())/secrets/\(id)"]
-            ),
-            id
-        )
-    }
-
-    func updateSecret(_ call: Call) async throws -> (Response, resourceID: String?) {
-        let accountID = try await call.accountID(), secretID = try call.uuid("secret", "secret")
-        var reader = try await call.body()
-        guard let enabled = try reader.bool("enabled") else { throw Problem(.badRequest, "enabled is required", field: "enabled") }
-        try reader.finish()
-        let updated = try await tessera.accounts.setSecret(secretID, of: accountID, in: call.tenant, enabled: enabled, by: call.caller)
-        return (.json(Representation.Secret(updated)), nil)
-    }
-
-    func deleteSecret(_ call: Call) async throws -> (Response, resourceID: String?) {
-        let accountID = try await call.accountID(), secretID = try call.uuid("secret", "secret")
-        try await tessera.accounts.deleteSecret(secretID, of: accountID, in: call.tenant, by: call.caller)
-        return (Response(status: .noContent), nil)
-    }
-
-    // MARK: Keys for private_key_jwt
-
-    func listKeys(_ call: Call) async throws -> (Response, resourceID: String?) {
-        let keys = try await tessera.accounts.keys(of: try await call.accountID(), in: call.tenant)
-        return (.json(Representation.PageJSON(items: keys.map(Representation.Key.init), nextCursor: nil)), nil)
-    }
-
-    func createKey(_ call: Call) async throws -> (Response, resourceID: String?) {
-        let accountID = try await call.accountID()
-        var reader = try await call.body()
-        guard let jwk = try reader.jwk("jwk") else { throw Problem(.badRequest, "jwk is required", field: "jwk") }
-        let expiresAt = try reader.date("expires_at")
-        try reader.finish()
-        let key = try await tessera.accounts.addKey(for: accountID, in: call.tenant, jwk: jwk, expiresAt: expiresAt, by: call.caller)
-        return (.json(Representation.Key(key), status: .created), key.kid)
-    }
-
-    func deleteKey(_ call: Call) async throws -> (Response, resourceID: String?) {
-        try await tessera.accounts.deleteKey(try call.parameter("kid"), of: try await call.accountID(), in: call.tenant, by: call.caller)
         return (Response(status: .noContent), nil)
     }
 

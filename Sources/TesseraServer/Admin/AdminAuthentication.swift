@@ -21,6 +21,7 @@ struct AdminAuthentication: Sendable {
     /// The principal behind an access token of this issuer however it was sent
     /// (a Bearer header, or a session header or cookie some seed APIs use).
     func principal(accessToken token: String) async throws(Problem) -> Principal {
+        if SecretFormat.APIToken.isWellFormed(token) { return try await principal(apiToken: token) }
         do {
             // Only tokens meant for this issuer's own API: a token minted for a resource
             // server must not be replayable here by that server.
@@ -32,6 +33,22 @@ struct AdminAuthentication: Sendable {
             )
         } catch {
             throw Problem(.serviceUnavailable, "the store is unavailable", headers: [.retryAfter: "1"])
+        }
+    }
+
+    /// The principal behind an API token (`tsa_…`): the authority a token of its
+    /// account would have now, narrowed to the API token's scopes; no token is signed.
+    private func principal(apiToken token: String) async throws(Problem) -> Principal {
+        do {
+            let client = try await tessera.tokens.authenticate(apiToken: token)
+            return try AccessTokenValidator.principal(of: try tessera.tokens.claims(for: client, scope: nil, audiences: [tessera.issuer]))
+        } catch let error as OAuthError where error.code == "temporarily_unavailable" {
+            throw Problem(.serviceUnavailable, "the store is unavailable", headers: [.retryAfter: "1"])
+        } catch {
+            throw Problem(
+                .unauthorized, "the access token is invalid or expired",
+                headers: [.wwwAuthenticate: Self.challenge + #", error="invalid_token", error_description="the access token is invalid or expired""#]
+            )
         }
     }
 

@@ -26,8 +26,8 @@ enum Representation {
         let clientSecret: String?
 
         init(_ account: ServiceAccount, clientSecret: String? = nil) {
-            id = account.id.uuidString.lowercased()
-            tenantID = account.tenantID.uuidString.lowercased()
+            id = account.id.lowercased
+            tenantID = account.tenantID.lowercased
             number = account.number
             clientID = account.clientID
             name = account.name
@@ -85,16 +85,22 @@ enum Representation {
     struct Secret: Encodable {
         let id: String
         let name: String
+        let description: String?
         let hint: String
         let enabled: Bool
         let scopes: [String]?
         let createdAt: Date
         let expiresAt: Date?
         let lastUsedAt: Date?
-        let clientSecret: String?
+        /// The value, shown once at creation: `client_secret` for a secret, `token`
+        /// for an API token.
+        let value: String?
+        let kind: ClientSecret.Kind
 
-        init(_ secret: ClientSecret, clientSecret: String? = nil) {
-            id = secret.id.uuidString.lowercased()
+        init(_ secret: ClientSecret, value: String? = nil) {
+            id = secret.id.lowercased
+            kind = secret.kind
+            description = secret.description
             name = secret.name
             hint = secret.hint
             enabled = secret.enabled
@@ -102,28 +108,30 @@ enum Representation {
             createdAt = secret.createdAt
             expiresAt = secret.expiresAt
             lastUsedAt = secret.lastUsedAt
-            self.clientSecret = clientSecret
+            self.value = value
         }
 
         enum CodingKeys: String, CodingKey {
-            case id, name, hint, enabled, scopes
+            case id, name, description, hint, enabled, scopes
             case createdAt = "created_at"
             case expiresAt = "expires_at"
             case lastUsedAt = "last_used_at"
             case clientSecret = "client_secret"
+            case token
         }
 
         func encode(to encoder: any Encoder) throws {
             var container = encoder.container(keyedBy: CodingKeys.self)
             try container.encode(id, forKey: .id)
             try container.encode(name, forKey: .name)
+            try container.encode(description, forKey: .description)
             try container.encode(hint, forKey: .hint)
             try container.encode(enabled, forKey: .enabled)
             try container.encode(scopes, forKey: .scopes)
             try container.encode(createdAt, forKey: .createdAt)
             try container.encode(expiresAt, forKey: .expiresAt)
             try container.encode(lastUsedAt, forKey: .lastUsedAt)
-            try container.encodeIfPresent(clientSecret, forKey: .clientSecret)
+            try container.encodeIfPresent(value, forKey: kind == .apiToken ? .token : .clientSecret)
         }
     }
 
@@ -167,7 +175,7 @@ enum Representation {
         let updatedAt: Date
 
         init(_ tenant: Tenant) {
-            id = tenant.id.uuidString.lowercased()
+            id = tenant.id.lowercased
             slug = tenant.slug
             number = tenant.number
             name = tenant.name
@@ -227,7 +235,7 @@ enum Representation {
 
         init(_ event: AuditEvent) {
             id = event.id
-            tenantID = event.tenantID?.uuidString.lowercased()
+            tenantID = event.tenantID?.lowercased
             actor = event.actor
             action = event.action
             resourceType = event.resourceType

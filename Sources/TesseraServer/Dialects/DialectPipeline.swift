@@ -39,28 +39,80 @@ struct TenantRefusals: Sendable {
 enum DialectAction: Sendable {
     case createAccount(NewServiceAccount)
     case createSecret(for: AccountReference, NewClientSecret)
+    /// One page of the tenant's accounts; `after` is the last `number` seen.
+    case listAccounts(ServiceAccountFilter, after: Int64?, limit: Int)
+    /// A page by position (`offset`, `limit`) with the number of matching accounts,
+    /// for APIs that page by offset; `exactName` keeps only that name. Positions past
+    /// ``DialectPipeline/offsetWindow`` are not reached.
+    case listAccountsAt(ServiceAccountFilter, exactName: String?, offset: Int, limit: Int)
+    case getAccount(AccountReference)
+    case updateAccount(AccountReference, ServiceAccountPatch)
+    /// Gives the account the roles that grant exactly these scopes (``RoleService/roles(grantingExactly:in:field:)``).
+    case setPermissions(AccountReference, Set<String>)
+    /// Changes several accounts, each by the patch `change` computes from it as it is
+    /// (Mixpanel's project membership); all are found before any changes.
+    case updateEach([AccountReference], change: @Sendable (ServiceAccount) -> ServiceAccountPatch)
+    /// Deletes the account; with `refusingActiveAPITokens`, an account that still
+    /// holds an enabled, unexpired API token is refused instead, with 412 Precondition
+    /// Failed, which the dialect renders in its own terms.
+    case deleteAccount(AccountReference, refusingActiveAPITokens: Bool = false)
+    /// The account's credentials of one kind.
+    case listSecrets(AccountReference, ClientSecret.Kind)
+    case updateSecret(AccountReference, secret: UUID, ClientSecret.Kind, enabled: Bool)
+    case deleteSecret(AccountReference, secret: UUID, ClientSecret.Kind)
 
     /// The kind of action, which a route declares before its request is read.
-    enum Kind: Sendable {
-        case createAccount
-        case createSecret
+    enum Kind: Sendable, Equatable {
+        case createAccount, createSecret(ClientSecret.Kind)
+        case listAccounts, getAccount, updateAccount, deleteAccount
+        case listSecrets, updateSecret(ClientSecret.Kind), deleteSecret(ClientSecret.Kind)
 
-        /// The audit event's action and resource type: one per kind, so no route can
-        /// write a change without it.
-        var audit: AdminAPI.Audit {
+        /// The audit event's action and resource type, the native API's for the same
+        /// change: one per kind, so no route can write a change without it. Reads
+        /// are not audited, as on the native API.
+        var audit: AdminAPI.Audit? {
             switch self {
             case .createAccount: AdminAPI.Audit(action: "service_account.create", resource: "service_account")
-            case .createSecret: AdminAPI.Audit(action: "secret.create", resource: "secret")
+            case .updateAccount: AdminAPI.Audit(action: "service_account.update", resource: "service_account")
+            case .deleteAccount: AdminAPI.Audit(action: "service_account.delete", resource: "service_account")
+            case .createSecret(let kind): Self.credential(kind, "create")
+            case .updateSecret(let kind): Self.credential(kind, "update")
+            case .deleteSecret(let kind): Self.credential(kind, "delete")
+            case .listAccounts, .getAccount, .listSecrets: nil
             }
+        }
+
+        private static func credential(_ kind: ClientSecret.Kind, _ verb: String) -> AdminAPI.Audit {
+            let resource = kind == .apiToken ? "api_token" : "secret"
+            return AdminAPI.Audit(action: "\(resource).\(verb)", resource: resource)
         }
     }
 
     var kind: Kind {
         switch self {
         case .createAccount: .createAccount
-        case .createSecret: .createSecret
+        case .createSecret(_, let input): .createSecret(input.kind)
+        case .listAccounts, .listAccountsAt: .listAccounts
+        case .getAccount: .getAccount
+        case .updateAccount, .setPermissions, .updateEach: .updateAccount
+        case .deleteAccount: .deleteAccount
+        case .listSecrets: .listSecrets
+        case .updateSecret(_, _, let kind, _): .updateSecret(kind)
+        case .deleteSecret(_, _, let kind): .deleteSecret(kind)
         }
     }
+}
+
+/// An account with what dialects show beside it: the scopes its roles grant now,
+/// and the account that created it (when that is an account of the same tenant).
+struct DescribedAccount: Sendable {
+    let account: ServiceAccount
+    let permissions: Set<String>
+    let creator: ServiceAccount?
+    /// Its client secrets (not its API tokens), oldest first, with their latest use.
+    var secrets: [ClientSecret] = []
+    /// Its API tokens, oldest first, with their latest use.
+    var apiTokens: [ClientSecret] = []
 }
 
 /// What the core did, with what a dialect's answer shows beside it.
@@ -69,12 +121,29 @@ enum DialectOutcome: Sendable {
     /// grant, `creator` the calling account and `creatorTenant` that account's tenant.
     case accountCreated(CreatedServiceAccount, permissions: Set<String>, creator: ServiceAccount?, creatorTenant: Tenant?)
     case secretCreated(CreatedClientSecret, account: ServiceAccount)
+    /// One page of accounts; `nextCursor` is the last `number` on it when more follow.
+    case accounts([DescribedAccount], nextCursor: Int64?)
+    /// A page by position, with the number of accounts that match in all.
+    case accountsAt([DescribedAccount], total: Int)
+    /// One account, read or changed.
+    case account(DescribedAccount)
+    case accountDeleted(ServiceAccount)
+    case accountsUpdated([ServiceAccount])
+    case secrets([ClientSecret], account: ServiceAccount)
+    case secretUpdated(ClientSecret, account: ServiceAccount)
+    case secretDeleted(UUID, account: ServiceAccount)
 
-    /// The resource the audit event names.
-    var resourceID: String {
+    /// The resources the audit events name, one event each (none: one event without).
+    var resourceIDs: [String] {
         switch self {
-        case .accountCreated(let created, _, _, _): created.account.id.uuidString.lowercased()
-        case .secretCreated(let created, _): created.secret.id.uuidString.lowercased()
+        case .accountCreated(let created, _, _, _): [created.account.id.lowercased]
+        case .secretCreated(let created, _): [created.secret.id.lowercased]
+        case .account(let described): [described.account.id.lowercased]
+        case .accountDeleted(let account): [account.id.lowercased]
+        case .accountsUpdated(let accounts): accounts.map(\.id.lowercased)
+        case .secretUpdated(let secret, _): [secret.id.lowercased]
+        case .secretDeleted(let id, _): [id.lowercased]
+        case .accounts, .accountsAt, .secrets: []
         }
     }
 }
@@ -125,6 +194,9 @@ struct DialectRoute: Sendable {
     /// What a domain refusal of the action answers (a field path, a message in the
     /// dialect's words); by default the problem the native API answers.
     var domainError: @Sendable (DomainError, DialectAction) -> Problem = { error, _ in Problem(error) }
+    /// The id a refused change is recorded under in the audit log (a path
+    /// parameter, as given); `nil` for a creation.
+    var resourceID: @Sendable (DialectRequest) -> String? = { _ in nil }
     var render: @Sendable (DialectOutcome, DialectRequest) throws -> Response
     /// Every error, in the dialect's own shape and statuses.
     var failure: @Sendable (Problem, DialectRequest) -> Response
@@ -132,6 +204,9 @@ struct DialectRoute: Sendable {
 
 /// Runs ``DialectRoute``s over the admin API's authentication, use cases and audit log.
 struct DialectPipeline: Sendable {
+    /// How many accounts an offset page reaches into (``DialectAction/listAccountsAt(_:exactName:offset:limit:)``).
+    static let offsetWindow = 10_000
+
     let api: AdminAPI
     private var tessera: Tessera { api.tessera }
 
@@ -159,7 +234,10 @@ struct DialectPipeline: Sendable {
                 throw route.domainError(error, action)
             }
             let response = try route.render(outcome, call)
-            await audit(route.kind, call, resourceID: outcome.resourceID, status: response.status, context)
+            let resources = outcome.resourceIDs
+            for resource in resources.isEmpty ? [route.resourceID(call)] : resources.map(Optional.some) {
+                await audit(route.kind, call, resourceID: resource, status: response.status, context)
+            }
             return response
         } catch {
             let problem = Problem(error)
@@ -168,7 +246,7 @@ struct DialectPipeline: Sendable {
             }
             let response = route.failure(problem, call)
             if call.principal != nil {
-                await audit(route.kind, call, resourceID: nil, status: response.status, context)
+                await audit(route.kind, call, resourceID: route.resourceID(call), status: response.status, context)
             }
             return response
         }
@@ -221,13 +299,105 @@ struct DialectPipeline: Sendable {
             let account = try await tessera.accounts.get(reference, in: tenant)
             let created = try await tessera.accounts.createSecret(for: account.id, in: tenant, input, by: Caller(principal))
             return .secretCreated(created, account: account)
+        case .listAccounts(let filter, let after, let limit):
+            let page = try await tessera.accounts.list(in: tenant, filter: filter, after: after, limit: limit)
+            var creators: [String: ServiceAccount?] = [:]
+            var items: [DescribedAccount] = []
+            for account in page.items { items.append(await describe(account, creators: &creators)) }
+            return .accounts(items, nextCursor: page.nextCursor)
+        case .listAccountsAt(var filter, let exactName, let offset, let limit):
+            if let exactName { filter.namePrefix = exactName }
+            let window = try await tessera.accounts.list(in: tenant, filter: filter, after: nil, limit: Self.offsetWindow).items
+            let matching = exactName.map { name in window.filter { $0.name == name } } ?? window
+            var total = matching.count
+            if exactName == nil, filter == ServiceAccountFilter(), window.count == Self.offsetWindow {
+                total = try await tessera.accounts.count(in: tenant)
+            }
+            var creators: [String: ServiceAccount?] = [:]
+            var items: [DescribedAccount] = []
+            for account in matching.dropFirst(offset).prefix(limit) { items.append(await describe(account, creators: &creators)) }
+            return .accountsAt(items, total: total)
+        case .getAccount(let reference):
+            return try await described(try await tessera.accounts.get(reference, in: tenant))
+        case .updateAccount(let reference, let patch):
+            let account = try await tessera.accounts.get(reference, in: tenant)
+            return try await described(try await tessera.accounts.update(account.id, in: tenant, patch, by: Caller(principal)))
+        case .setPermissions(let reference, let scopes):
+            let account = try await tessera.accounts.get(reference, in: tenant)
+            let roles = try await tessera.roles.roles(grantingExactly: scopes, in: tenant)
+            return try await described(try await tessera.accounts.update(account.id, in: tenant, ServiceAccountPatch(roles: roles), by: Caller(principal)))
+        case .updateEach(let references, let change):
+            var accounts: [ServiceAccount] = []
+            for reference in references { accounts.append(try await tessera.accounts.get(reference, in: tenant)) }
+            var updated: [ServiceAccount] = []
+            for account in accounts { updated.append(try await tessera.accounts.update(account.id, in: tenant, change(account), by: Caller(principal))) }
+            return .accountsUpdated(updated)
+        case .deleteAccount(let reference, let refusingActiveAPITokens):
+            let account = try await tessera.accounts.get(reference, in: tenant)
+            if refusingActiveAPITokens {
+                let now = tessera.dependencies.now()
+                let (_, tokens) = try await tessera.accounts.secrets(of: account.id, in: tenant, kind: .apiToken)
+                if tokens.contains(where: { $0.isUsable(at: now) }) {
+                    throw Problem(.preconditionFailed, "the service user has active tokens: revoke them first")
+                }
+            }
+            return .accountDeleted(try await tessera.accounts.delete(account.id, in: tenant, by: Caller(principal)))
+        case .listSecrets(let reference, let kind):
+            let account = try await tessera.accounts.get(reference, in: tenant)
+            let (_, secrets) = try await tessera.accounts.secrets(of: account.id, in: tenant, kind: kind)
+            return .secrets(secrets.map(withPendingUse), account: account)
+        case .updateSecret(let reference, let secretID, let kind, let enabled):
+            let account = try await tessera.accounts.get(reference, in: tenant)
+            let updated = try await tessera.accounts.setSecret(secretID, of: account.id, in: tenant, kind: kind, enabled: enabled, by: Caller(principal))
+            return .secretUpdated(updated, account: account)
+        case .deleteSecret(let reference, let secretID, let kind):
+            let account = try await tessera.accounts.get(reference, in: tenant)
+            try await tessera.accounts.deleteSecret(secretID, of: account.id, in: tenant, kind: kind, by: Caller(principal))
+            return .secretDeleted(secretID, account: account)
         }
+    }
+
+    /// A secret with its latest use, written or still pending.
+    private func withPendingUse(_ secret: ClientSecret) -> ClientSecret {
+        var secret = secret
+        if let pending = tessera.usage.pendingUse(ofSecret: secret.id), pending > secret.lastUsedAt ?? .distantPast { secret.lastUsedAt = pending }
+        return secret
+    }
+
+    /// An account as a single answer shows it.
+    private func described(_ account: ServiceAccount) async throws -> DialectOutcome {
+        var creators: [String: ServiceAccount?] = [:]
+        return .account(await describe(account, creators: &creators))
+    }
+
+    /// The scopes `account`'s roles grant now (empty when they cannot be read) and
+    /// its creator, read once per creator id (`creators` remembers them).
+    private func describe(_ account: ServiceAccount, creators: inout [String: ServiceAccount?]) async -> DescribedAccount {
+        let record = try? await tessera.clients.client(id: account.clientID, now: tessera.dependencies.now())
+        var creator: ServiceAccount?
+        if let createdBy = account.createdBy {
+            if let known = creators[createdBy] {
+                creator = known
+            } else {
+                if let id = UUID(uuidString: createdBy) { creator = try? await tessera.storage.serviceAccount(id: id, tenantID: account.tenantID) }
+                creators[createdBy] = .some(creator)
+            }
+        }
+        var account = account
+        if let pending = tessera.usage.pendingUse(ofAccount: account.id), pending > account.lastUsedAt ?? .distantPast {
+            account.lastUsedAt = pending
+        }
+        let credentials = (record?.secrets ?? []).map(withPendingUse)
+        return DescribedAccount(
+            account: account, permissions: record?.allowedScopes ?? [], creator: creator,
+            secrets: credentials.filter { $0.kind == .clientSecret }, apiTokens: credentials.filter { $0.kind == .apiToken }
+        )
     }
 
     private func audit(
         _ kind: DialectAction.Kind, _ call: DialectRequest, resourceID: String?, status: HTTPResponse.Status, _ context: TesseraRequestContext
     ) async {
-        guard let principal = call.principal else { return }
-        await api.record(kind.audit, tenantID: call.tenant?.id ?? principal.tenantID, by: principal, resourceID: resourceID, status: status, context)
+        guard let principal = call.principal, let audit = kind.audit else { return }
+        await api.record(audit, tenantID: call.tenant?.id ?? principal.tenantID, by: principal, resourceID: resourceID, status: status, context)
     }
 }

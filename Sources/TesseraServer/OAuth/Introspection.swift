@@ -33,6 +33,30 @@ struct Introspection: Sendable {
         return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: body.bytes)))
     }
 
+    /// The answer for an active API token: what it may do now, `token_type`
+    /// `api_token`, and `exp` only when the token expires (no `aud` or `jti`: it
+    /// is not a JWT).
+    static func active(_ status: TokenService.APITokenStatus, headers: HTTPFields) -> Response {
+        let claims = status.claims
+        var body = JSONOutput()
+        body.beginObject()
+        body.member("active", true)
+        body.member("scope", claims.scope)
+        body.member("client_id", claims.clientID)
+        body.member("sub", claims.sub)
+        body.member("iss", claims.iss)
+        if status.token.expiresAt != nil { body.member("exp", claims.exp) }
+        body.member("iat", claims.iat)
+        body.member("token_type", "api_token")
+        body.member("tenant", claims.tenant)
+        body.member("roles", claims.roles)
+        body.member("name", status.token.name)
+        body.endObject()
+        var headers = headers
+        headers[.contentType] = "application/json"
+        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: body.bytes)))
+    }
+
     private struct Inactive: Encodable {
         let active = false
     }
@@ -46,6 +70,14 @@ struct Introspection: Sendable {
             }
             guard let token = form["token"] else { throw OAuthError.invalidRequest("token is missing") }
             let headers: HTTPFields = [.cacheControl: "no-store", .pragma: "no-cache"]
+            // An API token is told from a JWT by its shape (`token_type_hint` is only a
+            // hint, RFC 7662 §2.1, and either value is accepted).
+            if SecretFormat.APIToken.isWellFormed(token) {
+                guard let status = try await tessera.tokens.introspect(apiToken: token, for: caller.record) else {
+                    return .json(Inactive(), headers: headers)
+                }
+                return Self.active(status, headers: headers)
+            }
             guard let claims = try await tessera.tokenStatus.introspect(token, for: caller.record) else {
                 return .json(Inactive(), headers: headers)
             }

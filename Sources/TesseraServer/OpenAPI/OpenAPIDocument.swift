@@ -6,6 +6,74 @@ enum OpenAPIDocument {
 {
  "components": {
   "schemas": {
+   "APIToken": {
+    "additionalProperties": false,
+    "properties": {
+     "created_at": {
+      "format": "date-time",
+      "type": "string"
+     },
+     "description": {
+      "type": [
+       "string",
+       "null"
+      ]
+     },
+     "enabled": {
+      "type": "boolean"
+     },
+     "expires_at": {
+      "format": "date-time",
+      "type": [
+       "string",
+       "null"
+      ]
+     },
+     "hint": {
+      "type": "string"
+     },
+     "id": {
+      "format": "uuid",
+      "type": "string"
+     },
+     "last_used_at": {
+      "format": "date-time",
+      "type": [
+       "string",
+       "null"
+      ]
+     },
+     "name": {
+      "type": "string"
+     },
+     "scopes": {
+      "items": {
+       "type": "string"
+      },
+      "type": [
+       "array",
+       "null"
+      ]
+     },
+     "token": {
+      "description": "Only in the create response: the bearer credential itself.",
+      "pattern": "^tsa_[0-9A-Za-z]{49}$",
+      "type": "string"
+     }
+    },
+    "required": [
+     "id",
+     "name",
+     "description",
+     "hint",
+     "enabled",
+     "scopes",
+     "created_at",
+     "expires_at",
+     "last_used_at"
+    ],
+    "type": "object"
+   },
    "Account": {
     "additionalProperties": false,
     "properties": {
@@ -613,6 +681,12 @@ enum OpenAPIDocument {
       "format": "date-time",
       "type": "string"
      },
+     "description": {
+      "type": [
+       "string",
+       "null"
+      ]
+     },
      "enabled": {
       "type": "boolean"
      },
@@ -653,6 +727,7 @@ enum OpenAPIDocument {
     "required": [
      "id",
      "name",
+     "description",
      "hint",
      "enabled",
      "scopes",
@@ -665,6 +740,10 @@ enum OpenAPIDocument {
    "SecretCreate": {
     "additionalProperties": false,
     "properties": {
+     "description": {
+      "maxLength": 500,
+      "type": "string"
+     },
      "expires_at": {
       "format": "date-time",
       "type": "string"
@@ -942,8 +1021,8 @@ enum OpenAPIDocument {
     "type": "http"
    },
    "bearer": {
-    "bearerFormat": "JWT",
-    "description": "An access token of this issuer with tessera:admin (its tenant) or tessera:super.",
+    "bearerFormat": "JWT or API token",
+    "description": "An access token of this issuer with tessera:admin (its tenant) or tessera:super, or an API token (`tsa_…`) of an account whose roles grant it.",
     "scheme": "bearer",
     "type": "http"
    }
@@ -3199,6 +3278,545 @@ enum OpenAPIDocument {
      }
     ],
     "summary": "Update a service account"
+   }
+  },
+  "/v1/tenants/{tenant}/service-accounts/{id}/api-tokens": {
+   "get": {
+    "operationId": "listAPITokens",
+    "parameters": [
+     {
+      "description": "The tenant's id or slug.",
+      "in": "path",
+      "name": "tenant",
+      "required": true,
+      "schema": {
+       "minLength": 1,
+       "type": "string"
+      }
+     },
+     {
+      "description": "The service account: its id (a UUID), or any id a seed API gave it: Rezolve's `sa-<uuid>`, Keycard's 26-character id, Mixpanel's and Qualytics' integer, Qualytics' `<name>@service`.",
+      "in": "path",
+      "name": "id",
+      "required": true,
+      "schema": {
+       "maxLength": 100,
+       "minLength": 1,
+       "type": "string"
+      }
+     }
+    ],
+    "responses": {
+     "200": {
+      "content": {
+       "application/json": {
+        "schema": {
+         "additionalProperties": false,
+         "properties": {
+          "items": {
+           "items": {
+            "$ref": "#/components/schemas/APIToken"
+           },
+           "type": "array"
+          },
+          "next_cursor": {
+           "type": [
+            "string",
+            "null"
+           ]
+          }
+         },
+         "required": [
+          "items",
+          "next_cursor"
+         ],
+         "type": "object"
+        }
+       }
+      },
+      "description": "All API tokens."
+     },
+     "400": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "The request breaks a rule; `field` names the member."
+     },
+     "401": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "No access token, or one that is invalid or expired."
+     },
+     "403": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "The token lacks the scope this needs."
+     },
+     "404": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "No such resource in a tenant the caller may see."
+     },
+     "503": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "The store is unavailable; retry after `Retry-After`."
+     },
+     "default": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "Any other error."
+     }
+    },
+    "security": [
+     {
+      "bearer": []
+     }
+    ],
+    "summary": "List an account's API tokens (never their values)"
+   },
+   "post": {
+    "operationId": "createAPIToken",
+    "parameters": [
+     {
+      "description": "The tenant's id or slug.",
+      "in": "path",
+      "name": "tenant",
+      "required": true,
+      "schema": {
+       "minLength": 1,
+       "type": "string"
+      }
+     },
+     {
+      "description": "The service account: its id (a UUID), or any id a seed API gave it: Rezolve's `sa-<uuid>`, Keycard's 26-character id, Mixpanel's and Qualytics' integer, Qualytics' `<name>@service`.",
+      "in": "path",
+      "name": "id",
+      "required": true,
+      "schema": {
+       "maxLength": 100,
+       "minLength": 1,
+       "type": "string"
+      }
+     }
+    ],
+    "requestBody": {
+     "content": {
+      "application/json": {
+       "schema": {
+        "$ref": "#/components/schemas/SecretCreate"
+       }
+      }
+     },
+     "required": true
+    },
+    "responses": {
+     "201": {
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/APIToken"
+        }
+       }
+      },
+      "description": "Created; `token` is shown this once.",
+      "headers": {
+       "Location": {
+        "schema": {
+         "type": "string"
+        }
+       }
+      }
+     },
+     "400": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "The request breaks a rule; `field` names the member."
+     },
+     "401": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "No access token, or one that is invalid or expired."
+     },
+     "403": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "The token lacks the scope this needs."
+     },
+     "404": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "No such resource in a tenant the caller may see."
+     },
+     "409": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "A uniqueness rule or a limit would break."
+     },
+     "413": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "The body exceeds 64 KiB."
+     },
+     "415": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "The body is not application/json."
+     },
+     "503": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "The store is unavailable; retry after `Retry-After`."
+     },
+     "default": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "Any other error."
+     }
+    },
+    "security": [
+     {
+      "bearer": []
+     }
+    ],
+    "summary": "Create an API token"
+   }
+  },
+  "/v1/tenants/{tenant}/service-accounts/{id}/api-tokens/{secret}": {
+   "delete": {
+    "operationId": "deleteAPIToken",
+    "parameters": [
+     {
+      "description": "The tenant's id or slug.",
+      "in": "path",
+      "name": "tenant",
+      "required": true,
+      "schema": {
+       "minLength": 1,
+       "type": "string"
+      }
+     },
+     {
+      "description": "The service account: its id (a UUID), or any id a seed API gave it: Rezolve's `sa-<uuid>`, Keycard's 26-character id, Mixpanel's and Qualytics' integer, Qualytics' `<name>@service`.",
+      "in": "path",
+      "name": "id",
+      "required": true,
+      "schema": {
+       "maxLength": 100,
+       "minLength": 1,
+       "type": "string"
+      }
+     },
+     {
+      "description": "The API token's id.",
+      "in": "path",
+      "name": "secret",
+      "required": true,
+      "schema": {
+       "format": "uuid",
+       "type": "string"
+      }
+     }
+    ],
+    "responses": {
+     "204": {
+      "description": "Done."
+     },
+     "400": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "The request breaks a rule; `field` names the member."
+     },
+     "401": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "No access token, or one that is invalid or expired."
+     },
+     "403": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "The token lacks the scope this needs."
+     },
+     "404": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "No such resource in a tenant the caller may see."
+     },
+     "503": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "The store is unavailable; retry after `Retry-After`."
+     },
+     "default": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "Any other error."
+     }
+    },
+    "security": [
+     {
+      "bearer": []
+     }
+    ],
+    "summary": "Delete an API token"
+   },
+   "patch": {
+    "operationId": "updateAPIToken",
+    "parameters": [
+     {
+      "description": "The tenant's id or slug.",
+      "in": "path",
+      "name": "tenant",
+      "required": true,
+      "schema": {
+       "minLength": 1,
+       "type": "string"
+      }
+     },
+     {
+      "description": "The service account: its id (a UUID), or any id a seed API gave it: Rezolve's `sa-<uuid>`, Keycard's 26-character id, Mixpanel's and Qualytics' integer, Qualytics' `<name>@service`.",
+      "in": "path",
+      "name": "id",
+      "required": true,
+      "schema": {
+       "maxLength": 100,
+       "minLength": 1,
+       "type": "string"
+      }
+     },
+     {
+      "description": "The API token's id.",
+      "in": "path",
+      "name": "secret",
+      "required": true,
+      "schema": {
+       "format": "uuid",
+       "type": "string"
+      }
+     }
+    ],
+    "requestBody": {
+     "content": {
+      "application/json": {
+       "schema": {
+        "$ref": "#/components/schemas/SecretPatch"
+       }
+      }
+     },
+     "required": true
+    },
+    "responses": {
+     "200": {
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/APIToken"
+        }
+       }
+      },
+      "description": "Updated."
+     },
+     "400": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "The request breaks a rule; `field` names the member."
+     },
+     "401": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "No access token, or one that is invalid or expired."
+     },
+     "403": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "The token lacks the scope this needs."
+     },
+     "404": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "No such resource in a tenant the caller may see."
+     },
+     "409": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "A uniqueness rule or a limit would break."
+     },
+     "413": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "The body exceeds 64 KiB."
+     },
+     "415": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "The body is not application/json."
+     },
+     "503": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "The store is unavailable; retry after `Retry-After`."
+     },
+     "default": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "Any other error."
+     }
+    },
+    "security": [
+     {
+      "bearer": []
+     }
+    ],
+    "summary": "Enable or disable (revoke) an API token"
    }
   },
   "/v1/tenants/{tenant}/service-accounts/{id}/keys": {

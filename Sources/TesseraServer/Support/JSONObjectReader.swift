@@ -90,6 +90,20 @@ struct JSONObjectReader {
         return strings
     }
 
+    /// An array of integer literals that fit 64 bits.
+    mutating func integerArray(_ key: String) throws(Problem) -> [Int]? {
+        guard let value = try value(key) else { return nil }
+        guard case .array(let array) = value else { throw Problem(.badRequest, "\(key) must be an array of integers", field: key) }
+        var integers: [Int] = []
+        for element in array {
+            guard let integer = element.int64.flatMap({ Int(exactly: $0) }) else {
+                throw Problem(.badRequest, "\(key) must be an array of integers", field: key)
+            }
+            integers.append(integer)
+        }
+        return integers
+    }
+
     /// A JSON Web Key (RFC 7517 §4): an object whose known members are strings.
     mutating func jwk(_ key: String) throws(Problem) -> JWK? {
         guard let value = try value(key) else { return nil }

@@ -4,15 +4,17 @@ import Hummingbird
 import TesseraCore
 import TesseraJOSE
 
-/// Qualytics' service-user API: `POST /api/users` (or `/users`) creates a service user
-/// in the caller's own tenant, `POST /api/user-tokens` (or `/user-tokens`) a named token for it (30, 60, 90
-/// or 365 days or never; optionally SCIM-only), shown once. Administrators only.
-/// Errors are FastAPI's `{"detail": …}`, validation failures 422.
+/// Qualytics' service-user API under `/api` (or without it, as the seed's reference
+/// writes the paths), in the caller's own tenant: users (create, list with `page`
+/// and `size`, get, delete, which is refused while the user holds an active token)
+/// and tokens (`POST /user-tokens`: named, 30, 60, 90 or 365 days or never,
+/// optionally SCIM-only, shown once; `GET /user-tokens/service`; `PUT
+/// /user-tokens/{id}` `{"revoke": true}`). Administrators only. Errors are
+/// FastAPI's `{"detail": …}`, validation failures 422.
 ///
 /// The service user's id `<snake_name>@service` is the account's name (unique in
-/// the tenant) and its display name the account's description. A "token" is a
-/// client secret: it is exchanged, with the `client_id` returned beside it, for
-/// access tokens at `/oauth2/token`.
+/// the tenant) and its display name the account's description. A token is an API
+/// token (`tsa_…`): used as it is given, `Authorization: Bearer <token>`.
 struct QualyticsRoutes: Sendable {
     let api: AdminAPI
 
@@ -22,50 +24,126 @@ struct QualyticsRoutes: Sendable {
     static let publicTeam = "Public"
     static let userSuffix = "@service"
 
+    /// Qualytics' user lists: `page` from 1, `size` up to this.
+    static let maximumPageSize = 100
+
     func register(on router: Router<TesseraRequestContext>) {
         let pipeline = DialectPipeline(api: api)
         let refusals = TenantRefusals(notFound: "the access token is invalid or expired", forbidden: "only administrators may manage service users")
         // `/api` is Qualytics' base path; the seed's reference writes the paths without it.
         for base in ["/api", ""] {
-            pipeline.register(
-                DialectRoute(
-                    method: .post, path: base + "/users", kind: .createAccount, tenant: { _ throws(Problem) in .callers }, refusals: refusals,
-                    parse: { call in try await Self.parseUser(call) },
-                    domainError: { error, action in
-                        guard case .createAccount(let input) = action else { return Problem(error) }
-                        return switch error.kind {
-                        case .conflict: Problem(.conflict, "a service user \(input.name ?? "") already exists")
-                        case .invalidInput(field: "description"):
-                            Problem(.badRequest, "name must be at most \(ServiceAccountService.maximumDescriptionLength) characters", field: "name")
-                        default: Problem(error)
-                        }
-                    },
-                    render: { outcome, call in
-                        guard case .accountCreated(let created, _, _, _) = outcome else { throw Problem(.internalServerError, "unexpected outcome") }
-                        return .json(Self.user(created.account, tenant: try call.resolvedTenant))
-                    },
-                    failure: { problem, _ in Self.failure(problem) }
-                ),
-                on: router
-            )
-            pipeline.register(
-                DialectRoute(
-                    method: .post, path: base + "/user-tokens", kind: .createSecret, tenant: { _ throws(Problem) in .callers }, refusals: refusals,
-                    parse: { call in try await Self.parseToken(call) },
-                    domainError: { error, action in
-                        guard case .createSecret(let reference, let input) = action else { return Problem(error) }
-                        return switch (error.kind, reference) {
-                        case (.conflict, _): Problem(.conflict, "a token named \"\(input.name)\" already exists for this service user")
-                        case (.notFound, .name): Problem(.notFound, "service user not found")
-                        default: Problem(error)
-                        }
-                    },
-                    render: { outcome, call in try Self.renderToken(outcome, call) },
-                    failure: { problem, _ in Self.failure(problem) }
-                ),
-                on: router
-            )
+            func route(
+                _ method: HTTPRequest.Method, _ path: String, _ kind: DialectAction.Kind,
+                parse: @escaping @Sendable (DialectRequest) async throws -> DialectAction,
+                domainError: @escaping @Sendable (DomainError, DialectAction) -> Problem = { error, _ in Problem(error) },
+                render: @escaping @Sendable (DialectOutcome, DialectRequest) throws -> Response
+            ) {
+                pipeline.register(
+                    DialectRoute(
+                        method: method, path: base + path, kind: kind, tenant: { _ throws(Problem) in .callers }, refusals: refusals,
+                        parse: parse, domainError: domainError, resourceID: { call in call.parameters.get("id") }, render: render,
+                        failure: { problem, _ in Self.failure(problem) }
+                    ),
+                    on: router
+                )
+            }
+            route(.post, "/users", .createAccount, parse: { call in try await Self.parseUser(call) }, domainError: { error, action in
+                guard case .createAccount(let input) = action else { return Problem(error) }
+                return switch error.kind {
+                case .conflict: Problem(.conflict, "a service user \(input.name ?? "") already exists")
+                case .invalidInput(field: "description"):
+                    Problem(.badRequest, "name must be at most \(ServiceAccountService.maximumDescriptionLength) characters", field: "name")
+                default: Problem(error)
+                }
+            }, render: { outcome, call in
+                guard case .accountCreated(let created, _, _, _) = outcome else { throw Problem(.internalServerError, "unexpected outcome") }
+                return .json(Self.user(created.account, tenant: try call.resolvedTenant))
+            })
+            // The users list: `page`, `size`; every user here is a service user, so
+            // `type=Service` lists them all and another type none.
+            route(.get, "/users", .listAccounts, parse: { call in
+                let (page, size) = try Self.paging(try QueryParameters(call.request))
+                return .listAccountsAt(ServiceAccountFilter(), exactName: nil, offset: (page - 1) * size, limit: size)
+            }, render: { outcome, call in
+                guard case .accountsAt(let items, let total) = outcome else { throw Problem(.internalServerError, "unexpected outcome") }
+                let query = try QueryParameters(call.request)
+                let (page, size) = try Self.paging(query)
+                let tenant = try call.resolvedTenant
+                let services = query["type"].map { $0 == "Service" } ?? true
+                return .json(UserPage(
+                    items: services ? items.map { Self.user($0.account, tenant: tenant) } : [], total: services ? total : 0, page: page, size: size
+                ))
+            })
+            route(.get, "/users/:id", .getAccount, parse: { call in .getAccount(try Self.user(call)) }, render: { outcome, call in
+                guard case .account(let described) = outcome else { throw Problem(.internalServerError, "unexpected outcome") }
+                return .json(Self.user(described.account, tenant: try call.resolvedTenant))
+            })
+            // Deactivating a service user: refused while it holds an active token.
+            route(.delete, "/users/:id", .deleteAccount, parse: { call in .deleteAccount(try Self.user(call), refusingActiveAPITokens: true) }, render: { _, _ in
+                Response(status: .noContent)
+            })
+            route(.post, "/user-tokens", .createSecret(.apiToken), parse: { call in try await Self.parseToken(call) }, domainError: { error, action in
+                guard case .createSecret(let reference, let input) = action else { return Problem(error) }
+                return switch (error.kind, reference) {
+                case (.conflict, _): Problem(.conflict, "a token named \"\(input.name)\" already exists for this service user")
+                case (.notFound, _): Problem(.notFound, "service user not found")
+                default: Problem(error)
+                }
+            }, render: { outcome, call in
+                guard case .secretCreated(let created, let account) = outcome else { throw Problem(.internalServerError, "unexpected outcome") }
+                return .json(Token(created.secret, user: Self.user(account, tenant: try call.resolvedTenant), bearer: created.clientSecret, clientID: account.clientID))
+            })
+            // Every service token of the organisation, never with its value.
+            route(.get, "/user-tokens/service", .listAccounts, parse: { _ in
+                .listAccountsAt(ServiceAccountFilter(), exactName: nil, offset: 0, limit: DialectPipeline.offsetWindow)
+            }, render: { outcome, call in
+                guard case .accountsAt(let items, _) = outcome else { throw Problem(.internalServerError, "unexpected outcome") }
+                let tenant = try call.resolvedTenant
+                return .json(items.flatMap { described in
+                    described.apiTokens.map { Token($0, user: Self.user(described.account, tenant: tenant)) }
+                })
+            })
+            // `{"revoke": true}` revokes a token at once (it stays listed, inactive).
+            route(.put, "/user-tokens/:id", .updateSecret(.apiToken), parse: { call in
+                guard let id = call.parameters.get("id").flatMap(UUID.init(uuidString:)) else { throw Problem(.notFound, "token not found") }
+                var reader = try await call.body()
+                guard let revoke = try reader.bool("revoke") else { throw Problem(.badRequest, "revoke is required", field: "revoke") }
+                try reader.finish()
+                return .updateSecret(.holdingSecret(id), secret: id, .apiToken, enabled: !revoke)
+            }, domainError: { error, _ in error.kind == .notFound ? Problem(.notFound, "token not found") : Problem(error) }, render: { outcome, call in
+                guard case .secretUpdated(let secret, let account) = outcome else { throw Problem(.internalServerError, "unexpected outcome") }
+                return .json(Token(secret, user: Self.user(account, tenant: try call.resolvedTenant)))
+            })
         }
+    }
+
+    /// The service user the `{id}` segment names: its integer id or its `<name>@service` id.
+    private static func user(_ call: DialectRequest) throws(Problem) -> AccountReference {
+        guard let text = call.parameters.get("id"), let reference = AccountReference(text) else { throw Problem(.notFound, "service user not found") }
+        return reference
+    }
+
+    /// `page` (from 1, default 1) and `size` (1–100, default 50).
+    private static func paging(_ query: QueryParameters) throws(Problem) -> (page: Int, size: Int) {
+        var page = 1, size = 50
+        if let text = query["page"] {
+            guard let value = Int(text), value >= 1, value <= DialectPipeline.offsetWindow else { throw Problem(.badRequest, "page must be a positive integer", field: "page") }
+            page = value
+        }
+        if let text = query["size"] {
+            guard let value = Int(text), (1...Self.maximumPageSize).contains(value) else {
+                throw Problem(.badRequest, "size must be an integer from 1 to \(Self.maximumPageSize)", field: "size")
+            }
+            size = value
+        }
+        return (page, size)
+    }
+
+    private struct UserPage: Encodable {
+        let items: [User]
+        let total: Int
+        let page: Int
+        let size: Int
     }
 
     struct User: Encodable {
@@ -86,6 +164,8 @@ struct QualyticsRoutes: Sendable {
         }
     }
 
+    /// A token as Qualytics answers it: `bearer_token` only when it is made.
+    /// Its `id` is Tessera's credential id (a UUID string; Qualytics' own are integers).
     private struct Token: Encodable {
         let id: String
         let created: Date
@@ -94,9 +174,22 @@ struct QualyticsRoutes: Sendable {
         let expiration: Date?
         let lastUsed: Date?
         let scimEndpointsOnly: Bool
-        let bearerToken: String
-        let clientID: String
+        let bearerToken: String?
+        let clientID: String?
         let user: User
+
+        init(_ secret: ClientSecret, user: User, bearer: String? = nil, clientID: String? = nil) {
+            id = secret.id.lowercased
+            created = secret.createdAt
+            name = secret.name
+            active = secret.enabled
+            expiration = secret.expiresAt
+            lastUsed = secret.lastUsedAt
+            scimEndpointsOnly = secret.scopes == [TesseraScope.scim]
+            bearerToken = bearer
+            self.clientID = clientID
+            self.user = user
+        }
 
         enum CodingKeys: String, CodingKey {
             case id, created, name, active, expiration, user
@@ -115,8 +208,8 @@ struct QualyticsRoutes: Sendable {
             try container.encode(expiration, forKey: .expiration) // explicit null: never expires
             try container.encode(lastUsed, forKey: .lastUsed)
             try container.encode(scimEndpointsOnly, forKey: .scimEndpointsOnly)
-            try container.encode(bearerToken, forKey: .bearerToken)
-            try container.encode(clientID, forKey: .clientID)
+            try container.encodeIfPresent(bearerToken, forKey: .bearerToken)
+            try container.encodeIfPresent(clientID, forKey: .clientID)
             try container.encode(user, forKey: .user)
         }
     }
@@ -158,7 +251,7 @@ struct QualyticsRoutes: Sendable {
         let role = account.roles.lazy.compactMap { role in roles.first { $0.value == role }?.key }.first ?? account.roles.first ?? "Member"
         return User(
             id: account.number, userID: userID, userName: userID,
-            email: ServiceAccountEmail.of(name: String(userID.dropLast(userSuffix.count)), tenantSlug: tenant.slug),
+            email: userID,
             name: isServiceUser ? account.description ?? account.name : account.name, role: role,
             teams: [publicTeam] + account.groups.filter { $0 != publicTeam }
         )
@@ -173,6 +266,9 @@ struct QualyticsRoutes: Sendable {
             let location = ["body"] + (problem.field.map { $0.split(separator: "/").map(String.init) } ?? [])
             let item = ValidationFailure.Item(loc: location, msg: problem.detail, type: "value_error")
             return .json(ValidationFailure(detail: [item]), status: .unprocessableContent, headers: problem.headers)
+        case .preconditionFailed:
+            // A change the state forbids (a service user with active tokens): Qualytics' 400.
+            return .json(Failure(detail: problem.detail), status: .badRequest, headers: problem.headers)
         default:
             return .json(Failure(detail: problem.detail), status: problem.status, headers: problem.headers)
         }
@@ -215,16 +311,6 @@ struct QualyticsRoutes: Sendable {
         if let days, !ServiceAccountService.allowedSecretLifetimes.contains(days) {
             throw Problem(.badRequest, "expires_in_days must be 30, 60, 90, 365 or null (never)", field: "expires_in_days")
         }
-        return .createSecret(for: account, NewClientSecret(name: name, expiresInDays: days, scopes: scimOnly ? [TesseraScope.scim] : nil))
-    }
-
-    private static func renderToken(_ outcome: DialectOutcome, _ call: DialectRequest) throws -> Response {
-        guard case .secretCreated(let created, let account) = outcome else { throw Problem(.internalServerError, "unexpected outcome") }
-        let secret = created.secret
-        return .json(Token(
-            id: secret.id.uuidString.lowercased(), created: secret.createdAt, name: secret.name, active: secret.enabled,
-            expiration: secret.expiresAt, lastUsed: secret.lastUsedAt, scimEndpointsOnly: secret.scopes == [TesseraScope.scim],
-            bearerToken: created.clientSecret, clientID: account.clientID, user: Self.user(account, tenant: try call.resolvedTenant)
-        ))
+        return .createSecret(for: account, NewClientSecret(kind: .apiToken, name: name, expiresInDays: days, scopes: scimOnly ? [TesseraScope.scim] : nil))
     }
 }

@@ -3,42 +3,102 @@ import HTTPTypes
 import Hummingbird
 import TesseraCore
 
-/// Rezolve's service-account API: create a service account with no body, the tenant in
-/// `x-tenantid` (id or slug), answers in `{success, message, data|error, timestamp}`.
+/// Rezolve's service-account API under `/api/v1/admin/service-account`: create (no
+/// body), list, get, change permissions and delete, the tenant in `x-tenantid` (id or
+/// slug). Answers `{success, message, data, timestamp}`; errors
+/// `{success: false, error: {code, message, details}, timestamp}`, Rezolve's error
+/// envelope with the seed's error titles as `message`.
+///
+/// Rezolve's permissions are scopes: setting them gives the account the catalogue
+/// roles that grant exactly those scopes.
 struct RezolveRoutes: Sendable {
     let api: AdminAPI
     private var tessera: Tessera { api.tessera }
 
     /// Roles the dialect's accounts get: the example grants `api:read` and `api:write`.
     static let defaultRole = "editor"
+    static let base = "/api/v1/admin/service-account"
+    /// What a tenant the caller may not administer answers, whether it exists or not.
+    static let tenantRefusal = "the caller may not manage service accounts in this tenant"
 
     func register(on router: Router<TesseraRequestContext>) {
-        DialectPipeline(api: api).register(
-            DialectRoute(
-                method: .post, path: "/api/v1/admin/service-account/create", kind: .createAccount,
-                tenant: { call throws(Problem) in
-                    guard let reference = call.request.headers[.tenantID], !reference.isEmpty else {
-                        throw Problem(.badRequest, "the x-tenantid header is required")
-                    }
-                    return .reference(reference)
-                },
-                refusals: TenantRefusals(
-                    notFound: "the caller may not create service accounts in this tenant",
-                    forbidden: "the caller may not create service accounts in this tenant"
+        let pipeline = DialectPipeline(api: api)
+        func route(
+            _ method: HTTPRequest.Method, _ path: String, _ kind: DialectAction.Kind, message: String,
+            parse: @escaping @Sendable (DialectRequest) async throws -> DialectAction
+        ) {
+            pipeline.register(
+                DialectRoute(
+                    method: method, path: Self.base + path, kind: kind,
+                    tenant: { call throws(Problem) in
+                        guard let reference = call.request.headers[.tenantID], !reference.isEmpty else {
+                            throw Problem(.badRequest, "the x-tenantid header is required", field: "x-tenantid")
+                        }
+                        return .reference(reference)
+                    },
+                    refusals: TenantRefusals(notFound: Self.tenantRefusal, forbidden: Self.tenantRefusal),
+                    parse: parse,
+                    resourceID: { call in call.parameters.get("id") },
+                    render: { outcome, call in try render(outcome, call, message: message) },
+                    failure: { problem, _ in failure(problem) }
                 ),
-                parse: { _ in .createAccount(NewServiceAccount(roles: [Self.defaultRole])) },
-                render: { outcome, call in try render(outcome, call) },
-                failure: { problem, _ in failure(problem) }
-            ),
-            on: router
-        )
+                on: router
+            )
+        }
+        route(.post, "/create", .createAccount, message: "Service account created successfully") { _ in
+            .createAccount(NewServiceAccount(roles: [Self.defaultRole]))
+        }
+        route(.get, "/list", .listAccounts, message: "Service accounts retrieved successfully") { _ in
+            .listAccounts(ServiceAccountFilter(), after: nil, limit: AdminAPI.maximumPageSize)
+        }
+        route(.get, "/:id", .getAccount, message: "Service account retrieved successfully") { call in .getAccount(try Self.account(call)) }
+        route(.put, "/:id/permissions", .updateAccount, message: "Service account permissions updated successfully") { call in
+            let account = try Self.account(call)
+            var reader = try await call.body()
+            guard let permissions = try reader.stringArray("permissions") else {
+                throw Problem(.badRequest, "permissions is required: a list of permission names", field: "permissions")
+            }
+            try reader.finish()
+            return .setPermissions(account, Set(permissions))
+        }
+        route(.delete, "/:id", .deleteAccount, message: "Service account deleted successfully") { call in .deleteAccount(try Self.account(call)) }
     }
 
+    /// The `sa-<uuid>` (or any other face of an account id) in the path.
+    private static func account(_ call: DialectRequest) throws(Problem) -> AccountReference {
+        guard let text = call.parameters.get("id"), let reference = AccountReference(text) else {
+            throw Problem(.notFound, "service account not found")
+        }
+        return reference
+    }
+
+    /// The envelope; `data` is always present (`null` after a delete).
     private struct Envelope<Payload: Encodable>: Encodable {
-        let success: Bool
+        let success = true
         let message: String
         let data: Payload?
-        let error: String?
+        let timestamp: String
+
+        enum CodingKeys: String, CodingKey { case success, message, data, timestamp }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(success, forKey: .success)
+            try container.encode(message, forKey: .message)
+            try container.encode(data, forKey: .data)
+            try container.encode(timestamp, forKey: .timestamp)
+        }
+    }
+
+    private struct Failure: Encodable {
+        struct Detail: Encodable {
+            let code: String
+            let message: String
+            let details: String
+        }
+
+        let success = false
+        let error: Detail
         let timestamp: String
     }
 
@@ -57,7 +117,8 @@ struct RezolveRoutes: Sendable {
         let id: String
         let name: String
         let clientId: String
-        let clientSecret: String
+        /// Only in the create answer.
+        let clientSecret: String?
         let type = "service_account"
         let status: String
         let permissions: [String]
@@ -70,51 +131,69 @@ struct RezolveRoutes: Sendable {
         date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
     }
 
-    private func failure(_ status: HTTPResponse.Status, _ message: String, _ error: String, headers: HTTPFields = [:]) -> Response {
+    private func failure(_ status: HTTPResponse.Status, _ code: String, _ message: String, _ details: String, headers: HTTPFields = [:]) -> Response {
         .json(
-            Envelope<Account>(success: false, message: message, data: nil, error: error, timestamp: Self.timestamp(tessera.dependencies.now())),
+            Failure(error: .init(code: code, message: message, details: details), timestamp: Self.timestamp(tessera.dependencies.now())),
             status: status, headers: headers
         )
     }
 
-    /// The seed's statuses: 401, 403 (another tenant or an unknown one alike, so
-    /// tenants cannot be discovered), 409 for the limit, 500; a missing tenant
-    /// header 400, an unavailable store 503.
+    /// The seed's statuses and titles: 401, 403 (another tenant or an unknown one
+    /// alike, so tenants cannot be discovered), 404 for an account, 409 for the
+    /// limit, 500; 400 for a missing tenant header or a bad body, 503 for an
+    /// unavailable store.
     private func failure(_ problem: Problem) -> Response {
         switch problem.status {
         case .unauthorized:
-            failure(.unauthorized, "Authentication failed", "Bearer token is missing, expired, or invalid", headers: [.wwwAuthenticate: AdminAuthentication.challenge])
-        case .badRequest:
-            failure(.badRequest, "Missing tenant", problem.detail)
-        case .forbidden, .notFound:
-            failure(.forbidden, "Insufficient permissions", problem.detail)
+            failure(.unauthorized, "UNAUTHORIZED", "Authentication failed", "Bearer token is missing, expired, or invalid",
+                    headers: [.wwwAuthenticate: AdminAuthentication.challenge])
+        case .badRequest, .unsupportedMediaType, .contentTooLarge, .unprocessableContent:
+            failure(.badRequest, "VALIDATION_ERROR", "Invalid request", problem.detail)
+        case .forbidden:
+            failure(.forbidden, "FORBIDDEN", "Insufficient permissions", problem.detail)
+        case .notFound where problem.detail == Self.tenantRefusal:
+            failure(.forbidden, "FORBIDDEN", "Insufficient permissions", problem.detail)
+        case .notFound:
+            failure(.notFound, "SERVICE_ACCOUNT_NOT_FOUND", "Service account not found", problem.detail)
         case .conflict:
-            failure(.conflict, "Limit reached", problem.detail)
+            failure(.conflict, "CONFLICT", "Limit reached", problem.detail)
         case .serviceUnavailable:
-            failure(.serviceUnavailable, "Service unavailable", problem.detail, headers: [.retryAfter: "1"])
+            failure(.serviceUnavailable, "SERVICE_UNAVAILABLE", "Service unavailable", problem.detail, headers: [.retryAfter: "1"])
         default:
-            failure(.internalServerError, "Server error", "unexpected server-side error")
+            failure(.internalServerError, "INTERNAL_ERROR", "Server error", "unexpected server-side error")
         }
     }
 
-    private func render(_ outcome: DialectOutcome, _ call: DialectRequest) throws -> Response {
-        guard case .accountCreated(let created, let permissions, let creator, let creatorTenant) = outcome, let principal = call.principal else {
+    private func render(_ outcome: DialectOutcome, _ call: DialectRequest, message: String) throws -> Response {
+        let tenant = try call.resolvedTenant
+        let now = Self.timestamp(tessera.dependencies.now())
+        func person(_ id: String, _ creator: ServiceAccount?) -> Account.Person {
+            let name = creator?.name ?? id
+            return .init(id: id, name: name, email: ServiceAccountEmail.of(name: name, tenantSlug: tenant.slug))
+        }
+        func account(_ described: DescribedAccount, secret: String? = nil) -> Account {
+            let account = described.account
+            return Account(
+                id: "sa-" + account.id.lowercased, name: account.name, clientId: account.clientID, clientSecret: secret,
+                status: account.status.rawValue, permissions: described.permissions.sorted(),
+                createdAt: Self.timestamp(account.createdAt), createdBy: person(account.createdBy ?? "", described.creator),
+                tenant: .init(id: tenant.id.lowercased, name: tenant.name)
+            )
+        }
+        switch outcome {
+        case .accountCreated(let created, let permissions, let creator, _):
+            // `createdBy` is the caller, as the account records it.
+            let body = account(DescribedAccount(account: created.account, permissions: permissions, creator: creator), secret: created.clientSecret)
+            return .json(Envelope(message: message, data: body, timestamp: now))
+        case .accounts(let items, _):
+            return .json(Envelope(message: message, data: items.map { account($0) }, timestamp: now))
+        case .account(let described):
+            return .json(Envelope(message: message, data: account(described), timestamp: now))
+        case .accountDeleted:
+            return .json(Envelope<Account>(message: message, data: nil, timestamp: now))
+        default:
             throw Problem(.internalServerError, "unexpected outcome")
         }
-        let tenant = try call.resolvedTenant
-        let creatorName = creator?.name ?? principal.clientID
-        let account = Account(
-            id: "sa-" + created.account.id.uuidString.lowercased(), name: created.account.name, clientId: created.account.clientID,
-            clientSecret: created.clientSecret, status: created.account.status.rawValue,
-            permissions: permissions.sorted(), createdAt: Self.timestamp(created.account.createdAt),
-            createdBy: .init(
-                id: principal.accountID.uuidString.lowercased(), name: creatorName,
-                email: ServiceAccountEmail.of(name: creatorName, tenantSlug: creatorTenant?.slug ?? "tessera")
-            ),
-            tenant: .init(id: tenant.id.uuidString.lowercased(), name: tenant.name)
-        )
-        return .json(Envelope(success: true, message: "Service account created successfully", data: account, error: nil,
-                              timestamp: Self.timestamp(tessera.dependencies.now())))
     }
 }
 
