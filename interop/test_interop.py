@@ -306,7 +306,7 @@ def test_authlib_authenticates_with_private_key_jwt(server: Server):
     assert claims["scope"] == "api:read api:write"
 
     # Authlib's defaults: an assertion that lives an hour, within the hour Tessera accepts
-    # (README "private_key_jwt", `--max-assertion-lifetime`).
+    # (docs/admin-api.md "private_key_jwt", `--max-assertion-lifetime`).
     sent: list[requests.PreparedRequest] = []
     defaults = OAuth2Session(
         account["client_id"], private_key,

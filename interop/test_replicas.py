@@ -29,7 +29,7 @@ from conftest import BIN, ROOT, Server, eventually, service_missing, start_serve
 POSTGRES_URL = os.environ.get("TESSERA_TEST_POSTGRES_URL")
 POSTGRES_DIR = os.environ.get("TESSERA_TEST_POSTGRES_DIR")
 TEST_POSTGRES = os.path.join(ROOT, "scripts", "test-postgres")
-# How long a change on one replica may take to show on the other here (the README's
+# How long a change on one replica may take to show on the other here (docs/operations.md's
 # "within a second", plus round trips on a loaded 2-core machine).
 PROPAGATION = 5.0
 
@@ -194,7 +194,7 @@ def test_a_replica_with_another_master_key_refuses_to_start(replicas):
     env = {k: v for k, v in os.environ.items() if not k.startswith("TESSERA_")} | other
     result = subprocess.run([BIN, "serve", "--port", "0"], env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 1, result.stderr
-    # The last log line, after its timestamp, in the README's words. (Warnings from the
+    # The last log line, after its timestamp, in docs/operations.md's words. (Warnings from the
     # PostgreSQL client may come before it on a busy machine.)
     assert re.fullmatch(
         r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ critical tessera: error=a stored key cannot be decrypted with this master key "
@@ -235,7 +235,7 @@ def postgres(command: str, directory: str) -> None:
     assert done.returncode == 0, f"scripts/test-postgres {command} failed: {done.stdout}{done.stderr}"
 
 
-# What an admin write answers while the store is unreachable (README "Outages").
+# What an admin write answers while the store is unreachable (docs/operations.md "Outages").
 STORE_UNAVAILABLE = {"type": "about:blank", "title": "Service Unavailable", "status": 503, "detail": "the store is unavailable"}
 
 

@@ -7,7 +7,7 @@ import TesseraPostgres
 import TesseraSQLite
 import TesseraServer
 
-/// Options shared by every command that opens the store (the README's options table). Each falls
+/// Options shared by every command that opens the store (the options table in docs/operations.md). Each falls
 /// back to its environment variable, then to the default.
 struct StoreOptions: ParsableArguments {
     @Option(name: .customLong("database-url"), help: "sqlite:PATH or postgres://… (env TESSERA_DATABASE_URL; default sqlite:data/tessera.sqlite).")

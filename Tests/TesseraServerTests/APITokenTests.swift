@@ -5,7 +5,7 @@ import Testing
 import TesseraCore
 @testable import TesseraServer
 
-/// API tokens as the README's "API tokens" section describes them: made and managed
+/// API tokens as docs/admin-api.md ("API tokens") describes them: made and managed
 /// under `…/service-accounts/{id}/api-tokens`, presented as they are (Bearer) to the
 /// admin API, answered by introspection, and never a client secret.
 @Suite struct APITokenTests {

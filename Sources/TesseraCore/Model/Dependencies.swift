@@ -1,6 +1,6 @@
 import Foundation
 
-/// Clock and randomness, injected so tests control them (docs/design.md §1).
+/// Clock and randomness, injected so tests control them (docs/ARCHITECTURE.md §1).
 public struct Dependencies: Sendable {
     public var now: @Sendable () -> Date
     public var randomBytes: @Sendable (Int) -> [UInt8]

@@ -25,7 +25,7 @@ public enum TesseraScope {
 }
 
 extension Role {
-    /// The catalogue every tenant starts with (docs/design.md §4): the seed APIs' role names (owner, admin, manager, editor, analyst, member, consumer) plus `super_admin`.
+    /// The catalogue every tenant starts with (docs/ARCHITECTURE.md §4): the seed APIs' role names (owner, admin, manager, editor, analyst, member, consumer) plus `super_admin`.
     ///
     /// | role | scopes |
     /// |---|---|

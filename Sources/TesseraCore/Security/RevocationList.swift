@@ -2,7 +2,7 @@ import Foundation
 import Synchronization
 
 /// The denylist of revoked tokens held in memory, in front of a store that only
-/// this process writes (the embedded SQLite, docs/design.md §1). Every revocation passes
+/// this process writes (the embedded SQLite, docs/ARCHITECTURE.md §1). Every revocation passes
 /// through here, so the copy is exact and introspection answers without a read;
 /// the store stays the record, and a restart loads the copy from it.
 ///

@@ -2,10 +2,10 @@ import Foundation
 
 /// The audit log of admin actions.
 public struct AuditLog: Sendable {
-    let storage: any Storage
+    let storage: any AuditStorage
     let dependencies: Dependencies
 
-    public init(storage: any Storage, dependencies: Dependencies) {
+    public init(storage: any AuditStorage, dependencies: Dependencies) {
         self.storage = storage
         self.dependencies = dependencies
     }

@@ -78,7 +78,7 @@ public final class ClientDirectory: Sendable {
         }
     }
 
-    private let storage: any Storage
+    private let storage: any TenantStorage & ServiceAccountStorage & ClientKeyStorage
     private let timeToLive: TimeInterval
     private let staleLimit: TimeInterval
     private let capacity: Int
@@ -86,7 +86,7 @@ public final class ClientDirectory: Sendable {
     private let hits = Counter(label: "tessera_client_cache_hits_total")
     private let loads = Counter(label: "tessera_client_cache_loads_total")
 
-    public init(storage: any Storage, timeToLive: TimeInterval = 30, staleLimit: TimeInterval = 300, capacity: Int = 200_000) {
+    public init(storage: any TenantStorage & ServiceAccountStorage & ClientKeyStorage, timeToLive: TimeInterval = 30, staleLimit: TimeInterval = 300, capacity: Int = 200_000) {
         self.storage = storage
         self.timeToLive = timeToLive
         self.staleLimit = staleLimit

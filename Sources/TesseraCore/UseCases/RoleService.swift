@@ -2,10 +2,10 @@ import Foundation
 
 /// A tenant's role catalogue.
 public struct RoleService: Sendable {
-    let storage: any Storage
+    let storage: any TenantStorage
     let clients: ClientDirectory
 
-    public init(storage: any Storage, clients: ClientDirectory) {
+    public init(storage: any TenantStorage, clients: ClientDirectory) {
         self.storage = storage
         self.clients = clients
     }

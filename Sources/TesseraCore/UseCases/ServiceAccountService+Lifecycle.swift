@@ -31,7 +31,7 @@ public struct ServiceAccountPatch: Sendable, Hashable {
     }
 }
 
-/// A new secret for an existing account (docs/design.md §4).
+/// A new secret for an existing account (docs/ARCHITECTURE.md §4).
 public struct NewClientSecret: Sendable, Hashable {
     public var kind: ClientSecret.Kind
     public var name: String

@@ -1,6 +1,6 @@
 import Foundation
 
-/// The fields a caller may give when creating a service account (docs/design.md §4).
+/// The fields a caller may give when creating a service account (docs/ARCHITECTURE.md §4).
 public struct NewServiceAccount: Sendable, Hashable {
     public var name: String?
     public var description: String?
@@ -71,11 +71,11 @@ public struct ServiceAccountService: Sendable {
     public static let maximumListCount = 50
     public static let maximumItemLength = 200
 
-    let storage: any Storage
+    let storage: any TenantStorage & ServiceAccountStorage & ClientKeyStorage
     let clients: ClientDirectory
     let dependencies: Dependencies
 
-    public init(storage: any Storage, clients: ClientDirectory, dependencies: Dependencies) {
+    public init(storage: any TenantStorage & ServiceAccountStorage & ClientKeyStorage, clients: ClientDirectory, dependencies: Dependencies) {
         self.storage = storage
         self.clients = clients
         self.dependencies = dependencies
@@ -154,7 +154,7 @@ public struct ServiceAccountService: Sendable {
         }
     }
 
-    /// `service-account-YYYYMMDDHHMMSS` in UTC (docs/design.md §4).
+    /// `service-account-YYYYMMDDHHMMSS` in UTC (docs/ARCHITECTURE.md §4).
     public static func generatedName(at date: Date) -> String {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: "UTC")!

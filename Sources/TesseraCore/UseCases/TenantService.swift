@@ -2,11 +2,11 @@ import Foundation
 
 /// Tenant use cases.
 public struct TenantService: Sendable {
-    let storage: any Storage
+    let storage: any TenantStorage
     let clients: ClientDirectory
     let dependencies: Dependencies
 
-    public init(storage: any Storage, clients: ClientDirectory, dependencies: Dependencies) {
+    public init(storage: any TenantStorage, clients: ClientDirectory, dependencies: Dependencies) {
         self.storage = storage
         self.clients = clients
         self.dependencies = dependencies

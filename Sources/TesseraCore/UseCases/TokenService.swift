@@ -13,7 +13,7 @@ public struct TokenService: Sendable {
         public let claims: AccessTokenClaims
     }
 
-    /// The default access-token lifetime in seconds (docs/design.md §3).
+    /// The default access-token lifetime in seconds (docs/ARCHITECTURE.md §3).
     public static let defaultLifetime = 3600
 
     public let issuer: String

@@ -75,7 +75,7 @@ extension AdminAPI {
         return (
             .json(
                 Representation.Secret(created.secret, value: created.clientSecret), status: .created,
-                headers: [.location: "/v1/tenants/\(call.tenant.slug)/service-accounts/\(accountID.lowercased)/\(Self.collection(kind))/\(id)"]
+                headers: [.location: "/v1/tenants/\(try call.tenant.slug)/service-accounts/\(accountID.lowercased)/\(Self.collection(kind))/\(id)"]
             ),
             id
         )

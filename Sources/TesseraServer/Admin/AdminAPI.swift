@@ -3,7 +3,7 @@ import Hummingbird
 import TesseraCore
 import TesseraJOSE
 
-/// The native admin API under `/v1` (docs/design.md §5): authentication, tenant isolation,
+/// The native admin API under `/v1` (docs/ARCHITECTURE.md §5): authentication, tenant isolation,
 /// problem-details errors and the audit log in one place, and a handler per route.
 struct AdminAPI: Sendable {
     static let maximumBodySize = 64 * 1024
@@ -19,9 +19,18 @@ struct AdminAPI: Sendable {
         let request: Request
         let parameters: Parameters
         let principal: Principal
-        let tenant: Tenant!
+        /// Set for routes under `/v1/tenants/{tenant}`, once the caller may act in it.
+        let resolvedTenant: Tenant?
         let accounts: ServiceAccountService
         var caller: Caller { Caller(principal) }
+
+        /// The tenant the route acts in; only routes under `/v1/tenants/{tenant}` have one.
+        var tenant: Tenant {
+            get throws(Problem) {
+                guard let resolvedTenant else { throw Problem(.internalServerError, "this route acts in no tenant") }
+                return resolvedTenant
+            }
+        }
 
         func parameter(_ name: String) throws(Problem) -> String {
             guard let value = parameters.get(name) else { throw Problem.notFound() }
@@ -121,7 +130,7 @@ struct AdminAPI: Sendable {
             case .anyone:
                 break
             }
-            let call = Call(request: request, parameters: context.parameters, principal: principal, tenant: tenant, accounts: tessera.accounts)
+            let call = Call(request: request, parameters: context.parameters, principal: principal, resolvedTenant: tenant, accounts: tessera.accounts)
             let result = try await body(call)
             response = result.0
             resourceID = result.resourceID ?? resourceID
@@ -314,7 +323,7 @@ struct AdminAPI: Sendable {
         return (
             .json(
                 Representation.Account(created.account, clientSecret: created.clientSecret), status: .created,
-                headers: [.location: "/v1/tenants/\(call.tenant.slug)/service-accounts/\(id)"]
+                headers: [.location: "/v1/tenants/\(try call.tenant.slug)/service-accounts/\(id)"]
             ),
             id
         )
@@ -367,7 +376,7 @@ struct AdminAPI: Sendable {
         guard let scopes = try reader.stringArray("scopes") else { throw Problem(.badRequest, "scopes is required", field: "scopes") }
         try reader.finish()
         let role = try await tessera.roles.create(Role(name: name, scopes: scopes), in: call.tenant)
-        return (.json(Representation.RoleJSON(role), status: .created, headers: [.location: "/v1/tenants/\(call.tenant.slug)/roles/\(role.name)"]), role.name)
+        return (.json(Representation.RoleJSON(role), status: .created, headers: [.location: "/v1/tenants/\(try call.tenant.slug)/roles/\(role.name)"]), role.name)
     }
 
     func putRole(_ call: Call) async throws -> (Response, resourceID: String?) {

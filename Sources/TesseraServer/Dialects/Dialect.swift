@@ -1,7 +1,7 @@
 import Hummingbird
 
 /// A seed API served in its own wire format over the same core use cases
-/// (docs/design.md §5). Each lives in its own folder and can be switched off.
+/// (docs/ARCHITECTURE.md §5). Each lives in its own folder and can be switched off.
 public enum Dialect: String, CaseIterable, Sendable {
     /// Rezolve: `POST /api/v1/admin/service-account/create`.
     case rezolve

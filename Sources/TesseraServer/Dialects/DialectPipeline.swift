@@ -34,120 +34,6 @@ struct TenantRefusals: Sendable {
     var forbidden = "the access token lacks the scope \(TesseraScope.admin)"
 }
 
-/// What a dialect operation asks the core to do. The pipeline runs it through the
-/// use cases and writes its audit event; a dialect never calls either itself.
-enum DialectAction: Sendable {
-    case createAccount(NewServiceAccount)
-    case createSecret(for: AccountReference, NewClientSecret)
-    /// One page of the tenant's accounts; `after` is the last `number` seen.
-    case listAccounts(ServiceAccountFilter, after: Int64?, limit: Int)
-    /// A page by position (`offset`, `limit`) with the number of matching accounts,
-    /// for APIs that page by offset; `exactName` keeps only that name. Positions past
-    /// ``DialectPipeline/offsetWindow`` are not reached.
-    case listAccountsAt(ServiceAccountFilter, exactName: String?, offset: Int, limit: Int)
-    case getAccount(AccountReference)
-    case updateAccount(AccountReference, ServiceAccountPatch)
-    /// Gives the account the roles that grant exactly these scopes (``RoleService/roles(grantingExactly:in:field:)``).
-    case setPermissions(AccountReference, Set<String>)
-    /// Changes several accounts, each by the patch `change` computes from it as it is
-    /// (Mixpanel's project membership); all are found before any changes.
-    case updateEach([AccountReference], change: @Sendable (ServiceAccount) -> ServiceAccountPatch)
-    /// Deletes the account; with `refusingActiveAPITokens`, an account that still
-    /// holds an enabled, unexpired API token is refused instead, with 412 Precondition
-    /// Failed, which the dialect renders in its own terms.
-    case deleteAccount(AccountReference, refusingActiveAPITokens: Bool = false)
-    /// The account's credentials of one kind.
-    case listSecrets(AccountReference, ClientSecret.Kind)
-    case updateSecret(AccountReference, secret: UUID, ClientSecret.Kind, enabled: Bool)
-    case deleteSecret(AccountReference, secret: UUID, ClientSecret.Kind)
-
-    /// The kind of action, which a route declares before its request is read.
-    enum Kind: Sendable, Equatable {
-        case createAccount, createSecret(ClientSecret.Kind)
-        case listAccounts, getAccount, updateAccount, deleteAccount
-        case listSecrets, updateSecret(ClientSecret.Kind), deleteSecret(ClientSecret.Kind)
-
-        /// The audit event's action and resource type, the native API's for the same
-        /// change: one per kind, so no route can write a change without it. Reads
-        /// are not audited, as on the native API.
-        var audit: AdminAPI.Audit? {
-            switch self {
-            case .createAccount: AdminAPI.Audit(action: "service_account.create", resource: "service_account")
-            case .updateAccount: AdminAPI.Audit(action: "service_account.update", resource: "service_account")
-            case .deleteAccount: AdminAPI.Audit(action: "service_account.delete", resource: "service_account")
-            case .createSecret(let kind): Self.credential(kind, "create")
-            case .updateSecret(let kind): Self.credential(kind, "update")
-            case .deleteSecret(let kind): Self.credential(kind, "delete")
-            case .listAccounts, .getAccount, .listSecrets: nil
-            }
-        }
-
-        private static func credential(_ kind: ClientSecret.Kind, _ verb: String) -> AdminAPI.Audit {
-            let resource = kind == .apiToken ? "api_token" : "secret"
-            return AdminAPI.Audit(action: "\(resource).\(verb)", resource: resource)
-        }
-    }
-
-    var kind: Kind {
-        switch self {
-        case .createAccount: .createAccount
-        case .createSecret(_, let input): .createSecret(input.kind)
-        case .listAccounts, .listAccountsAt: .listAccounts
-        case .getAccount: .getAccount
-        case .updateAccount, .setPermissions, .updateEach: .updateAccount
-        case .deleteAccount: .deleteAccount
-        case .listSecrets: .listSecrets
-        case .updateSecret(_, _, let kind, _): .updateSecret(kind)
-        case .deleteSecret(_, _, let kind): .deleteSecret(kind)
-        }
-    }
-}
-
-/// An account with what dialects show beside it: the scopes its roles grant now,
-/// and the account that created it (when that is an account of the same tenant).
-struct DescribedAccount: Sendable {
-    let account: ServiceAccount
-    let permissions: Set<String>
-    let creator: ServiceAccount?
-    /// Its client secrets (not its API tokens), oldest first, with their latest use.
-    var secrets: [ClientSecret] = []
-    /// Its API tokens, oldest first, with their latest use.
-    var apiTokens: [ClientSecret] = []
-}
-
-/// What the core did, with what a dialect's answer shows beside it.
-enum DialectOutcome: Sendable {
-    /// A new account with its first secret; `permissions` are the scopes its roles
-    /// grant, `creator` the calling account and `creatorTenant` that account's tenant.
-    case accountCreated(CreatedServiceAccount, permissions: Set<String>, creator: ServiceAccount?, creatorTenant: Tenant?)
-    case secretCreated(CreatedClientSecret, account: ServiceAccount)
-    /// One page of accounts; `nextCursor` is the last `number` on it when more follow.
-    case accounts([DescribedAccount], nextCursor: Int64?)
-    /// A page by position, with the number of accounts that match in all.
-    case accountsAt([DescribedAccount], total: Int)
-    /// One account, read or changed.
-    case account(DescribedAccount)
-    case accountDeleted(ServiceAccount)
-    case accountsUpdated([ServiceAccount])
-    case secrets([ClientSecret], account: ServiceAccount)
-    case secretUpdated(ClientSecret, account: ServiceAccount)
-    case secretDeleted(UUID, account: ServiceAccount)
-
-    /// The resources the audit events name, one event each (none: one event without).
-    var resourceIDs: [String] {
-        switch self {
-        case .accountCreated(let created, _, _, _): [created.account.id.lowercased]
-        case .secretCreated(let created, _): [created.secret.id.lowercased]
-        case .account(let described): [described.account.id.lowercased]
-        case .accountDeleted(let account): [account.id.lowercased]
-        case .accountsUpdated(let accounts): accounts.map(\.id.lowercased)
-        case .secretUpdated(let secret, _): [secret.id.lowercased]
-        case .secretDeleted(let id, _): [id.lowercased]
-        case .accounts, .accountsAt, .secrets: []
-        }
-    }
-}
-
 /// A dialect request as it passes through the pipeline: what the dialect reads,
 /// and what the pipeline found out so far.
 struct DialectRequest: Sendable {
@@ -161,6 +47,13 @@ struct DialectRequest: Sendable {
     /// The JSON body as a reader (one of `mediaTypes`, at most 64 KiB, one object).
     func body(accepting mediaTypes: Set<String> = ["application/json"]) async throws -> JSONObjectReader {
         try await JSONBody.read(request, accepting: mediaTypes)
+    }
+
+    /// The account a path parameter names, in any face of its id
+    /// (``AccountReference``); anything else is a 404 saying `notFound`.
+    func account(_ parameter: String = "id", notFound: String = "service account not found") throws(Problem) -> AccountReference {
+        guard let text = parameters.get(parameter), let reference = AccountReference(text) else { throw Problem(.notFound, notFound) }
+        return reference
     }
 
     /// The tenant, once resolved (the parse and render steps run after it).
@@ -200,6 +93,47 @@ struct DialectRoute: Sendable {
     var render: @Sendable (DialectOutcome, DialectRequest) throws -> Response
     /// Every error, in the dialect's own shape and statuses.
     var failure: @Sendable (Problem, DialectRequest) -> Response
+}
+
+/// What every route of one dialect shares: how its callers authenticate, where its
+/// tenant comes from, how refusals and domain errors read, what a refused change is
+/// recorded under, and its error shape.
+struct DialectSurface: Sendable {
+    var credentials: DialectCredentials = .bearer
+    var precheck: @Sendable (DialectRequest) throws(Problem) -> Void = { _ throws(Problem) in }
+    var tenant: @Sendable (DialectRequest) throws(Problem) -> TenantLocator
+    var refusals = TenantRefusals()
+    var domainError: @Sendable (DomainError, DialectAction) -> Problem = { error, _ in Problem(error) }
+    /// By default the `{id}` path parameter.
+    var resourceID: @Sendable (DialectRequest) -> String? = { call in call.parameters.get("id") }
+    var failure: @Sendable (Problem, DialectRequest) -> Response
+}
+
+/// Registers one dialect's routes: each is the dialect's surface plus its own
+/// method, path, action, reading and rendering.
+struct DialectRoutes {
+    let pipeline: DialectPipeline
+    let surface: DialectSurface
+    let router: Router<TesseraRequestContext>
+    /// Put in front of every path.
+    var prefix = ""
+
+    func on(
+        _ method: HTTPRequest.Method, _ path: String, _ kind: DialectAction.Kind,
+        tenant: (@Sendable (DialectRequest) throws(Problem) -> TenantLocator)? = nil,
+        parse: @escaping @Sendable (DialectRequest) async throws -> DialectAction,
+        domainError: (@Sendable (DomainError, DialectAction) -> Problem)? = nil,
+        render: @escaping @Sendable (DialectOutcome, DialectRequest) throws -> Response
+    ) {
+        pipeline.register(
+            DialectRoute(
+                method: method, path: prefix + path, kind: kind, credentials: surface.credentials, precheck: surface.precheck,
+                tenant: tenant ?? surface.tenant, refusals: surface.refusals, parse: parse, domainError: domainError ?? surface.domainError,
+                resourceID: surface.resourceID, render: render, failure: surface.failure
+            ),
+            on: router
+        )
+    }
 }
 
 /// Runs ``DialectRoute``s over the admin API's authentication, use cases and audit log.

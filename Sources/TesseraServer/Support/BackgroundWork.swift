@@ -5,7 +5,7 @@ import TesseraCore
 
 /// Long-lived work beside the HTTP server: batched `last_used_at` writes every
 /// few seconds, key-ring maintenance every 10 s (so a key change made by another
-/// process is picked up, docs/design.md §3), a purge of expired revocations and used
+/// process is picked up, docs/ARCHITECTURE.md §3), a purge of expired revocations and used
 /// client-assertion ids every minute, and, on a store shared by replicas, the
 /// change feed that keeps the caches coherent within a second.
 struct BackgroundWork: Service {

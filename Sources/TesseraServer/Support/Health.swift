@@ -1,7 +1,7 @@
 import Hummingbird
 import TesseraCore
 
-/// `GET /health/alive` and `GET /health/ready` (docs/design.md §3).
+/// `GET /health/alive` and `GET /health/ready` (docs/ARCHITECTURE.md §3).
 struct Health: Sendable {
     let tessera: Tessera
 

@@ -30,43 +30,31 @@ struct CtrlHubRoutes: Sendable {
     static let maximumPageSize = 100
 
     func register(on router: Router<TesseraRequestContext>) {
-        let pipeline = DialectPipeline(api: api)
-        func route(
-            _ method: HTTPRequest.Method, _ path: String, _ kind: DialectAction.Kind,
-            parse: @escaping @Sendable (DialectRequest) async throws -> DialectAction,
-            render: @escaping @Sendable (DialectOutcome, DialectRequest) throws -> Response
-        ) {
-            pipeline.register(
-                DialectRoute(
-                    method: method, path: Self.collection + path, kind: kind, credentials: Self.credentials,
-                    tenant: { call throws(Problem) in
-                        // The organisation's UUID, or (beside the seed) its slug; anything else is malformed.
-                        guard let reference = call.parameters.get("org"), UUID(uuidString: reference) != nil || Tenant.isValidSlug(reference) else {
-                            throw Problem(.badRequest, "org_id must be the organisation's UUID", field: Self.orgParameter)
-                        }
-                        return .reference(reference)
-                    },
-                    refusals: TenantRefusals(notFound: Self.refusal, forbidden: Self.refusal),
-                    parse: parse,
-                    domainError: { error, _ in
-                        var problem = Problem(error)
-                        problem.field = problem.field.map { "data/attributes/" + $0 }
-                        return problem
-                    },
-                    resourceID: { call in call.parameters.get("key") ?? call.parameters.get("id") },
-                    render: render,
-                    failure: { problem, _ in Self.failure(problem) }
-                ),
-                on: router
-            )
-        }
-
-        route(.post, "", .createAccount, parse: { call in try await Self.parse(call) }, render: { outcome, call in
+        let surface = DialectSurface(
+            credentials: Self.credentials,
+            tenant: { call throws(Problem) in
+                // The organisation's UUID, or (beside the seed) its slug; anything else is malformed.
+                guard let reference = call.parameters.get("org"), UUID(uuidString: reference) != nil || Tenant.isValidSlug(reference) else {
+                    throw Problem(.badRequest, "org_id must be the organisation's UUID", field: Self.orgParameter)
+                }
+                return .reference(reference)
+            },
+            refusals: TenantRefusals(notFound: Self.refusal, forbidden: Self.refusal),
+            domainError: { error, _ in
+                var problem = Problem(error)
+                problem.field = problem.field.map { "data/attributes/" + $0 }
+                return problem
+            },
+            resourceID: { call in call.parameters.get("key") ?? call.parameters.get("id") },
+            failure: { problem, _ in Self.failure(problem) }
+        )
+        let routes = DialectRoutes(pipeline: DialectPipeline(api: api), surface: surface, router: router, prefix: Self.collection)
+        routes.on(.post, "", .createAccount, parse: { call in try await Self.parse(call) }, render: { outcome, call in
             guard case .accountCreated(let created, let permissions, let creator, _) = outcome else { throw Problem(.internalServerError, "unexpected outcome") }
             let described = DescribedAccount(account: created.account, permissions: permissions, creator: creator, secrets: created.secret.map { [$0] } ?? [])
             return Self.document(Document(data: try Self.resource(described, call, secret: created.clientSecret)))
         })
-        route(.get, "", .listAccounts, parse: { call in
+        routes.on(.get, "", .listAccounts, parse: { call in
             let query = try QueryParameters(call.request)
             let (limit, offset) = try Self.paging(query)
             return .listAccountsAt(ServiceAccountFilter(), exactName: query["filter[name]"], offset: offset, limit: limit)
@@ -92,15 +80,15 @@ struct CtrlHubRoutes: Sendable {
                 links: .init(current: link(offset), next: next.map(link), previous: previous.map(link))
             ))
         })
-        route(.get, "/:id", .getAccount, parse: { call in .getAccount(try Self.reference(call)) }, render: { outcome, call in
+        routes.on(.get, "/:id", .getAccount, parse: { call in .getAccount(try call.account()) }, render: { outcome, call in
             guard case .account(let described) = outcome else { throw Problem(.internalServerError, "unexpected outcome") }
             return Self.document(Document(data: try Self.resource(described, call)))
         })
-        route(.delete, "/:id", .deleteAccount, parse: { call in .deleteAccount(try Self.reference(call)) }, render: { _, _ in
+        routes.on(.delete, "/:id", .deleteAccount, parse: { call in .deleteAccount(try call.account()) }, render: { _, _ in
             Response(status: .noContent)
         })
-        route(.post, "/:id/keys", .createSecret(.clientSecret), parse: { call in
-            let reference = try Self.reference(call)
+        routes.on(.post, "/:id/keys", .createSecret(.clientSecret), parse: { call in
+            let reference = try call.account()
             var document = try await call.body(accepting: [Self.mediaType, "application/json"])
             let valid = try document.object("data") { data throws(Problem) -> Bool in
                 guard let type = try data.string("type") else { throw Problem(.badRequest, "type is required", field: "type") }
@@ -121,8 +109,8 @@ struct CtrlHubRoutes: Sendable {
             guard case .secretCreated(let created, let account) = outcome else { throw Problem(.internalServerError, "unexpected outcome") }
             return Self.document(KeyDocument(data: .init(created.secret, account: account, secret: created.clientSecret)))
         })
-        route(.patch, "/:id/keys/:key", .updateSecret(.clientSecret), parse: { call in
-            let reference = try Self.reference(call)
+        routes.on(.patch, "/:id/keys/:key", .updateSecret(.clientSecret), parse: { call in
+            let reference = try call.account()
             let key = try Self.key(call)
             var document = try await call.body(accepting: [Self.mediaType, "application/json"])
             let enabled = try document.object("data") { data throws(Problem) -> Bool in
@@ -149,16 +137,9 @@ struct CtrlHubRoutes: Sendable {
             guard case .secretUpdated(let secret, let account) = outcome else { throw Problem(.internalServerError, "unexpected outcome") }
             return Self.document(KeyDocument(data: .init(secret, account: account)))
         })
-        route(.delete, "/:id/keys/:key", .deleteSecret(.clientSecret), parse: { call in
-            .deleteSecret(try Self.reference(call), secret: try Self.key(call), .clientSecret)
+        routes.on(.delete, "/:id/keys/:key", .deleteSecret(.clientSecret), parse: { call in
+            .deleteSecret(try call.account(), secret: try Self.key(call), .clientSecret)
         }, render: { _, _ in Response(status: .noContent) })
-    }
-
-    private static func reference(_ call: DialectRequest) throws(Problem) -> AccountReference {
-        guard let text = call.parameters.get("id"), let reference = AccountReference(text) else {
-            throw Problem(.notFound, "service account not found")
-        }
-        return reference
     }
 
     private static func key(_ call: DialectRequest) throws(Problem) -> UUID {

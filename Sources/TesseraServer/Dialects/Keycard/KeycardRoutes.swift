@@ -18,35 +18,31 @@ struct KeycardRoutes: Sendable {
     static let maximumPageSize = 100
 
     func register(on router: Router<TesseraRequestContext>) {
-        let pipeline = DialectPipeline(api: api)
+        let surface = DialectSurface(
+            precheck: { call throws(Problem) in
+                _ = try QueryParameters(call.request)
+                if let given = call.request.headers[.clientRequestID], UUID(uuidString: given) == nil {
+                    throw Problem(.badRequest, "X-Client-Request-ID must be a UUID", field: "X-Client-Request-ID")
+                }
+            },
+            tenant: { call throws(Problem) in
+                guard let organization = call.parameters.get("organization"), (1...255).contains(organization.count) else {
+                    throw Problem(.badRequest, "organization_id must be 1–255 characters", field: "organization_id")
+                }
+                return .reference(organization)
+            },
+            refusals: TenantRefusals(notFound: "organization not found", forbidden: "managing service accounts requires an administrator"),
+            resourceID: { call in call.parameters.get("credential") ?? call.parameters.get("id") },
+            failure: { problem, call in Self.echoingRequestID(Self.failure(problem), call) }
+        )
+        let routes = DialectRoutes(pipeline: DialectPipeline(api: api), surface: surface, router: router, prefix: Self.base)
+        // Every answer echoes a valid X-Client-Request-ID.
         func route(
             _ method: HTTPRequest.Method, _ path: String, _ kind: DialectAction.Kind,
             parse: @escaping @Sendable (DialectRequest) async throws -> DialectAction,
             render: @escaping @Sendable (DialectOutcome, DialectRequest) throws -> Response
         ) {
-            pipeline.register(
-                DialectRoute(
-                    method: method, path: Self.base + path, kind: kind,
-                    precheck: { call throws(Problem) in
-                        _ = try QueryParameters(call.request)
-                        if let given = call.request.headers[.clientRequestID], UUID(uuidString: given) == nil {
-                            throw Problem(.badRequest, "X-Client-Request-ID must be a UUID", field: "X-Client-Request-ID")
-                        }
-                    },
-                    tenant: { call throws(Problem) in
-                        guard let organization = call.parameters.get("organization"), (1...255).contains(organization.count) else {
-                            throw Problem(.badRequest, "organization_id must be 1–255 characters", field: "organization_id")
-                        }
-                        return .reference(organization)
-                    },
-                    refusals: TenantRefusals(notFound: "organization not found", forbidden: "managing service accounts requires an administrator"),
-                    parse: parse,
-                    resourceID: { call in call.parameters.get("credential") ?? call.parameters.get("id") },
-                    render: { outcome, call in Self.echoingRequestID(try render(outcome, call), call) },
-                    failure: { problem, call in Self.echoingRequestID(Self.failure(problem), call) }
-                ),
-                on: router
-            )
+            routes.on(method, path, kind, parse: parse, render: { outcome, call in Self.echoingRequestID(try render(outcome, call), call) })
         }
 
         route(.post, "", .createAccount, parse: { call in
@@ -101,12 +97,12 @@ struct KeycardRoutes: Sendable {
                 items: try items.map { try Self.account($0, call) }, pageInfo: pageInfo, permissions: try Self.permissions(call)
             ))
         })
-        route(.get, "/:id", .getAccount, parse: { call in .getAccount(try Self.reference(call)) }, render: { outcome, call in
+        route(.get, "/:id", .getAccount, parse: { call in .getAccount(try call.account()) }, render: { outcome, call in
             guard case .account(let described) = outcome else { throw Problem(.internalServerError, "unexpected outcome") }
             return .json(try Self.account(described, call))
         })
         route(.patch, "/:id", .updateAccount, parse: { call in
-            let reference = try Self.reference(call)
+            let reference = try call.account()
             var reader = try await call.body()
             let name = try reader.string("name")
             let description = try reader.string("description")
@@ -116,13 +112,13 @@ struct KeycardRoutes: Sendable {
             guard case .account(let described) = outcome else { throw Problem(.internalServerError, "unexpected outcome") }
             return .json(try Self.account(described, call))
         })
-        route(.delete, "/:id", .deleteAccount, parse: { call in .deleteAccount(try Self.reference(call)) }, render: { _, _ in
+        route(.delete, "/:id", .deleteAccount, parse: { call in .deleteAccount(try call.account()) }, render: { _, _ in
             Response(status: .noContent)
         })
 
         // Credentials: client secrets, their `client_id` the account's.
         route(.post, "/:id/credentials", .createSecret(.clientSecret), parse: { call in
-            let reference = try Self.reference(call)
+            let reference = try call.account()
             var reader = try await call.body()
             guard let name = try reader.string("name") else { throw Problem(.badRequest, "name is required", field: "name") }
             let description = try reader.string("description")
@@ -132,14 +128,14 @@ struct KeycardRoutes: Sendable {
             guard case .secretCreated(let created, let account) = outcome else { throw Problem(.internalServerError, "unexpected outcome") }
             return .json(Credential(created.secret, account: account, secret: created.clientSecret), status: .created)
         })
-        route(.get, "/:id/credentials", .listSecrets, parse: { call in .listSecrets(try Self.reference(call), .clientSecret) }, render: { outcome, _ in
+        route(.get, "/:id/credentials", .listSecrets, parse: { call in .listSecrets(try call.account(), .clientSecret) }, render: { outcome, _ in
             guard case .secrets(let secrets, let account) = outcome else { throw Problem(.internalServerError, "unexpected outcome") }
             let items = secrets.map { Credential($0, account: account) }
             return .json(CredentialPage(
                 items: items, pageInfo: PageInfo(hasNextPage: false, hasPreviousPage: false, startCursor: nil, endCursor: nil)
             ))
         })
-        route(.get, "/:id/credentials/:credential", .listSecrets, parse: { call in .listSecrets(try Self.reference(call), .clientSecret) }, render: { outcome, call in
+        route(.get, "/:id/credentials/:credential", .listSecrets, parse: { call in .listSecrets(try call.account(), .clientSecret) }, render: { outcome, call in
             guard case .secrets(let secrets, let account) = outcome else { throw Problem(.internalServerError, "unexpected outcome") }
             guard let id = Self.credential(call), let secret = secrets.first(where: { $0.id == id }) else {
                 throw Problem(.notFound, "credential not found")
@@ -147,18 +143,10 @@ struct KeycardRoutes: Sendable {
             return .json(Credential(secret, account: account))
         })
         route(.delete, "/:id/credentials/:credential", .deleteSecret(.clientSecret), parse: { call in
-            let reference = try Self.reference(call)
+            let reference = try call.account()
             guard let id = Self.credential(call) else { throw Problem(.notFound, "credential not found") }
             return .deleteSecret(reference, secret: id, .clientSecret)
         }, render: { _, _ in Response(status: .noContent) })
-    }
-
-    /// The account the `{id}` segment names (any face of its id; Keycard's is the 26-character one).
-    private static func reference(_ call: DialectRequest) throws(Problem) -> AccountReference {
-        guard let text = call.parameters.get("id"), let reference = AccountReference(text) else {
-            throw Problem(.notFound, "service account not found")
-        }
-        return reference
     }
 
     /// The credential the `{credential}` segment names: its 26-character id, as

@@ -26,54 +26,43 @@ struct MixpanelRoutes: Sendable {
     static let accounts = "/api/app/organizations/:organization/service-accounts"
 
     func register(on router: Router<TesseraRequestContext>) {
-        let pipeline = DialectPipeline(api: api)
-        let organization: @Sendable (DialectRequest) throws(Problem) -> TenantLocator = { call throws(Problem) in
-            guard let text = call.parameters.get("organization"), let number = Int(text) else {
-                throw Problem(.badRequest, "organizationId must be an integer")
-            }
-            return .number(number)
-        }
-        func route(
-            _ method: HTTPRequest.Method, _ path: String, _ kind: DialectAction.Kind,
-            tenant: @escaping @Sendable (DialectRequest) throws(Problem) -> TenantLocator = organization,
-            parse: @escaping @Sendable (DialectRequest) async throws -> DialectAction,
-            render: @escaping @Sendable (DialectOutcome, DialectRequest) throws -> Response
-        ) {
-            pipeline.register(
-                DialectRoute(
-                    method: method, path: path, kind: kind, credentials: .bearerOrBasic, tenant: tenant,
-                    refusals: TenantRefusals(notFound: "organization not found", forbidden: "managing service accounts requires the owner or admin role"),
-                    parse: parse, resourceID: { call in call.parameters.get("id") }, render: render,
-                    failure: { problem, _ in Self.failure(problem) }
-                ),
-                on: router
-            )
-        }
+        let surface = DialectSurface(
+            credentials: .bearerOrBasic,
+            tenant: { call throws(Problem) in
+                guard let text = call.parameters.get("organization"), let number = Int(text) else {
+                    throw Problem(.badRequest, "organizationId must be an integer")
+                }
+                return .number(number)
+            },
+            refusals: TenantRefusals(notFound: "organization not found", forbidden: "managing service accounts requires the owner or admin role"),
+            failure: { problem, _ in Self.failure(problem) }
+        )
+        let routes = DialectRoutes(pipeline: DialectPipeline(api: api), surface: surface, router: router)
 
-        route(.post, Self.accounts, .createAccount, parse: { call in try await Self.parse(call) }, render: { outcome, _ in
+        routes.on(.post, Self.accounts, .createAccount, parse: { call in try await Self.parse(call) }, render: { outcome, _ in
             guard case .accountCreated(let created, _, let creator, _) = outcome else { throw Problem(.internalServerError, "unexpected outcome") }
             let read = Read(created.account, creator: creator, token: created.clientSecret)
             return .json(Results(results: read), status: .created)
         })
-        route(.get, Self.accounts, .listAccounts, parse: { _ in .listAccounts(ServiceAccountFilter(), after: nil, limit: Self.listLimit) }, render: { outcome, _ in
+        routes.on(.get, Self.accounts, .listAccounts, parse: { _ in .listAccounts(ServiceAccountFilter(), after: nil, limit: Self.listLimit) }, render: { outcome, _ in
             guard case .accounts(let items, _) = outcome else { throw Problem(.internalServerError, "unexpected outcome") }
             return .json(Results(results: items.map { Read($0.account, creator: $0.creator) }))
         })
-        route(.get, Self.accounts + "/:id", .getAccount, parse: { call in .getAccount(try Self.reference(call)) }, render: { outcome, _ in
+        routes.on(.get, Self.accounts + "/:id", .getAccount, parse: { call in .getAccount(try call.account()) }, render: { outcome, _ in
             guard case .account(let described) = outcome else { throw Problem(.internalServerError, "unexpected outcome") }
             return .json(Read(described.account, creator: described.creator))
         })
-        route(.delete, Self.accounts + "/:id", .deleteAccount, parse: { call in .deleteAccount(try Self.reference(call)) }, render: { _, _ in
+        routes.on(.delete, Self.accounts + "/:id", .deleteAccount, parse: { call in .deleteAccount(try call.account()) }, render: { _, _ in
             .json(StatusOK())
         })
-        route(.post, Self.accounts + "/add-to-project", .updateAccount, parse: { call in try await Self.parseAddToProject(call) }, render: { _, _ in
+        routes.on(.post, Self.accounts + "/add-to-project", .updateAccount, parse: { call in try await Self.parseAddToProject(call) }, render: { _, _ in
             .json(StatusOK())
         })
-        route(.post, Self.accounts + "/remove-from-project", .updateAccount, parse: { call in try await Self.parseRemoveFromProject(call) }, render: { _, _ in
+        routes.on(.post, Self.accounts + "/remove-from-project", .updateAccount, parse: { call in try await Self.parseRemoveFromProject(call) }, render: { _, _ in
             .json(StatusOK())
         })
         // A project's members, in the caller's own organisation.
-        route(.get, "/api/app/projects/:project/service-accounts", .listAccounts, tenant: { _ throws(Problem) in .callers }, parse: { call in
+        routes.on(.get, "/api/app/projects/:project/service-accounts", .listAccounts, tenant: { _ throws(Problem) in .callers }, parse: { call in
             var filter = ServiceAccountFilter()
             filter.project = try Self.project(call.parameters.get("project"))
             return .listAccounts(filter, after: nil, limit: Self.listLimit)
@@ -85,13 +74,6 @@ struct MixpanelRoutes: Sendable {
                 return ProjectMember(read: Read(described.account, creator: described.creator), role: role)
             }))
         })
-    }
-
-    private static func reference(_ call: DialectRequest) throws(Problem) -> AccountReference {
-        guard let text = call.parameters.get("id"), let reference = AccountReference(text) else {
-            throw Problem(.notFound, "service account not found")
-        }
-        return reference
     }
 
     private static func project(_ text: String?) throws(Problem) -> String {

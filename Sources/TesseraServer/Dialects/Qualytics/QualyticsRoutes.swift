@@ -28,26 +28,15 @@ struct QualyticsRoutes: Sendable {
     static let maximumPageSize = 100
 
     func register(on router: Router<TesseraRequestContext>) {
-        let pipeline = DialectPipeline(api: api)
-        let refusals = TenantRefusals(notFound: "the access token is invalid or expired", forbidden: "only administrators may manage service users")
+        let surface = DialectSurface(
+            tenant: { _ throws(Problem) in .callers },
+            refusals: TenantRefusals(notFound: "the access token is invalid or expired", forbidden: "only administrators may manage service users"),
+            failure: { problem, _ in Self.failure(problem) }
+        )
         // `/api` is Qualytics' base path; the seed's reference writes the paths without it.
         for base in ["/api", ""] {
-            func route(
-                _ method: HTTPRequest.Method, _ path: String, _ kind: DialectAction.Kind,
-                parse: @escaping @Sendable (DialectRequest) async throws -> DialectAction,
-                domainError: @escaping @Sendable (DomainError, DialectAction) -> Problem = { error, _ in Problem(error) },
-                render: @escaping @Sendable (DialectOutcome, DialectRequest) throws -> Response
-            ) {
-                pipeline.register(
-                    DialectRoute(
-                        method: method, path: base + path, kind: kind, tenant: { _ throws(Problem) in .callers }, refusals: refusals,
-                        parse: parse, domainError: domainError, resourceID: { call in call.parameters.get("id") }, render: render,
-                        failure: { problem, _ in Self.failure(problem) }
-                    ),
-                    on: router
-                )
-            }
-            route(.post, "/users", .createAccount, parse: { call in try await Self.parseUser(call) }, domainError: { error, action in
+            let routes = DialectRoutes(pipeline: DialectPipeline(api: api), surface: surface, router: router, prefix: base)
+            routes.on(.post, "/users", .createAccount, parse: { call in try await Self.parseUser(call) }, domainError: { error, action in
                 guard case .createAccount(let input) = action else { return Problem(error) }
                 return switch error.kind {
                 case .conflict: Problem(.conflict, "a service user \(input.name ?? "") already exists")
@@ -61,7 +50,7 @@ struct QualyticsRoutes: Sendable {
             })
             // The users list: `page`, `size`; every user here is a service user, so
             // `type=Service` lists them all and another type none.
-            route(.get, "/users", .listAccounts, parse: { call in
+            routes.on(.get, "/users", .listAccounts, parse: { call in
                 let (page, size) = try Self.paging(try QueryParameters(call.request))
                 return .listAccountsAt(ServiceAccountFilter(), exactName: nil, offset: (page - 1) * size, limit: size)
             }, render: { outcome, call in
@@ -74,15 +63,15 @@ struct QualyticsRoutes: Sendable {
                     items: services ? items.map { Self.user($0.account, tenant: tenant) } : [], total: services ? total : 0, page: page, size: size
                 ))
             })
-            route(.get, "/users/:id", .getAccount, parse: { call in .getAccount(try Self.user(call)) }, render: { outcome, call in
+            routes.on(.get, "/users/:id", .getAccount, parse: { call in .getAccount(try call.account(notFound: "service user not found")) }, render: { outcome, call in
                 guard case .account(let described) = outcome else { throw Problem(.internalServerError, "unexpected outcome") }
                 return .json(Self.user(described.account, tenant: try call.resolvedTenant))
             })
             // Deactivating a service user: refused while it holds an active token.
-            route(.delete, "/users/:id", .deleteAccount, parse: { call in .deleteAccount(try Self.user(call), refusingActiveAPITokens: true) }, render: { _, _ in
+            routes.on(.delete, "/users/:id", .deleteAccount, parse: { call in .deleteAccount(try call.account(notFound: "service user not found"), refusingActiveAPITokens: true) }, render: { _, _ in
                 Response(status: .noContent)
             })
-            route(.post, "/user-tokens", .createSecret(.apiToken), parse: { call in try await Self.parseToken(call) }, domainError: { error, action in
+            routes.on(.post, "/user-tokens", .createSecret(.apiToken), parse: { call in try await Self.parseToken(call) }, domainError: { error, action in
                 guard case .createSecret(let reference, let input) = action else { return Problem(error) }
                 return switch (error.kind, reference) {
                 case (.conflict, _): Problem(.conflict, "a token named \"\(input.name)\" already exists for this service user")
@@ -94,7 +83,7 @@ struct QualyticsRoutes: Sendable {
                 return .json(Token(created.secret, user: Self.user(account, tenant: try call.resolvedTenant), bearer: created.clientSecret, clientID: account.clientID))
             })
             // Every service token of the organisation, never with its value.
-            route(.get, "/user-tokens/service", .listAccounts, parse: { _ in
+            routes.on(.get, "/user-tokens/service", .listAccounts, parse: { _ in
                 .listAccountsAt(ServiceAccountFilter(), exactName: nil, offset: 0, limit: DialectPipeline.offsetWindow)
             }, render: { outcome, call in
                 guard case .accountsAt(let items, _) = outcome else { throw Problem(.internalServerError, "unexpected outcome") }
@@ -104,7 +93,7 @@ struct QualyticsRoutes: Sendable {
                 })
             })
             // `{"revoke": true}` revokes a token at once (it stays listed, inactive).
-            route(.put, "/user-tokens/:id", .updateSecret(.apiToken), parse: { call in
+            routes.on(.put, "/user-tokens/:id", .updateSecret(.apiToken), parse: { call in
                 guard let id = call.parameters.get("id").flatMap(UUID.init(uuidString:)) else { throw Problem(.notFound, "token not found") }
                 var reader = try await call.body()
                 guard let revoke = try reader.bool("revoke") else { throw Problem(.badRequest, "revoke is required", field: "revoke") }
@@ -115,12 +104,6 @@ struct QualyticsRoutes: Sendable {
                 return .json(Token(secret, user: Self.user(account, tenant: try call.resolvedTenant)))
             })
         }
-    }
-
-    /// The service user the `{id}` segment names: its integer id or its `<name>@service` id.
-    private static func user(_ call: DialectRequest) throws(Problem) -> AccountReference {
-        guard let text = call.parameters.get("id"), let reference = AccountReference(text) else { throw Problem(.notFound, "service user not found") }
-        return reference
     }
 
     /// `page` (from 1, default 1) and `size` (1–100, default 50).

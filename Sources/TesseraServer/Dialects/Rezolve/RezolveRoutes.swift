@@ -22,38 +22,33 @@ struct RezolveRoutes: Sendable {
     static let tenantRefusal = "the caller may not manage service accounts in this tenant"
 
     func register(on router: Router<TesseraRequestContext>) {
-        let pipeline = DialectPipeline(api: api)
+        let surface = DialectSurface(
+            tenant: { call throws(Problem) in
+                guard let reference = call.request.headers[.tenantID], !reference.isEmpty else {
+                    throw Problem(.badRequest, "the x-tenantid header is required", field: "x-tenantid")
+                }
+                return .reference(reference)
+            },
+            refusals: TenantRefusals(notFound: Self.tenantRefusal, forbidden: Self.tenantRefusal),
+            failure: { problem, _ in failure(problem) }
+        )
+        let routes = DialectRoutes(pipeline: DialectPipeline(api: api), surface: surface, router: router, prefix: Self.base)
         func route(
             _ method: HTTPRequest.Method, _ path: String, _ kind: DialectAction.Kind, message: String,
             parse: @escaping @Sendable (DialectRequest) async throws -> DialectAction
         ) {
-            pipeline.register(
-                DialectRoute(
-                    method: method, path: Self.base + path, kind: kind,
-                    tenant: { call throws(Problem) in
-                        guard let reference = call.request.headers[.tenantID], !reference.isEmpty else {
-                            throw Problem(.badRequest, "the x-tenantid header is required", field: "x-tenantid")
-                        }
-                        return .reference(reference)
-                    },
-                    refusals: TenantRefusals(notFound: Self.tenantRefusal, forbidden: Self.tenantRefusal),
-                    parse: parse,
-                    resourceID: { call in call.parameters.get("id") },
-                    render: { outcome, call in try render(outcome, call, message: message) },
-                    failure: { problem, _ in failure(problem) }
-                ),
-                on: router
-            )
+            routes.on(method, path, kind, parse: parse, render: { outcome, call in try render(outcome, call, message: message) })
         }
         route(.post, "/create", .createAccount, message: "Service account created successfully") { _ in
             .createAccount(NewServiceAccount(roles: [Self.defaultRole]))
         }
         route(.get, "/list", .listAccounts, message: "Service accounts retrieved successfully") { _ in
-            .listAccounts(ServiceAccountFilter(), after: nil, limit: AdminAPI.maximumPageSize)
+            // Rezolve documents no paging: the list holds at most the first 10,000 accounts.
+            .listAccounts(ServiceAccountFilter(), after: nil, limit: DialectPipeline.offsetWindow)
         }
-        route(.get, "/:id", .getAccount, message: "Service account retrieved successfully") { call in .getAccount(try Self.account(call)) }
+        route(.get, "/:id", .getAccount, message: "Service account retrieved successfully") { call in .getAccount(try call.account()) }
         route(.put, "/:id/permissions", .updateAccount, message: "Service account permissions updated successfully") { call in
-            let account = try Self.account(call)
+            let account = try call.account()
             var reader = try await call.body()
             guard let permissions = try reader.stringArray("permissions") else {
                 throw Problem(.badRequest, "permissions is required: a list of permission names", field: "permissions")
@@ -61,15 +56,7 @@ struct RezolveRoutes: Sendable {
             try reader.finish()
             return .setPermissions(account, Set(permissions))
         }
-        route(.delete, "/:id", .deleteAccount, message: "Service account deleted successfully") { call in .deleteAccount(try Self.account(call)) }
-    }
-
-    /// The `sa-<uuid>` (or any other face of an account id) in the path.
-    private static func account(_ call: DialectRequest) throws(Problem) -> AccountReference {
-        guard let text = call.parameters.get("id"), let reference = AccountReference(text) else {
-            throw Problem(.notFound, "service account not found")
-        }
-        return reference
+        route(.delete, "/:id", .deleteAccount, message: "Service account deleted successfully") { call in .deleteAccount(try call.account()) }
     }
 
     /// The envelope; `data` is always present (`null` after a delete).

@@ -1,0 +1,239 @@
+/// The SQLite store's service accounts, their secrets and API tokens, credentials lookups and usage records.
+
+import Foundation
+import GRDB
+import TesseraCore
+
+extension SQLiteStorage {
+    // MARK: Service accounts
+
+    public func createServiceAccount(_ account: ServiceAccount, secret: ClientSecret?, limit: Int?) async throws -> ServiceAccount {
+        try await write { db in
+            if let limit {
+                let count = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM service_accounts WHERE tenant_id = ?", arguments: [account.tenantID.text]) ?? 0
+                if count >= limit { throw StoreError.limitReached("tenant holds \(count) of \(limit) service accounts") }
+            }
+            var stored = account
+            stored.number = try Int.fetchOne(db, sql: "SELECT COALESCE(MAX(number), 0) + 1 FROM service_accounts") ?? 1
+            try db.execute(
+                sql: """
+                    INSERT INTO service_accounts (id, tenant_id, number, client_id, name, description, roles, groups, projects,
+                        audiences, status, expires_at, token_lifetime, created_at, updated_at, created_by, last_used_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    stored.id.text, stored.tenantID.text, stored.number, stored.clientID, stored.name, stored.description,
+                    try JSONColumn.encode(stored.roles), try JSONColumn.encode(stored.groups), try JSONColumn.encode(stored.projects),
+                    try JSONColumn.encode(stored.audiences), stored.status.rawValue, stored.expiresAt?.timeIntervalSince1970,
+                    stored.tokenLifetime, stored.createdAt.timeIntervalSince1970, stored.updatedAt.timeIntervalSince1970,
+                    stored.createdBy, stored.lastUsedAt?.timeIntervalSince1970,
+                ]
+            )
+            if let secret { try Self.insert(secret, db: db) }
+            return stored
+        }
+    }
+
+    public func serviceAccount(id: UUID, tenantID: UUID) async throws -> ServiceAccount? {
+        try await read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM service_accounts WHERE id = ? AND tenant_id = ?", arguments: [id.text, tenantID.text])
+                .map(Self.account)
+        }
+    }
+
+    public func credentials(clientID: String) async throws -> (account: ServiceAccount, secrets: [ClientSecret])? {
+        try await read { db in
+            // Cached statements: the client cache's loads come through here.
+            let accountQuery = try db.cachedStatement(sql: "SELECT * FROM service_accounts WHERE client_id = ?")
+            guard let row = try Row.fetchOne(accountQuery, arguments: [clientID]) else {
+                return nil
+            }
+            let account = try Self.account(row)
+            let secretsQuery = try db.cachedStatement(sql: "SELECT * FROM client_secrets WHERE account_id = ? ORDER BY created_at")
+            let secrets = try Row.fetchAll(secretsQuery, arguments: [account.id.text]).map(Self.secret)
+            return (account, secrets)
+        }
+    }
+
+    public func clientID(ofSecret secretID: UUID) async throws -> String? {
+        try await read { db in
+            let query = try db.cachedStatement(
+                sql: "SELECT a.client_id FROM client_secrets s JOIN service_accounts a ON a.id = s.account_id WHERE s.id = ?"
+            )
+            return try String.fetchOne(query, arguments: [secretID.text])
+        }
+    }
+
+    public func clientID(ofAPITokenDigest digest: [UInt8]) async throws -> String? {
+        try await read { db in
+            let query = try db.cachedStatement(
+                sql: """
+                    SELECT a.client_id FROM client_secrets s JOIN service_accounts a ON a.id = s.account_id
+                    WHERE s.digest = ? AND s.kind = 'api_token'
+                    """
+            )
+            return try String.fetchOne(query, arguments: [Data(digest)])
+        }
+    }
+
+    public func countServiceAccounts(tenantID: UUID) async throws -> Int {
+        try await read { db in
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM service_accounts WHERE tenant_id = ?", arguments: [tenantID.text]) ?? 0
+        }
+    }
+
+    public func recordUsage(accounts: [UUID: Date], secrets: [UUID: Date]) async throws {
+        // A batch holds every client used since the last one (thousands at scale):
+        // each statement is prepared once and run per row.
+        try await write { db in
+            let account = try db.cachedStatement(sql: "UPDATE service_accounts SET last_used_at = MAX(COALESCE(last_used_at, 0), ?) WHERE id = ?")
+            for (id, date) in accounts {
+                try account.execute(arguments: [date.timeIntervalSince1970, id.text])
+            }
+            let secret = try db.cachedStatement(sql: "UPDATE client_secrets SET last_used_at = MAX(COALESCE(last_used_at, 0), ?) WHERE id = ?")
+            for (id, date) in secrets {
+                try secret.execute(arguments: [date.timeIntervalSince1970, id.text])
+            }
+        }
+    }
+
+    public func listServiceAccounts(
+        tenantID: UUID, filter: ServiceAccountFilter, afterNumber: Int?, limit: Int
+    ) async throws -> [ServiceAccount] {
+        try await read { db in
+            var sql = "SELECT * FROM service_accounts WHERE tenant_id = ? AND number > ?"
+            var arguments: StatementArguments = [tenantID.text, afterNumber ?? 0]
+            if let status = filter.status {
+                sql += " AND status = ?"
+                _ = arguments.append(contentsOf: [status.rawValue])
+            }
+            if let role = filter.role {
+                sql += " AND EXISTS (SELECT 1 FROM json_each(service_accounts.roles) WHERE value = ?)"
+                _ = arguments.append(contentsOf: [role])
+            }
+            if let group = filter.group {
+                sql += " AND EXISTS (SELECT 1 FROM json_each(service_accounts.groups) WHERE value = ?)"
+                _ = arguments.append(contentsOf: [group])
+            }
+            if let prefix = filter.namePrefix {
+                // substr comparison: exact, case-sensitive, and no LIKE wildcards to escape.
+                sql += " AND substr(name, 1, length(?)) = ?"
+                _ = arguments.append(contentsOf: [prefix, prefix])
+            }
+            if let project = filter.project {
+                sql += " AND EXISTS (SELECT 1 FROM json_each(service_accounts.projects) WHERE json_extract(value, '$.project') = ?)"
+                _ = arguments.append(contentsOf: [project])
+            }
+            if let before = filter.beforeNumber {
+                sql += " AND number < ? ORDER BY number DESC LIMIT ?"
+                _ = arguments.append(contentsOf: [before, limit])
+                return try Row.fetchAll(db, sql: sql, arguments: arguments).map(Self.account).reversed()
+            }
+            sql += " ORDER BY number LIMIT ?"
+            _ = arguments.append(contentsOf: [limit])
+            return try Row.fetchAll(db, sql: sql, arguments: arguments).map(Self.account)
+        }
+    }
+
+    public func updateServiceAccount(_ account: ServiceAccount) async throws {
+        try await write { db in
+            try db.execute(
+                sql: """
+                    UPDATE service_accounts SET name = ?, description = ?, roles = ?, groups = ?, projects = ?, audiences = ?,
+                        status = ?, expires_at = ?, token_lifetime = ?, updated_at = ?
+                    WHERE id = ? AND tenant_id = ?
+                    """,
+                arguments: [
+                    account.name, account.description, try JSONColumn.encode(account.roles), try JSONColumn.encode(account.groups),
+                    try JSONColumn.encode(account.projects), try JSONColumn.encode(account.audiences), account.status.rawValue,
+                    account.expiresAt?.timeIntervalSince1970, account.tokenLifetime, account.updatedAt.timeIntervalSince1970,
+                    account.id.text, account.tenantID.text,
+                ]
+            )
+            if db.changesCount == 0 { throw StoreError.notFound("service account not found") }
+        }
+    }
+
+    public func deleteServiceAccount(id: UUID, tenantID: UUID) async throws -> Bool {
+        try await write { db in
+            try db.execute(sql: "DELETE FROM service_accounts WHERE id = ? AND tenant_id = ?", arguments: [id.text, tenantID.text])
+            return db.changesCount > 0
+        }
+    }
+
+    public func secrets(accountID: UUID) async throws -> [ClientSecret] {
+        try await read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM client_secrets WHERE account_id = ? ORDER BY created_at, id", arguments: [accountID.text]
+            ).map(Self.secret)
+        }
+    }
+
+    public func createSecret(_ secret: ClientSecret, limit: Int) async throws {
+        try await write { db in
+            let count = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM client_secrets WHERE account_id = ?", arguments: [secret.accountID.text]) ?? 0
+            if count >= limit { throw StoreError.limitReached("the account holds \(count) of \(limit) secrets") }
+            try Self.insert(secret, db: db)
+        }
+    }
+
+    public func updateSecret(_ secret: ClientSecret) async throws {
+        try await write { db in
+            try db.execute(
+                sql: "UPDATE client_secrets SET enabled = ? WHERE id = ? AND account_id = ?",
+                arguments: [secret.enabled, secret.id.text, secret.accountID.text]
+            )
+            if db.changesCount == 0 { throw StoreError.notFound("secret not found") }
+        }
+    }
+
+    public func deleteSecret(id: UUID, accountID: UUID) async throws -> Bool {
+        try await write { db in
+            try db.execute(sql: "DELETE FROM client_secrets WHERE id = ? AND account_id = ?", arguments: [id.text, accountID.text])
+            return db.changesCount > 0
+        }
+    }
+
+    // MARK: Rows
+
+    private static func insert(_ secret: ClientSecret, db: Database) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO client_secrets (id, account_id, kind, name, description, hint, digest, scopes, enabled, created_at, expires_at, last_used_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                secret.id.text, secret.accountID.text, secret.kind.rawValue, secret.name, secret.description, secret.hint, Data(secret.digest),
+                try secret.scopes.map { try JSONColumn.encode($0) }, secret.enabled, secret.createdAt.timeIntervalSince1970,
+                secret.expiresAt?.timeIntervalSince1970, secret.lastUsedAt?.timeIntervalSince1970,
+            ]
+        )
+    }
+
+    private static func account(_ row: Row) throws -> ServiceAccount {
+        guard let status = ServiceAccount.Status(rawValue: row["status"]) else {
+            throw StoreError.unavailable("service_accounts row has an unknown status")
+        }
+        return ServiceAccount(
+            id: try uuid(row["id"]), tenantID: try uuid(row["tenant_id"]), number: row["number"], clientID: row["client_id"],
+            name: row["name"], description: row["description"], roles: try JSONColumn.strings(row["roles"]),
+            groups: try JSONColumn.strings(row["groups"]), projects: try JSONColumn.decode(row["projects"]),
+            audiences: try JSONColumn.strings(row["audiences"]), status: status,
+            expiresAt: (row["expires_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
+            tokenLifetime: row["token_lifetime"],
+            createdAt: Date(timeIntervalSince1970: row["created_at"]), updatedAt: Date(timeIntervalSince1970: row["updated_at"]),
+            createdBy: row["created_by"], lastUsedAt: (row["last_used_at"] as Double?).map(Date.init(timeIntervalSince1970:))
+        )
+    }
+
+    private static func secret(_ row: Row) throws -> ClientSecret {
+        guard let kind = ClientSecret.Kind(rawValue: row["kind"]) else { throw StoreError.unavailable("client_secrets row has an unknown kind") }
+        return ClientSecret(
+            id: try uuid(row["id"]), accountID: try uuid(row["account_id"]), kind: kind, name: row["name"], description: row["description"], hint: row["hint"],
+            digest: Array(row["digest"] as Data), scopes: try (row["scopes"] as String?).map(JSONColumn.strings),
+            enabled: row["enabled"], createdAt: Date(timeIntervalSince1970: row["created_at"]),
+            expiresAt: (row["expires_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
+            lastUsedAt: (row["last_used_at"] as Double?).map(Date.init(timeIntervalSince1970:))
+        )
+    }
+}
