@@ -61,10 +61,11 @@ public struct Tessera: Sendable {
     /// Records key changes in the audit log (they belong to no tenant).
     public func audit(_ changes: [KeyChange], actor: String) async {
         for change in changes where change.isChange {
-            try? await audit.record(AuditEvent(
-                tenantID: nil, actor: actor, action: change.action, resourceType: "signing_key", resourceID: change.kid,
-                outcome: .success, status: 200, requestID: nil, at: dependencies.now()
-            ))
+            try? await audit.record(
+                AuditEvent(
+                    tenantID: nil, actor: actor, action: change.action, resourceType: "signing_key", resourceID: change.kid,
+                    outcome: .success, status: 200, requestID: nil, at: dependencies.now()
+                ))
         }
     }
 

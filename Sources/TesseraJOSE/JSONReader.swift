@@ -88,9 +88,15 @@ public enum JSONValue: Sendable, Equatable {
                 guard depth < Self.maximumDepth else { throw fail() }
                 return .array(try array(depth: depth + 1))
             case UInt8(ascii: "\""): return .string(try string())
-            case UInt8(ascii: "t"): try expect("true"); return .bool(true)
-            case UInt8(ascii: "f"): try expect("false"); return .bool(false)
-            case UInt8(ascii: "n"): try expect("null"); return .null
+            case UInt8(ascii: "t"):
+                try expect("true")
+                return .bool(true)
+            case UInt8(ascii: "f"):
+                try expect("false")
+                return .bool(false)
+            case UInt8(ascii: "n"):
+                try expect("null")
+                return .null
             default: return .number(try number())
             }
         }
@@ -99,7 +105,10 @@ public enum JSONValue: Sendable, Equatable {
             index += 1
             var members: [String: JSONValue] = [:]
             skipWhitespace()
-            if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return members }
+            if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
+                index += 1
+                return members
+            }
             while true {
                 skipWhitespace()
                 guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw fail() }
@@ -113,7 +122,9 @@ public enum JSONValue: Sendable, Equatable {
                 guard index < bytes.count else { throw fail() }
                 switch bytes[index] {
                 case UInt8(ascii: ","): index += 1
-                case UInt8(ascii: "}"): index += 1; return members
+                case UInt8(ascii: "}"):
+                    index += 1
+                    return members
                 default: throw fail()
                 }
             }
@@ -123,14 +134,19 @@ public enum JSONValue: Sendable, Equatable {
             index += 1
             var values: [JSONValue] = []
             skipWhitespace()
-            if index < bytes.count, bytes[index] == UInt8(ascii: "]") { index += 1; return values }
+            if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
+                index += 1
+                return values
+            }
             while true {
                 values.append(try value(depth: depth))
                 skipWhitespace()
                 guard index < bytes.count else { throw fail() }
                 switch bytes[index] {
                 case UInt8(ascii: ","): index += 1
-                case UInt8(ascii: "]"): index += 1; return values
+                case UInt8(ascii: "]"):
+                    index += 1
+                    return values
                 default: throw fail()
                 }
             }
@@ -150,7 +166,11 @@ public enum JSONValue: Sendable, Equatable {
                 let byte = bytes[index]
                 guard byte >= 0x20 else { throw fail() }
                 index += 1
-                guard byte == UInt8(ascii: "\\") else { decoded.append(byte); guard index < bytes.count else { throw fail() }; continue }
+                guard byte == UInt8(ascii: "\\") else {
+                    decoded.append(byte)
+                    guard index < bytes.count else { throw fail() }
+                    continue
+                }
                 guard index < bytes.count else { throw fail() }
                 let escape = bytes[index]
                 index += 1
@@ -187,12 +207,13 @@ public enum JSONValue: Sendable, Equatable {
             var value: UInt32 = 0
             for _ in 0..<4 {
                 let byte = bytes[index]
-                let digit: UInt32 = switch byte {
-                case UInt8(ascii: "0")...UInt8(ascii: "9"): UInt32(byte - UInt8(ascii: "0"))
-                case UInt8(ascii: "a")...UInt8(ascii: "f"): UInt32(byte - UInt8(ascii: "a") + 10)
-                case UInt8(ascii: "A")...UInt8(ascii: "F"): UInt32(byte - UInt8(ascii: "A") + 10)
-                default: throw fail()
-                }
+                let digit: UInt32 =
+                    switch byte {
+                    case UInt8(ascii: "0")...UInt8(ascii: "9"): UInt32(byte - UInt8(ascii: "0"))
+                    case UInt8(ascii: "a")...UInt8(ascii: "f"): UInt32(byte - UInt8(ascii: "a") + 10)
+                    case UInt8(ascii: "A")...UInt8(ascii: "F"): UInt32(byte - UInt8(ascii: "A") + 10)
+                    default: throw fail()
+                    }
                 value = value << 4 | digit
                 index += 1
             }

@@ -57,7 +57,7 @@ public struct CompactJWS: Sendable {
         guard utf8.count <= Self.maximumLength else { throw JOSEError.tooLarge("token exceeds \(Self.maximumLength) bytes") }
         let bytes = Array(utf8)
         guard let firstDot = bytes.firstIndex(of: UInt8(ascii: ".")),
-              let secondDot = bytes[(firstDot + 1)...].firstIndex(of: UInt8(ascii: "."))
+            let secondDot = bytes[(firstDot + 1)...].firstIndex(of: UInt8(ascii: "."))
         else {
             throw JOSEError.malformed("a compact JWS has three dot-separated segments")
         }

@@ -1,6 +1,6 @@
 import Crypto
-import _CryptoExtras
 import Foundation
+import _CryptoExtras
 
 /// A private signing key bound to one JWS algorithm, with its public JWK and
 /// RFC 7638 thumbprint as `kid`.
@@ -90,10 +90,11 @@ public struct SigningKey: Sendable {
             case .es256: backing = .p256(try P256.Signing.PrivateKey(rawRepresentation: try bytes(jwk.d, "d")))
             case .eddsa: backing = .ed25519(try Curve25519.Signing.PrivateKey(rawRepresentation: try bytes(jwk.d, "d")))
             case .rs256, .ps256:
-                backing = .rsa(try _RSA.Signing.PrivateKey(
-                    n: try bytes(jwk.n, "n"), e: try bytes(jwk.e, "e"), d: try bytes(jwk.d, "d"),
-                    p: try bytes(jwk.p, "p"), q: try bytes(jwk.q, "q")
-                ))
+                backing = .rsa(
+                    try _RSA.Signing.PrivateKey(
+                        n: try bytes(jwk.n, "n"), e: try bytes(jwk.e, "e"), d: try bytes(jwk.d, "d"),
+                        p: try bytes(jwk.p, "p"), q: try bytes(jwk.q, "q")
+                    ))
             }
         } catch let error as JOSEError {
             throw error

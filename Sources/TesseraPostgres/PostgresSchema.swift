@@ -9,136 +9,142 @@ extension PostgresStorage {
 
     /// The schema, one versioned step after another; never edit a shipped step.
     static let migrations: [(id: String, sql: [String])] = [
-        ("v1", [
-            """
-            CREATE TABLE tenants (
-                id UUID PRIMARY KEY,
-                slug TEXT NOT NULL UNIQUE,
-                number BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE,
-                name TEXT NOT NULL,
-                account_limit BIGINT,
-                token_lifetime BIGINT,
-                default_audience TEXT,
-                created_at DOUBLE PRECISION NOT NULL,
-                updated_at DOUBLE PRECISION NOT NULL
-            )
-            """,
-            """
-            CREATE TABLE roles (
-                tenant_id UUID NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
-                name TEXT NOT NULL,
-                scopes JSONB NOT NULL,
-                builtin BOOLEAN NOT NULL,
-                PRIMARY KEY (tenant_id, name)
-            )
-            """,
-            """
-            CREATE TABLE service_accounts (
-                id UUID PRIMARY KEY,
-                tenant_id UUID NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
-                number BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE,
-                client_id TEXT NOT NULL UNIQUE,
-                name TEXT NOT NULL,
-                description TEXT,
-                roles JSONB NOT NULL,
-                groups JSONB NOT NULL,
-                projects JSONB NOT NULL,
-                audiences JSONB NOT NULL,
-                status TEXT NOT NULL,
-                expires_at DOUBLE PRECISION,
-                token_lifetime BIGINT,
-                created_at DOUBLE PRECISION NOT NULL,
-                updated_at DOUBLE PRECISION NOT NULL,
-                created_by TEXT,
-                last_used_at DOUBLE PRECISION,
-                UNIQUE (tenant_id, name)
-            )
-            """,
-            "CREATE INDEX service_accounts_tenant_number ON service_accounts(tenant_id, number)",
-            """
-            CREATE TABLE client_secrets (
-                id UUID PRIMARY KEY,
-                account_id UUID NOT NULL REFERENCES service_accounts(id) ON DELETE CASCADE,
-                name TEXT NOT NULL,
-                hint TEXT NOT NULL,
-                digest BYTEA NOT NULL,
-                scopes JSONB,
-                enabled BOOLEAN NOT NULL,
-                created_at DOUBLE PRECISION NOT NULL,
-                expires_at DOUBLE PRECISION,
-                last_used_at DOUBLE PRECISION,
-                UNIQUE (account_id, name)
-            )
-            """,
-            """
-            CREATE TABLE signing_keys (
-                kid TEXT PRIMARY KEY,
-                algorithm TEXT NOT NULL,
-                public_jwk TEXT NOT NULL,
-                sealed_private_key BYTEA NOT NULL,
-                state TEXT NOT NULL,
-                created_at DOUBLE PRECISION NOT NULL,
-                activated_at DOUBLE PRECISION,
-                retired_at DOUBLE PRECISION,
-                activates_at DOUBLE PRECISION
-            )
-            """,
-            "CREATE UNIQUE INDEX signing_keys_one_active ON signing_keys(state) WHERE state = 'active'",
-            "CREATE UNIQUE INDEX signing_keys_one_next ON signing_keys(state) WHERE state = 'next'",
-            """
-            CREATE TABLE audit_events (
-                id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-                tenant_id UUID,
-                actor TEXT NOT NULL,
-                action TEXT NOT NULL,
-                resource_type TEXT NOT NULL,
-                resource_id TEXT,
-                outcome TEXT NOT NULL,
-                status BIGINT NOT NULL,
-                request_id TEXT,
-                at DOUBLE PRECISION NOT NULL
-            )
-            """,
-            "CREATE INDEX audit_events_tenant ON audit_events(tenant_id, id)",
-            """
-            CREATE TABLE revoked_tokens (
-                jti TEXT PRIMARY KEY,
-                tenant_id UUID NOT NULL,
-                expires_at DOUBLE PRECISION NOT NULL,
-                revoked_at DOUBLE PRECISION NOT NULL
-            )
-            """,
-            "CREATE INDEX revoked_tokens_expiry ON revoked_tokens(expires_at)",
-            """
-            CREATE TABLE client_keys (
-                account_id UUID NOT NULL REFERENCES service_accounts(id) ON DELETE CASCADE,
-                kid TEXT NOT NULL,
-                jwk TEXT NOT NULL,
-                created_at DOUBLE PRECISION NOT NULL,
-                expires_at DOUBLE PRECISION,
-                PRIMARY KEY (account_id, kid)
-            )
-            """,
-            """
-            CREATE TABLE used_assertions (
-                client_id TEXT NOT NULL,
-                jti TEXT NOT NULL,
-                expires_at DOUBLE PRECISION NOT NULL,
-                PRIMARY KEY (client_id, jti)
-            )
-            """,
-            "CREATE INDEX used_assertions_expiry ON used_assertions(expires_at)",
-        ]),
+        (
+            "v1",
+            [
+                """
+                CREATE TABLE tenants (
+                    id UUID PRIMARY KEY,
+                    slug TEXT NOT NULL UNIQUE,
+                    number BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE,
+                    name TEXT NOT NULL,
+                    account_limit BIGINT,
+                    token_lifetime BIGINT,
+                    default_audience TEXT,
+                    created_at DOUBLE PRECISION NOT NULL,
+                    updated_at DOUBLE PRECISION NOT NULL
+                )
+                """,
+                """
+                CREATE TABLE roles (
+                    tenant_id UUID NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+                    name TEXT NOT NULL,
+                    scopes JSONB NOT NULL,
+                    builtin BOOLEAN NOT NULL,
+                    PRIMARY KEY (tenant_id, name)
+                )
+                """,
+                """
+                CREATE TABLE service_accounts (
+                    id UUID PRIMARY KEY,
+                    tenant_id UUID NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+                    number BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE,
+                    client_id TEXT NOT NULL UNIQUE,
+                    name TEXT NOT NULL,
+                    description TEXT,
+                    roles JSONB NOT NULL,
+                    groups JSONB NOT NULL,
+                    projects JSONB NOT NULL,
+                    audiences JSONB NOT NULL,
+                    status TEXT NOT NULL,
+                    expires_at DOUBLE PRECISION,
+                    token_lifetime BIGINT,
+                    created_at DOUBLE PRECISION NOT NULL,
+                    updated_at DOUBLE PRECISION NOT NULL,
+                    created_by TEXT,
+                    last_used_at DOUBLE PRECISION,
+                    UNIQUE (tenant_id, name)
+                )
+                """,
+                "CREATE INDEX service_accounts_tenant_number ON service_accounts(tenant_id, number)",
+                """
+                CREATE TABLE client_secrets (
+                    id UUID PRIMARY KEY,
+                    account_id UUID NOT NULL REFERENCES service_accounts(id) ON DELETE CASCADE,
+                    name TEXT NOT NULL,
+                    hint TEXT NOT NULL,
+                    digest BYTEA NOT NULL,
+                    scopes JSONB,
+                    enabled BOOLEAN NOT NULL,
+                    created_at DOUBLE PRECISION NOT NULL,
+                    expires_at DOUBLE PRECISION,
+                    last_used_at DOUBLE PRECISION,
+                    UNIQUE (account_id, name)
+                )
+                """,
+                """
+                CREATE TABLE signing_keys (
+                    kid TEXT PRIMARY KEY,
+                    algorithm TEXT NOT NULL,
+                    public_jwk TEXT NOT NULL,
+                    sealed_private_key BYTEA NOT NULL,
+                    state TEXT NOT NULL,
+                    created_at DOUBLE PRECISION NOT NULL,
+                    activated_at DOUBLE PRECISION,
+                    retired_at DOUBLE PRECISION,
+                    activates_at DOUBLE PRECISION
+                )
+                """,
+                "CREATE UNIQUE INDEX signing_keys_one_active ON signing_keys(state) WHERE state = 'active'",
+                "CREATE UNIQUE INDEX signing_keys_one_next ON signing_keys(state) WHERE state = 'next'",
+                """
+                CREATE TABLE audit_events (
+                    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                    tenant_id UUID,
+                    actor TEXT NOT NULL,
+                    action TEXT NOT NULL,
+                    resource_type TEXT NOT NULL,
+                    resource_id TEXT,
+                    outcome TEXT NOT NULL,
+                    status BIGINT NOT NULL,
+                    request_id TEXT,
+                    at DOUBLE PRECISION NOT NULL
+                )
+                """,
+                "CREATE INDEX audit_events_tenant ON audit_events(tenant_id, id)",
+                """
+                CREATE TABLE revoked_tokens (
+                    jti TEXT PRIMARY KEY,
+                    tenant_id UUID NOT NULL,
+                    expires_at DOUBLE PRECISION NOT NULL,
+                    revoked_at DOUBLE PRECISION NOT NULL
+                )
+                """,
+                "CREATE INDEX revoked_tokens_expiry ON revoked_tokens(expires_at)",
+                """
+                CREATE TABLE client_keys (
+                    account_id UUID NOT NULL REFERENCES service_accounts(id) ON DELETE CASCADE,
+                    kid TEXT NOT NULL,
+                    jwk TEXT NOT NULL,
+                    created_at DOUBLE PRECISION NOT NULL,
+                    expires_at DOUBLE PRECISION,
+                    PRIMARY KEY (account_id, kid)
+                )
+                """,
+                """
+                CREATE TABLE used_assertions (
+                    client_id TEXT NOT NULL,
+                    jti TEXT NOT NULL,
+                    expires_at DOUBLE PRECISION NOT NULL,
+                    PRIMARY KEY (client_id, jti)
+                )
+                """,
+                "CREATE INDEX used_assertions_expiry ON used_assertions(expires_at)",
+            ]
+        ),
         // The PostgreSQL store began with SQLite's v1 to v6 in its v1; these ids keep
         // both stores' histories on the same numbering from here on.
         ("v2", []), ("v3", []), ("v4", []), ("v5", []), ("v6", []),
-        ("v7", [
-            // API tokens are credentials of their own kind beside client secrets,
-            // found by their digest when presented.
-            "ALTER TABLE client_secrets ADD COLUMN kind TEXT NOT NULL DEFAULT 'client_secret'",
-            "ALTER TABLE client_secrets ADD COLUMN description TEXT",
-            "CREATE INDEX client_secrets_digest ON client_secrets(digest)",
-        ]),
+        (
+            "v7",
+            [
+                // API tokens are credentials of their own kind beside client secrets,
+                // found by their digest when presented.
+                "ALTER TABLE client_secrets ADD COLUMN kind TEXT NOT NULL DEFAULT 'client_secret'",
+                "ALTER TABLE client_secrets ADD COLUMN description TEXT",
+                "CREATE INDEX client_secrets_digest ON client_secrets(digest)",
+            ]
+        ),
     ]
 
     /// Every migration this build knows, oldest first.

@@ -9,7 +9,8 @@ extension PostgresStorage {
 
     public func appendAuditEvent(_ event: AuditEvent) async throws {
         try await transaction { connection in
-            try await connection.query("""
+            try await connection.query(
+                """
                 INSERT INTO audit_events (tenant_id, actor, action, resource_type, resource_id, outcome, status, request_id, at)
                 VALUES (\(event.tenantID), \(event.actor), \(event.action), \(event.resourceType), \(event.resourceID),
                         \(event.outcome.rawValue), \(event.status), \(event.requestID), \(event.at.timeIntervalSince1970))

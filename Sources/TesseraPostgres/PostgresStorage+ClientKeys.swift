@@ -25,7 +25,8 @@ extension PostgresStorage {
             let count = try await self.rows(connection, "SELECT COUNT(*) AS n FROM client_keys WHERE account_id = \(key.accountID)")
             let held = try count[0]["n"].decode(Int.self)
             if held >= limit { throw StoreError.limitReached("the account holds \(held) of \(limit) keys") }
-            try await connection.query("""
+            try await connection.query(
+                """
                 INSERT INTO client_keys (account_id, kid, jwk, created_at, expires_at)
                 VALUES (\(key.accountID), \(key.kid), \(try JSONText.encode(key.jwk)), \(key.createdAt.timeIntervalSince1970),
                         \(key.expiresAt?.timeIntervalSince1970))
@@ -44,7 +45,8 @@ extension PostgresStorage {
     }
 
     public func useAssertionID(_ jti: String, clientID: String, expiresAt: Date) async throws -> Bool {
-        let inserted = try await query("""
+        let inserted = try await query(
+            """
             INSERT INTO used_assertions (client_id, jti, expires_at) VALUES (\(clientID), \(jti), \(expiresAt.timeIntervalSince1970))
             ON CONFLICT (client_id, jti) DO NOTHING RETURNING jti
             """)
@@ -53,6 +55,8 @@ extension PostgresStorage {
 
     @discardableResult
     public func purgeAssertionIDs(expiredBefore date: Date) async throws -> Int {
-        try await query("WITH gone AS (DELETE FROM used_assertions WHERE expires_at < \(date.timeIntervalSince1970) RETURNING 1) SELECT COUNT(*) AS n FROM gone")[0]["n"].decode(Int.self)
+        try await query(
+            "WITH gone AS (DELETE FROM used_assertions WHERE expires_at < \(date.timeIntervalSince1970) RETURNING 1) SELECT COUNT(*) AS n FROM gone")[0]["n"]
+            .decode(Int.self)
     }
 }

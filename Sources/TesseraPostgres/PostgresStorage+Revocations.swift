@@ -9,7 +9,8 @@ extension PostgresStorage {
 
     public func revokeToken(jti: String, tenantID: UUID, expiresAt: Date, revokedAt: Date) async throws {
         try await transaction { connection in
-            try await connection.query("""
+            try await connection.query(
+                """
                 INSERT INTO revoked_tokens (jti, tenant_id, expires_at, revoked_at)
                 VALUES (\(jti), \(tenantID), \(expiresAt.timeIntervalSince1970), \(revokedAt.timeIntervalSince1970))
                 ON CONFLICT (jti) DO NOTHING
@@ -23,7 +24,9 @@ extension PostgresStorage {
 
     @discardableResult
     public func purgeRevokedTokens(expiredBefore date: Date) async throws -> Int {
-        try await query("WITH gone AS (DELETE FROM revoked_tokens WHERE expires_at < \(date.timeIntervalSince1970) RETURNING 1) SELECT COUNT(*) AS n FROM gone")[0]["n"].decode(Int.self)
+        try await query(
+            "WITH gone AS (DELETE FROM revoked_tokens WHERE expires_at < \(date.timeIntervalSince1970) RETURNING 1) SELECT COUNT(*) AS n FROM gone")[0]["n"]
+            .decode(Int.self)
     }
 
     public func revokedTokens(expiringAfter date: Date, limit: Int) async throws -> [(jti: String, expiresAt: Date)] {

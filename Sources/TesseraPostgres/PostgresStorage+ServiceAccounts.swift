@@ -17,7 +17,9 @@ extension PostgresStorage {
                 let held = try count[0]["n"].decode(Int.self)
                 if held >= limit { throw StoreError.limitReached("tenant holds \(held) of \(limit) service accounts") }
             }
-            let inserted = try await self.rows(connection, """
+            let inserted = try await self.rows(
+                connection,
+                """
                 INSERT INTO service_accounts (id, tenant_id, client_id, name, description, roles, groups, projects, audiences, status,
                     expires_at, token_lifetime, created_at, updated_at, created_by, last_used_at)
                 VALUES (\(account.id), \(account.tenantID), \(account.clientID), \(account.name), \(account.description),
@@ -117,7 +119,9 @@ extension PostgresStorage {
 
     public func updateServiceAccount(_ account: ServiceAccount) async throws {
         try await transaction { connection in
-            let updated = try await self.rows(connection, """
+            let updated = try await self.rows(
+                connection,
+                """
                 UPDATE service_accounts SET name = \(account.name), description = \(account.description),
                     roles = \(try JSONText.encode(account.roles))::jsonb, groups = \(try JSONText.encode(account.groups))::jsonb,
                     projects = \(try JSONText.encode(account.projects))::jsonb, audiences = \(try JSONText.encode(account.audiences))::jsonb,
@@ -157,7 +161,9 @@ extension PostgresStorage {
 
     public func updateSecret(_ secret: ClientSecret) async throws {
         try await transaction { connection in
-            let updated = try await self.rows(connection, """
+            let updated = try await self.rows(
+                connection,
+                """
                 UPDATE client_secrets SET enabled = \(secret.enabled) WHERE id = \(secret.id) AND account_id = \(secret.accountID) RETURNING id
                 """)
             if updated.isEmpty { throw StoreError.notFound("secret not found") }
@@ -187,10 +193,12 @@ extension PostgresStorage {
         id, tenant_id, number, client_id, name, description, roles::text AS roles, groups::text AS groups, projects::text AS projects,
         audiences::text AS audiences, status, expires_at, token_lifetime, created_at, updated_at, created_by, last_used_at
         """
-    private static let secretColumns = "id, account_id, kind, name, description, hint, digest, scopes::text AS scopes, enabled, created_at, expires_at, last_used_at"
+    private static let secretColumns =
+        "id, account_id, kind, name, description, hint, digest, scopes::text AS scopes, enabled, created_at, expires_at, last_used_at"
 
     private func insert(_ secret: ClientSecret, _ connection: PostgresConnection) async throws {
-        try await connection.query("""
+        try await connection.query(
+            """
             INSERT INTO client_secrets (id, account_id, kind, name, description, hint, digest, scopes, enabled, created_at, expires_at, last_used_at)
             VALUES (\(secret.id), \(secret.accountID), \(secret.kind.rawValue), \(secret.name), \(secret.description), \(secret.hint), \(Data(secret.digest)),
                     \(try secret.scopes.map { try JSONText.encode($0) })::jsonb, \(secret.enabled), \(secret.createdAt.timeIntervalSince1970),

@@ -11,7 +11,7 @@ extension PostgresStorage {
     public func signingKeys() async throws -> [StoredSigningKey] {
         try await query("SELECT * FROM signing_keys ORDER BY created_at DESC").map { row in
             guard let algorithm = JWSAlgorithm(rawValue: try row["algorithm"].decode(String.self)),
-                  let state = StoredSigningKey.State(rawValue: try row["state"].decode(String.self))
+                let state = StoredSigningKey.State(rawValue: try row["state"].decode(String.self))
             else {
                 throw StoreError.unavailable("signing_keys row has an unknown algorithm or state")
             }
@@ -40,9 +40,11 @@ extension PostgresStorage {
     private func insertSigningKeyLocked(_ key: StoredSigningKey) async throws -> Bool {
         try await transaction { connection in
             try await connection.query("SELECT pg_advisory_xact_lock(\(Self.rotationLock))", logger: self.logger)
-            let taken = try await self.rows(connection, "SELECT EXISTS (SELECT 1 FROM signing_keys WHERE state = \(key.state.rawValue) AND state <> 'retired') AS taken")
+            let taken = try await self.rows(
+                connection, "SELECT EXISTS (SELECT 1 FROM signing_keys WHERE state = \(key.state.rawValue) AND state <> 'retired') AS taken")
             if try taken[0]["taken"].decode(Bool.self) { return false }
-            try await connection.query("""
+            try await connection.query(
+                """
                 INSERT INTO signing_keys (kid, algorithm, public_jwk, sealed_private_key, state, created_at, activated_at, retired_at, activates_at)
                 VALUES (\(key.kid), \(key.algorithm.rawValue), \(try JSONText.encode(key.publicJWK)), \(Data(key.sealedPrivateKey)),
                         \(key.state.rawValue), \(key.createdAt.timeIntervalSince1970), \(key.activatedAt?.timeIntervalSince1970),

@@ -9,7 +9,9 @@ extension PostgresStorage {
 
     public func createTenant(_ tenant: Tenant, roles: [Role]) async throws -> Tenant {
         try await transaction { connection in
-            let inserted = try await self.rows(connection, """
+            let inserted = try await self.rows(
+                connection,
+                """
                 INSERT INTO tenants (id, slug, name, account_limit, token_lifetime, default_audience, created_at, updated_at)
                 VALUES (\(tenant.id), \(tenant.slug), \(tenant.name), \(tenant.accountLimit), \(tenant.tokenLifetime),
                         \(tenant.defaultAudience), \(tenant.createdAt.timeIntervalSince1970), \(tenant.updatedAt.timeIntervalSince1970))
@@ -37,7 +39,9 @@ extension PostgresStorage {
 
     public func roles(tenantID: UUID) async throws -> [Role] {
         try await query("SELECT name, scopes::text AS scopes, builtin FROM roles WHERE tenant_id = \(tenantID) ORDER BY name").map { row in
-            Role(name: try row["name"].decode(String.self), scopes: try JSONText.decode(row["scopes"].decode(String.self)), builtin: try row["builtin"].decode(Bool.self))
+            Role(
+                name: try row["name"].decode(String.self), scopes: try JSONText.decode(row["scopes"].decode(String.self)),
+                builtin: try row["builtin"].decode(Bool.self))
         }
     }
 
@@ -47,7 +51,9 @@ extension PostgresStorage {
 
     public func updateTenant(_ tenant: Tenant) async throws {
         try await transaction { connection in
-            let updated = try await self.rows(connection, """
+            let updated = try await self.rows(
+                connection,
+                """
                 UPDATE tenants SET name = \(tenant.name), account_limit = \(tenant.accountLimit), token_lifetime = \(tenant.tokenLifetime),
                     default_audience = \(tenant.defaultAudience), updated_at = \(tenant.updatedAt.timeIntervalSince1970)
                 WHERE id = \(tenant.id) RETURNING id
@@ -70,7 +76,9 @@ extension PostgresStorage {
 
     public func updateRole(_ role: Role, tenantID: UUID) async throws {
         try await transaction { connection in
-            let updated = try await self.rows(connection, """
+            let updated = try await self.rows(
+                connection,
+                """
                 UPDATE roles SET scopes = \(try JSONText.encode(role.scopes))::jsonb WHERE tenant_id = \(tenantID) AND name = \(role.name) RETURNING name
                 """)
             if updated.isEmpty { throw StoreError.notFound("role not found") }
@@ -83,7 +91,9 @@ extension PostgresStorage {
             // Lock the role so no account is granted it between the check and the delete.
             let role = try await self.rows(connection, "SELECT name FROM roles WHERE tenant_id = \(tenantID) AND name = \(name) FOR UPDATE")
             if role.isEmpty { throw StoreError.notFound("role not found") }
-            let inUse = try await self.rows(connection, """
+            let inUse = try await self.rows(
+                connection,
+                """
                 SELECT EXISTS (
                     SELECT 1 FROM service_accounts
                     WHERE tenant_id = \(tenantID)

@@ -20,7 +20,7 @@ public final class PostgresStorage: Storage, ChangeFeed {
     /// The `LISTEN/NOTIFY` channel for cache invalidation.
     public static let channel = "tessera_changes"
     /// The advisory lock that serialises signing-key rotation across replicas.
-    static let rotationLock: Int64 = 0x7465_7373_6572_61 // "tessera"
+    static let rotationLock: Int64 = 0x7465_7373_6572_61  // "tessera"
 
     let client: PostgresClient
     let logger: Logger
@@ -49,7 +49,7 @@ public final class PostgresStorage: Storage, ChangeFeed {
 
     static func configuration(_ url: String) throws -> PostgresClient.Configuration {
         guard let components = URLComponents(string: url), ["postgres", "postgresql"].contains(components.scheme ?? ""),
-              let host = components.host, !host.isEmpty
+            let host = components.host, !host.isEmpty
         else {
             throw StoreError.unavailable("the database URL must look like postgres://user:password@host:5432/database")
         }

@@ -26,7 +26,9 @@ extension SQLiteStorage {
         try await read { db in
             var sql = "SELECT * FROM audit_events WHERE tenant_id = ? AND id < ?"
             var arguments: StatementArguments = [tenantID.text, beforeID ?? Int64.max]
-            for (column, value) in [("action", filter.action), ("actor", filter.actor), ("resource_id", filter.resourceID), ("outcome", filter.outcome?.rawValue)] {
+            for (column, value) in [
+                ("action", filter.action), ("actor", filter.actor), ("resource_id", filter.resourceID), ("outcome", filter.outcome?.rawValue),
+            ] {
                 if let value {
                     sql += " AND \(column) = ?"
                     _ = arguments.append(contentsOf: [value])

@@ -12,7 +12,7 @@ extension SQLiteStorage {
         try await read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM signing_keys ORDER BY created_at DESC").map { row in
                 guard let algorithm = JWSAlgorithm(rawValue: row["algorithm"]),
-                      let state = StoredSigningKey.State(rawValue: row["state"])
+                    let state = StoredSigningKey.State(rawValue: row["state"])
                 else {
                     throw StoreError.unavailable("signing_keys row has an unknown algorithm or state")
                 }
@@ -54,9 +54,10 @@ extension SQLiteStorage {
 
     public func promoteSigningKey(kid: String, now: Date) async throws -> Bool {
         try await write { db in
-            let isNext = try Bool.fetchOne(
-                db, sql: "SELECT EXISTS (SELECT 1 FROM signing_keys WHERE kid = ? AND state = 'next')", arguments: [kid]
-            ) ?? false
+            let isNext =
+                try Bool.fetchOne(
+                    db, sql: "SELECT EXISTS (SELECT 1 FROM signing_keys WHERE kid = ? AND state = 'next')", arguments: [kid]
+                ) ?? false
             guard isNext else { return false }
             try db.execute(
                 sql: "UPDATE signing_keys SET state = 'retired', retired_at = ? WHERE state = 'active'",

@@ -92,16 +92,17 @@ extension SQLiteStorage {
 
     public func deleteRole(name: String, tenantID: UUID) async throws {
         try await write { db in
-            let inUse = try Bool.fetchOne(
-                db,
-                sql: """
-                    SELECT EXISTS (SELECT 1 FROM service_accounts, json_each(service_accounts.roles) AS r
-                                   WHERE service_accounts.tenant_id = ?1 AND r.value = ?2)
-                        OR EXISTS (SELECT 1 FROM service_accounts, json_each(service_accounts.projects) AS p
-                                   WHERE service_accounts.tenant_id = ?1 AND json_extract(p.value, '$.role') = ?2)
-                    """,
-                arguments: [tenantID.text, name]
-            ) ?? false
+            let inUse =
+                try Bool.fetchOne(
+                    db,
+                    sql: """
+                        SELECT EXISTS (SELECT 1 FROM service_accounts, json_each(service_accounts.roles) AS r
+                                       WHERE service_accounts.tenant_id = ?1 AND r.value = ?2)
+                            OR EXISTS (SELECT 1 FROM service_accounts, json_each(service_accounts.projects) AS p
+                                       WHERE service_accounts.tenant_id = ?1 AND json_extract(p.value, '$.role') = ?2)
+                        """,
+                    arguments: [tenantID.text, name]
+                ) ?? false
             if inUse { throw StoreError.conflict("role \"\(name)\" is held by a service account") }
             try db.execute(sql: "DELETE FROM roles WHERE tenant_id = ? AND name = ?", arguments: [tenantID.text, name])
             if db.changesCount == 0 { throw StoreError.notFound("role not found") }

@@ -117,14 +117,15 @@ public actor IntrospectionClient {
     static func apiTokenClaims(_ object: [String: Any]) throws -> Answer {
         func integer(_ name: String) -> Int64? { (object[name] as? NSNumber).map { $0.int64Value } }
         guard let iss = object["iss"] as? String, let sub = object["sub"] as? String, let clientID = object["client_id"] as? String,
-              let tenant = object["tenant"] as? String, let iat = integer("iat")
+            let tenant = object["tenant"] as? String, let iat = integer("iat")
         else {
             throw Unavailable(description: "an active API token answer lacks iss, sub, client_id, tenant or iat")
         }
-        return .active(AccessTokenClaims(
-            iss: iss, sub: sub, aud: [], exp: integer("exp") ?? never, iat: iat, nbf: iat, jti: "", clientID: clientID,
-            scope: object["scope"] as? String ?? "", tenant: tenant, roles: object["roles"] as? [String] ?? []
-        ))
+        return .active(
+            AccessTokenClaims(
+                iss: iss, sub: sub, aud: [], exp: integer("exp") ?? never, iat: iat, nbf: iat, jti: "", clientID: clientID,
+                scope: object["scope"] as? String ?? "", tenant: tenant, roles: object["roles"] as? [String] ?? []
+            ))
     }
 
     private func ask(_ token: String) async throws -> Answer {
@@ -135,7 +136,9 @@ public actor IntrospectionClient {
         request.headers.add(name: "Accept", value: "application/json")
         let pair = FormURLEncoding.encode(clientID) + ":" + FormURLEncoding.encode(secret)
         request.headers.add(name: "Authorization", value: "Basic " + Data(pair.utf8).base64EncodedString())
-        request.body = .bytes(ByteBuffer(string: "token=" + FormURLEncoding.encode(token) + "&token_type_hint=" + (TokenVerifier.isAPIToken(token) ? "api_token" : "access_token")))
+        request.body = .bytes(
+            ByteBuffer(
+                string: "token=" + FormURLEncoding.encode(token) + "&token_type_hint=" + (TokenVerifier.isAPIToken(token) ? "api_token" : "access_token")))
         let body: ByteBuffer
         do {
             let response = try await httpClient.execute(request, timeout: .milliseconds(Int64(configuration.timeout * 1000)))
@@ -147,7 +150,7 @@ public actor IntrospectionClient {
             throw Unavailable(description: "introspection failed: \(error)")
         }
         guard let object = (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView))) as? [String: Any],
-              let active = object["active"] as? Bool
+            let active = object["active"] as? Bool
         else {
             throw Unavailable(description: "introspection answered something other than an RFC 7662 response")
         }

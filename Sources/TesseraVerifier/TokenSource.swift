@@ -150,7 +150,9 @@ public actor TokenSource {
             form["client_assertion"] = try assertion(key: key, kid: kid)
             form["client_id"] = clientID
         }
-        request.body = .bytes(ByteBuffer(string: form.sorted { $0.key < $1.key }.map { "\(FormURLEncoding.encode($0.key))=\(FormURLEncoding.encode($0.value))" }.joined(separator: "&")))
+        request.body = .bytes(
+            ByteBuffer(
+                string: form.sorted { $0.key < $1.key }.map { "\(FormURLEncoding.encode($0.key))=\(FormURLEncoding.encode($0.value))" }.joined(separator: "&")))
         let issuedAt = now()
         let response: HTTPClientResponse
         let body: ByteBuffer
@@ -194,7 +196,7 @@ public enum FormURLEncoding {
         for byte in value.utf8 {
             switch byte {
             case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                 UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "*"):
+                UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "*"):
                 output.append(Character(UnicodeScalar(byte)))
             case UInt8(ascii: " "):
                 output.append("+")

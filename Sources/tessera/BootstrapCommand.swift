@@ -46,7 +46,8 @@ struct BootstrapCommand: AsyncParsableCommand {
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             print(String(decoding: try encoder.encode(result), as: UTF8.self))
         } else {
-            print("""
+            print(
+                """
                 tenant:             \(result.tenantSlug) (\(result.tenantID))
                 service account:    \(result.serviceAccountID)
                 client_id:          \(result.clientID)

@@ -21,7 +21,8 @@ struct MigrateCommand: AsyncParsableCommand {
         case let postgres as PostgresStorage:
             defer { postgres.shutdown() }
             let applied = try await postgres.migrate()
-            print(applied.isEmpty ? "already up to date (\(PostgresStorage.migrationIDs.joined(separator: ", ")))" : "applied \(applied.joined(separator: ", "))")
+            print(
+                applied.isEmpty ? "already up to date (\(PostgresStorage.migrationIDs.joined(separator: ", ")))" : "applied \(applied.joined(separator: ", "))")
         case let sqlite as SQLiteStorage:
             // SQLite migrates as it opens.
             print("up to date (\(try sqlite.appliedMigrations().joined(separator: ", ")))")

@@ -32,34 +32,60 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("jwks-max-age"), help: "Cache-Control max-age of the JWKS, in seconds (env TESSERA_JWKS_MAX_AGE; default 300).")
     var jwksMaxAge: Int?
 
-    @Option(name: .customLong("key-rotation-days"), help: "Rotate the signing key when it has signed this many days; 0 never (env TESSERA_KEY_ROTATION_DAYS; default 30).")
+    @Option(
+        name: .customLong("key-rotation-days"),
+        help: "Rotate the signing key when it has signed this many days; 0 never (env TESSERA_KEY_ROTATION_DAYS; default 30).")
     var keyRotationDays: Int?
 
-    @Option(name: .customLong("auth-failure-limit"), help: "Failed client authentications of one client id from one address before it is locked out with exponential back-off; 0 turns it off (env TESSERA_AUTH_FAILURE_LIMIT; default 5).")
+    @Option(
+        name: .customLong("auth-failure-limit"),
+        help:
+            "Failed client authentications of one client id from one address before it is locked out with exponential back-off; 0 turns it off (env TESSERA_AUTH_FAILURE_LIMIT; default 5)."
+    )
     var authFailureLimit: Int?
 
-    @Option(name: .customLong("auth-address-failure-limit"), help: "Failed client authentications from one address, any client id, before the address is locked out; 0 turns it off, as behind a proxy all callers share its address (env TESSERA_AUTH_ADDRESS_FAILURE_LIMIT; default 20).")
+    @Option(
+        name: .customLong("auth-address-failure-limit"),
+        help:
+            "Failed client authentications from one address, any client id, before the address is locked out; 0 turns it off, as behind a proxy all callers share its address (env TESSERA_AUTH_ADDRESS_FAILURE_LIMIT; default 20)."
+    )
     var authAddressFailureLimit: Int?
 
-    @Option(name: .customLong("token-rate-limit"), help: "Tokens per second one account may obtain (a burst of as many); 0 means no limit (env TESSERA_TOKEN_RATE_LIMIT; default 0).")
+    @Option(
+        name: .customLong("token-rate-limit"),
+        help: "Tokens per second one account may obtain (a burst of as many); 0 means no limit (env TESSERA_TOKEN_RATE_LIMIT; default 0).")
     var tokenRateLimit: Double?
 
-    @Option(name: .customLong("client-cache-ttl"), help: "Seconds a cached client (account, secrets, roles) is used before it is read again. Changes made through this server apply at once; this bounds how long a change by another process goes unseen (env TESSERA_CLIENT_CACHE_TTL; default 300 with SQLite, where serve is the only writer, 30 with PostgreSQL, whose change feed tells replicas within a second).")
+    @Option(
+        name: .customLong("client-cache-ttl"),
+        help:
+            "Seconds a cached client (account, secrets, roles) is used before it is read again. Changes made through this server apply at once; this bounds how long a change by another process goes unseen (env TESSERA_CLIENT_CACHE_TTL; default 300 with SQLite, where serve is the only writer, 30 with PostgreSQL, whose change feed tells replicas within a second)."
+    )
     var clientCacheTTL: Int?
 
-    @Option(name: .customLong("max-assertion-lifetime"), help: "How far ahead, in seconds, a private_key_jwt client assertion's exp may lie (env TESSERA_MAX_ASSERTION_LIFETIME; default 3600, 60–86400).")
+    @Option(
+        name: .customLong("max-assertion-lifetime"),
+        help: "How far ahead, in seconds, a private_key_jwt client assertion's exp may lie (env TESSERA_MAX_ASSERTION_LIFETIME; default 3600, 60–86400).")
     var maxAssertionLifetime: Int?
 
-    @Option(name: .customLong("idle-timeout"), help: "Seconds a kept-alive connection may wait for its next request (env TESSERA_IDLE_TIMEOUT; default 75, longer than a proxy's usual 60).")
+    @Option(
+        name: .customLong("idle-timeout"),
+        help: "Seconds a kept-alive connection may wait for its next request (env TESSERA_IDLE_TIMEOUT; default 75, longer than a proxy's usual 60).")
     var idleTimeout: Int?
 
-    @Option(name: .customLong("header-timeout"), help: "Seconds a request's head may take from its first byte, and a new connection to send one (env TESSERA_HEADER_TIMEOUT; default 10).")
+    @Option(
+        name: .customLong("header-timeout"),
+        help: "Seconds a request's head may take from its first byte, and a new connection to send one (env TESSERA_HEADER_TIMEOUT; default 10).")
     var headerTimeout: Int?
 
     @Option(name: .customLong("body-timeout"), help: "Seconds a request's body may take after its head (env TESSERA_BODY_TIMEOUT; default 30).")
     var bodyTimeout: Int?
 
-    @Option(name: .customLong("max-connections"), help: "Open connections at most; past it the longest-waiting idle connection is closed (env TESSERA_MAX_CONNECTIONS; default 10000, or fewer when the open-file limit is lower).")
+    @Option(
+        name: .customLong("max-connections"),
+        help:
+            "Open connections at most; past it the longest-waiting idle connection is closed (env TESSERA_MAX_CONNECTIONS; default 10000, or fewer when the open-file limit is lower)."
+    )
     var maxConnections: Int?
 
     @Option(help: "Seed dialects to serve, comma-separated, or none (env TESSERA_DIALECTS; default all: rezolve,mixpanel,ctrlhub,keycard,qualytics).")
@@ -115,13 +141,14 @@ struct Serve: AsyncParsableCommand {
     private func resolvedDialects() throws -> Set<Dialect> {
         guard let text = dialects ?? Env.value("TESSERA_DIALECTS") else { return Set(Dialect.allCases) }
         if text.lowercased() == "none" { return [] }
-        return Set(try text.split(separator: ",").map { name in
-            let trimmed = name.trimmingCharacters(in: .whitespaces).lowercased()
-            guard let dialect = Dialect(rawValue: trimmed) else {
-                throw ValidationError("unknown dialect \"\(trimmed)\"; known: \(Dialect.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            return dialect
-        })
+        return Set(
+            try text.split(separator: ",").map { name in
+                let trimmed = name.trimmingCharacters(in: .whitespaces).lowercased()
+                guard let dialect = Dialect(rawValue: trimmed) else {
+                    throw ValidationError("unknown dialect \"\(trimmed)\"; known: \(Dialect.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                return dialect
+            })
     }
 
     func run() async throws {

@@ -1,8 +1,8 @@
 import Foundation
-import Testing
 import TesseraCore
 import TesseraJOSE
 import TesseraSQLite
+import Testing
 
 @Suite struct AuthenticationThrottleTests {
     @Test func lockGrowsExponentiallyAndOnlyForThatAddress() {

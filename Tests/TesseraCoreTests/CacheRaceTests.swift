@@ -1,9 +1,9 @@
 import Foundation
 import Synchronization
-import Testing
 import TesseraCore
-import TesseraTestSupport
 import TesseraSQLite
+import TesseraTestSupport
+import Testing
 
 /// Every cache that holds authority loses to a change made while it loads: a
 /// load that read the store just before the change committed must not put the
@@ -39,10 +39,13 @@ import TesseraSQLite
             let (reached, reachedContinuation) = AsyncStream.makeStream(of: Void.self)
             let (release, releaseContinuation) = AsyncStream.makeStream(of: Void.self)
             storage.afterRead.withLock { pending in
-                pending = (read, {
-                    reachedContinuation.yield()
-                    for await _ in release { break }
-                })
+                pending = (
+                    read,
+                    {
+                        reachedContinuation.yield()
+                        for await _ in release { break }
+                    }
+                )
             }
             let directory = tessera.clients
             let load = Task { [now] in try await directory.client(id: clientID, now: now) }

@@ -1,10 +1,10 @@
 import Foundation
-import Synchronization
-import Testing
-import TesseraCore
-import TesseraTestSupport
-import TesseraJOSE
 import Logging
+import Synchronization
+import TesseraCore
+import TesseraJOSE
+import TesseraTestSupport
+import Testing
 
 @Suite struct ClientDirectoryTests {
     @Test func cachedEntryIsServedUntilItsTimeToLive() async throws {
@@ -13,7 +13,8 @@ import Logging
         let tenant = try await harness.tenant()
         // Written straight to the store, bypassing the use case that invalidates.
         let now = harness.clock.now
-        let account = ServiceAccount(id: UUID(), tenantID: tenant.id, clientID: "tsc_direct", name: "direct", roles: ["analyst"], createdAt: now, updatedAt: now)
+        let account = ServiceAccount(
+            id: UUID(), tenantID: tenant.id, clientID: "tsc_direct", name: "direct", roles: ["analyst"], createdAt: now, updatedAt: now)
         let directory = harness.tessera.clients
         #expect(try await directory.client(id: "tsc_direct", now: now) == nil)
         let secret = ClientSecret(id: UUID(), accountID: account.id, name: "default", hint: "h", digest: Array(repeating: 1, count: 32), createdAt: now)

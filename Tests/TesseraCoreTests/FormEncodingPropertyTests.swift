@@ -1,7 +1,7 @@
 import Foundation
-import Testing
-import TesseraTestSupport
 import TesseraCore
+import TesseraTestSupport
+import Testing
 
 /// The form and Basic parsers (FormEncoding.swift): examples, then properties over
 /// thousands of generated cases from a seeded generator. Every run draws a new seed
@@ -90,7 +90,8 @@ import TesseraCore
         var decoded = 0
         for index in 0..<10_000 {
             await yieldNowAndThen(index)
-            let encoded = Bool.random(using: &random)
+            let encoded =
+                Bool.random(using: &random)
                 ? random.formEncoded(random.formText(controls: true))
                 : (0..<Int.random(in: 0...6, using: &random)).map { _ in pieces.randomElement(using: &random)! }.joined()
             let ours = FormBody.decode(Array(encoded.utf8))
@@ -122,7 +123,9 @@ import TesseraCore
             let id = random.formText(minimumLength: 1)
             let secret = Bool.random(using: &random) ? random.formText() : ""
             let scheme = String("basic".map { Bool.random(using: &random) ? Character($0.uppercased()) : $0 })
-            let whitespace = { (random: inout SeededRandom) in String((0..<Int.random(in: 0...2, using: &random)).map { _ in Bool.random(using: &random) ? " " : "\t" }) }
+            let whitespace = { (random: inout SeededRandom) in
+                String((0..<Int.random(in: 0...2, using: &random)).map { _ in Bool.random(using: &random) ? " " : "\t" })
+            }
             let credentials = Data((random.formEncoded(id) + ":" + random.formEncoded(secret)).utf8).base64EncodedString()
             let header = scheme + " " + whitespace(&random) + credentials + whitespace(&random)
             #expect(
@@ -139,14 +142,15 @@ extension SeededRandom {
     mutating func formText(minimumLength: Int = 0, controls: Bool = false) -> String {
         var scalars = String.UnicodeScalarView()
         for _ in 0..<Int.random(in: minimumLength...8, using: &self) {
-            let scalar: UInt32 = switch Int.random(in: 0..<(controls ? 9 : 8), using: &self) {
-            case 0: Array(" +%&=?#/:;@!$'()*,~-._".unicodeScalars).randomElement(using: &self)!.value
-            case 1: UInt32.random(in: 0x80...0x7FF, using: &self)
-            case 2: UInt32.random(in: 0x800...0xD7FF, using: &self)
-            case 3: UInt32.random(in: 0x10000...0x10FFFF, using: &self)
-            case 8: [0x00, 0x09, 0x0A, 0x0D, 0x1F, 0x7F].randomElement(using: &self)!
-            default: UInt32.random(in: 0x21...0x7E, using: &self)
-            }
+            let scalar: UInt32 =
+                switch Int.random(in: 0..<(controls ? 9 : 8), using: &self) {
+                case 0: Array(" +%&=?#/:;@!$'()*,~-._".unicodeScalars).randomElement(using: &self)!.value
+                case 1: UInt32.random(in: 0x80...0x7FF, using: &self)
+                case 2: UInt32.random(in: 0x800...0xD7FF, using: &self)
+                case 3: UInt32.random(in: 0x10000...0x10FFFF, using: &self)
+                case 8: [0x00, 0x09, 0x0A, 0x0D, 0x1F, 0x7F].randomElement(using: &self)!
+                default: UInt32.random(in: 0x21...0x7E, using: &self)
+                }
             scalars.append(Unicode.Scalar(scalar)!)
         }
         return String(scalars)
@@ -173,4 +177,3 @@ extension SeededRandom {
         return output
     }
 }
-

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TesseraCore
+import Testing
 
 @Suite struct KernelRandomPoolTests {
     @Test func servesTheDevicesBytesInOrderEachOnceAcrossDraws() throws {
@@ -12,7 +12,7 @@ import TesseraCore
 
         let pool = KernelRandomPool(device: file.path)
         var drawn: [UInt8] = []
-        for count in [0, 1, 16, 239, 1000, 2840] { // 4096 in all
+        for count in [0, 1, 16, 239, 1000, 2840] {  // 4096 in all
             let bytes = pool.bytes(count)
             #expect(bytes.count == count)
             drawn += bytes
@@ -22,7 +22,7 @@ import TesseraCore
 
     @Test func aDeviceThatRunsDryFallsBackToTheSystemGenerator() throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("pool-\(UUID().uuidString)")
-        try Data(repeating: 7, count: 100).write(to: file) // shorter than one refill
+        try Data(repeating: 7, count: 100).write(to: file)  // shorter than one refill
         defer { try? FileManager.default.removeItem(at: file) }
 
         let pool = KernelRandomPool(device: file.path)

@@ -1,8 +1,8 @@
 import Foundation
-import Testing
 import TesseraCore
 import TesseraJOSE
 import TesseraSQLite
+import Testing
 
 @Suite struct KeyRingTests {
     @Test(arguments: JWSAlgorithm.allCases)

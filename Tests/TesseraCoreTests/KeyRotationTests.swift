@@ -1,8 +1,8 @@
 import Foundation
-import Testing
 import TesseraCore
 import TesseraJOSE
 import TesseraSQLite
+import Testing
 
 @Suite struct KeyRotationTests {
     @Test func rotationPublishesFirstThenSignsThenRetires() async throws {
@@ -13,7 +13,10 @@ import TesseraSQLite
 
         // 1. A next key is published, but the old one still signs.
         let scheduled = try await ring.rotate(algorithm: .eddsa, publishAhead: 310, now: harness.clock.now)
-        guard case .scheduled(let next, let activatesAt) = scheduled else { Issue.record("expected scheduled, got \(scheduled)"); return }
+        guard case .scheduled(let next, let activatesAt) = scheduled else {
+            Issue.record("expected scheduled, got \(scheduled)")
+            return
+        }
         #expect(activatesAt == harness.clock.now.addingTimeInterval(310))
         var snapshot = try await ring.load(generating: nil, now: harness.clock.now)
         #expect(snapshot.active.keyID == original)
@@ -49,7 +52,10 @@ import TesseraSQLite
         #expect(try await ring.maintain(policy, now: harness.clock.now).isEmpty)
         harness.clock.advance(86_400)
         let first = try await ring.maintain(policy, now: harness.clock.now)
-        guard case .scheduled(let next, _) = first.first else { Issue.record("expected a scheduled rotation, got \(first)"); return }
+        guard case .scheduled(let next, _) = first.first else {
+            Issue.record("expected a scheduled rotation, got \(first)")
+            return
+        }
         #expect(ring.snapshot?.active.keyID == original)
         #expect(ring.snapshot?.published.compactMap(\.kid) == [original, next])
 

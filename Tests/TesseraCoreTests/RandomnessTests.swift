@@ -1,8 +1,8 @@
 import Foundation
-import Testing
 import TesseraCore
 import TesseraJOSE
 import TesseraSQLite
+import Testing
 
 @Suite struct RandomnessTests {
     @Test(arguments: [0, 1, 7, 8, 9, 16, 32, 33])

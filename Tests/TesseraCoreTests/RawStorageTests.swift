@@ -1,8 +1,8 @@
 import Foundation
-import Testing
 import TesseraCore
 import TesseraJOSE
 import TesseraSQLite
+import Testing
 
 /// The database holds digests and sealed keys only (docs/threat_model.md): client
 /// secrets as their SHA-256 digest, signing private keys sealed under the master

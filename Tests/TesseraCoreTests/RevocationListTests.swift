@@ -1,8 +1,8 @@
 import Foundation
-import Testing
 import TesseraCore
-import TesseraTestSupport
 import TesseraSQLite
+import TesseraTestSupport
+import Testing
 
 @Suite struct RevocationListTests {
     static let now = Date(timeIntervalSince1970: 1_800_000_000)

@@ -1,8 +1,8 @@
 import Foundation
-import Testing
 import TesseraCore
 import TesseraJOSE
 import TesseraSQLite
+import Testing
 
 @Suite struct SecretFormatTests {
     @Test func secretHasPrefixLengthAndValidChecksum() throws {
@@ -47,8 +47,9 @@ import TesseraSQLite
 
     @Test func digestIsSHA256OfTheSecret() {
         // SHA-256("abc"), FIPS 180-2 appendix B.1.
-        #expect(SecretFormat.digest("abc").map { String(format: "%02x", $0) }.joined()
-            == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(
+            SecretFormat.digest("abc").map { String(format: "%02x", $0) }.joined()
+                == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
     }
 
     /// A value computed outside this code, so the format is pinned and not only

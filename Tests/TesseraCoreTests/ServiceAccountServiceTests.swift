@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TesseraCore
+import Testing
 
 @Suite struct ServiceAccountServiceTests {
     @Test func createStoresOnlyTheDigestOfTheSecret() async throws {
@@ -99,7 +99,8 @@ import TesseraCore
                 try await harness.tessera.accounts.create(in: tenant, input, by: tenantAdmin)
             }
         }
-        let granted = try await harness.tessera.accounts.create(in: tenant, NewServiceAccount(roles: ["super_admin"]), by: Caller(id: "root", isSuperAdmin: true))
+        let granted = try await harness.tessera.accounts.create(
+            in: tenant, NewServiceAccount(roles: ["super_admin"]), by: Caller(id: "root", isSuperAdmin: true))
         #expect(granted.account.roles == ["super_admin"])
         #expect(granted.account.createdBy == "root")
     }
@@ -124,7 +125,9 @@ import TesseraCore
             #expect(AccountReference(text.lowercased()) == .id(id))
         }
         // A value outside the 128 bits, letters the alphabet leaves out, wrong lengths.
-        for text in ["8" + String(repeating: "0", count: 25), "0000000000000000000000000I", "0000000000000000000000000U", "0", String(repeating: "0", count: 27)] {
+        for text in [
+            "8" + String(repeating: "0", count: 25), "0000000000000000000000000I", "0000000000000000000000000U", "0", String(repeating: "0", count: 27),
+        ] {
             #expect(Crockford32.decodeUUID(text) == nil, "\(text)")
         }
         // All zeros and all ones, computed by hand: 128 bits of 1 are "7" then 25 "Z".

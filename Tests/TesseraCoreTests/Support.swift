@@ -1,8 +1,8 @@
 import Foundation
 import Synchronization
 import TesseraCore
-import TesseraTestSupport
 import TesseraSQLite
+import TesseraTestSupport
 
 /// A Tessera on a fresh SQLite file with a controlled clock.
 struct CoreHarness {

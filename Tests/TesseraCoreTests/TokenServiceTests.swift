@@ -1,10 +1,10 @@
 import Foundation
-import Synchronization
-import Testing
-import TesseraCore
-import TesseraTestSupport
-import TesseraJOSE
 import Logging
+import Synchronization
+import TesseraCore
+import TesseraJOSE
+import TesseraTestSupport
+import Testing
 
 @Suite struct TokenServiceTests {
     @Test func issuesRFC9068TokenWithRoleScopes() async throws {

@@ -1,10 +1,10 @@
 import Foundation
-import Synchronization
-import Testing
-import TesseraCore
-import TesseraTestSupport
-import TesseraJOSE
 import Logging
+import Synchronization
+import TesseraCore
+import TesseraJOSE
+import TesseraTestSupport
+import Testing
 
 @Suite struct UsageRecorderTests {
     @Test func pendingUsageIsWrittenWhenTheRecorderIsStopped() async throws {

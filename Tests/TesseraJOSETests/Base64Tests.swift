@@ -1,14 +1,15 @@
 import Foundation
-import Testing
 import TesseraJOSE
+import Testing
 
 @Suite struct Base64Tests {
-    @Test(arguments: [
-        ("", [UInt8]()), ("QQ==", [65]), ("QUI=", [65, 66]), ("QUJD", [65, 66, 67]), ("dXNlcjpwYXNz", Array("user:pass".utf8)),
-        ("+/+/", [251, 255, 191]), ("AAAA", [0, 0, 0]),
-        // Unused trailing bits are ignored, as Foundation ignores them.
-        ("QR==", [65]), ("QUJ=", [65, 66]),
-    ] as [(String, [UInt8])])
+    @Test(
+        arguments: [
+            ("", [UInt8]()), ("QQ==", [65]), ("QUI=", [65, 66]), ("QUJD", [65, 66, 67]), ("dXNlcjpwYXNz", Array("user:pass".utf8)),
+            ("+/+/", [251, 255, 191]), ("AAAA", [0, 0, 0]),
+            // Unused trailing bits are ignored, as Foundation ignores them.
+            ("QR==", [65]), ("QUJ=", [65, 66]),
+        ] as [(String, [UInt8])])
     func decodesPaddedBase64(text: String, bytes: [UInt8]) {
         #expect(Base64.decode(Array(text.utf8)) == bytes)
     }

@@ -1,17 +1,20 @@
 import Foundation
-import Testing
 import TesseraJOSE
+import Testing
 
 @Suite struct JSONReaderTests {
     private func parse(_ text: String) throws -> JSONValue { try JSONValue.parse(Array(text.utf8)) }
 
     @Test func readsEveryKindOfValue() throws {
-        let value = try parse(#" { "s" : "a\"b\\c\/d\b\f\n\r\t\u00e9\ud83d\udd11" , "n": [0, -12, 1.5e3, 2E-2], "t": true, "f": false, "z": null, "o": {}, "a": [] } "#)
-        #expect(value == .object([
-            "s": .string("a\"b\\c/d\u{8}\u{c}\n\r\té🔑"),
-            "n": .array([.number("0"), .number("-12"), .number("1.5e3"), .number("2E-2")]),
-            "t": .bool(true), "f": .bool(false), "z": .null, "o": .object([:]), "a": .array([]),
-        ]))
+        let value = try parse(
+            #" { "s" : "a\"b\\c\/d\b\f\n\r\t\u00e9\ud83d\udd11" , "n": [0, -12, 1.5e3, 2E-2], "t": true, "f": false, "z": null, "o": {}, "a": [] } "#)
+        #expect(
+            value
+                == .object([
+                    "s": .string("a\"b\\c/d\u{8}\u{c}\n\r\té🔑"),
+                    "n": .array([.number("0"), .number("-12"), .number("1.5e3"), .number("2E-2")]),
+                    "t": .bool(true), "f": .bool(false), "z": .null, "o": .object([:]), "a": .array([]),
+                ]))
         #expect(try parse("1800000000").int64 == 1_800_000_000)
         #expect(try parse("-9223372036854775808").int64 == .min)
         #expect(try parse("9223372036854775808").int64 == nil)

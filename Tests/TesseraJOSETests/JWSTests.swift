@@ -1,7 +1,8 @@
 import Crypto
-import _CryptoExtras
 import Foundation
 import Testing
+import _CryptoExtras
+
 @testable import TesseraJOSE
 
 @Suite struct JWSTests {
@@ -131,8 +132,8 @@ import Testing
         "", "abc", "a.b", "a.b.c.d", "..", "a..c", ".b.c", "a.b.",
         "eyJhbGciOiJFUzI1NiJ9.e30.!!!!", "eyJhbGciOiJFUzI1NiJ9.e3=.AAAA",
         "eyJhbGciOiJFUzI1NiJ9 .e30.AAAA", "bm90IGpzb24.e30.AAAA",
-        "W10.e30.AAAA", // header is a JSON array
-        "e30.e30.AAAA", // header without alg
+        "W10.e30.AAAA",  // header is a JSON array
+        "e30.e30.AAAA",  // header without alg
     ])
     func rejectsMalformedStructure(_ token: String) {
         #expect(throws: JOSEError.self) { try CompactJWS(token) }

@@ -1,7 +1,7 @@
 import Foundation
-import Testing
-import TesseraTestSupport
 import TesseraJOSE
+import TesseraTestSupport
+import Testing
 
 /// Property tests: thousands of generated cases per property, from a seeded
 /// generator so that a failure reproduces. Every run draws a new seed unless
@@ -154,10 +154,11 @@ import TesseraJOSE
     }
 
     private static func escapedEverywhere(_ string: String) -> String {
-        "\"" + string.utf16.map { unit in
-            let hex = String(unit, radix: 16)
-            return "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-        }.joined() + "\""
+        "\""
+            + string.utf16.map { unit in
+                let hex = String(unit, radix: 16)
+                return "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            }.joined() + "\""
     }
 }
 
@@ -234,15 +235,16 @@ extension SeededRandom {
     mutating func jsonString() -> String {
         var scalars = String.UnicodeScalarView()
         for _ in 0..<Int.random(in: 0...10, using: &self) {
-            let scalar: UInt32 = switch Int.random(in: 0..<10, using: &self) {
-            case 0: UInt32.random(in: 0...0x1F, using: &self)             // control characters: escaped
-            case 1: [0x22, 0x5C, 0x2F, 0x7F, 0x2028, 0x2029, 0xFEFF].randomElement(using: &self)!
-            case 2: UInt32.random(in: 0x80...0x7FF, using: &self)         // two UTF-8 bytes
-            case 3: UInt32.random(in: 0x800...0xD7FF, using: &self)       // three, below the surrogates
-            case 4: UInt32.random(in: 0xE000...0xFFFD, using: &self)      // three, above them
-            case 5: UInt32.random(in: 0x10000...0x10FFFF, using: &self)   // four; a surrogate pair when escaped
-            default: UInt32.random(in: 0x20...0x7E, using: &self)
-            }
+            let scalar: UInt32 =
+                switch Int.random(in: 0..<10, using: &self) {
+                case 0: UInt32.random(in: 0...0x1F, using: &self)  // control characters: escaped
+                case 1: [0x22, 0x5C, 0x2F, 0x7F, 0x2028, 0x2029, 0xFEFF].randomElement(using: &self)!
+                case 2: UInt32.random(in: 0x80...0x7FF, using: &self)  // two UTF-8 bytes
+                case 3: UInt32.random(in: 0x800...0xD7FF, using: &self)  // three, below the surrogates
+                case 4: UInt32.random(in: 0xE000...0xFFFD, using: &self)  // three, above them
+                case 5: UInt32.random(in: 0x10000...0x10FFFF, using: &self)  // four; a surrogate pair when escaped
+                default: UInt32.random(in: 0x20...0x7E, using: &self)
+                }
             scalars.append(Unicode.Scalar(scalar)!)
         }
         return String(scalars)
@@ -257,12 +259,12 @@ extension SeededRandom {
     }
 
     mutating func jsonFraction() -> Double {
-        let value: Double = switch Int.random(in: 0..<3, using: &self) {
-        case 0: Double.random(in: -1...1, using: &self)
-        case 1: Double(bitPattern: next())    // any finite double, tiny to huge
-        default: Double(Int.random(in: -1_000_000...1_000_000, using: &self)) / 1024
-        }
+        let value: Double =
+            switch Int.random(in: 0..<3, using: &self) {
+            case 0: Double.random(in: -1...1, using: &self)
+            case 1: Double(bitPattern: next())  // any finite double, tiny to huge
+            default: Double(Int.random(in: -1_000_000...1_000_000, using: &self)) / 1024
+            }
         return value.isFinite && value.rounded() != value ? value : 0.5
     }
 }
-

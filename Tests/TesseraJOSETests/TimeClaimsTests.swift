@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TesseraJOSE
+import Testing
 
 /// The one time policy (`TimeClaims`): bounds first, then the checks, with no
 /// arithmetic that any claim value can overflow.

@@ -1,8 +1,9 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
-import Testing
 import TesseraCore
+import Testing
+
 @testable import TesseraServer
 
 /// API tokens as docs/admin-api.md ("API tokens") describes them: made and managed

@@ -1,8 +1,9 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
-import Testing
 import TesseraCore
+import Testing
+
 @testable import TesseraServer
 
 /// One account, many faces: every id a dialect hands out names the account on the

@@ -1,9 +1,10 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
-import Testing
 import TesseraCore
 import TesseraJOSE
+import Testing
+
 @testable import TesseraServer
 
 /// Who may use the admin API, the dialects and introspection: authority is the

@@ -1,8 +1,9 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
-import Testing
 import TesseraCore
+import Testing
+
 @testable import TesseraServer
 
 @Suite struct AdminCreateTests {
@@ -14,7 +15,8 @@ import TesseraCore
             let token = try await client.accessToken(admin)
             let response = try await client.createAccount(
                 tenant: "acme", token: token,
-                body: #"{"name":"billing","description":"Pays invoices","roles":["analyst","editor"],"groups":["Public"],"projects":[{"project":"p1","role":"analyst"}],"audiences":["https://orders.example"],"expires_at":"2099-01-01T00:00:00Z"}"#
+                body:
+                    #"{"name":"billing","description":"Pays invoices","roles":["analyst","editor"],"groups":["Public"],"projects":[{"project":"p1","role":"analyst"}],"audiences":["https://orders.example"],"expires_at":"2099-01-01T00:00:00Z"}"#
             )
             #expect(response.status == .created)
             #expect(response.headers[.cacheControl] == "no-store")
@@ -88,8 +90,9 @@ import TesseraCore
             for token in ["garbage", valid + "x", String(valid.dropLast(5)), foreignToken] {
                 let response = try await client.createAccount(tenant: "acme", token: token, body: "{}")
                 #expect(response.status == .unauthorized)
-                #expect(response.headers[.wwwAuthenticate]
-                    == #"Bearer realm="tessera", error="invalid_token", error_description="the access token is invalid or expired""#)
+                #expect(
+                    response.headers[.wwwAuthenticate]
+                        == #"Bearer realm="tessera", error="invalid_token", error_description="the access token is invalid or expired""#)
             }
         }
     }
@@ -162,7 +165,9 @@ import TesseraCore
     static let badBodies: [BadBody] = [
         BadBody(body: "{not json", status: .badRequest, field: nil, detail: "the body is not valid JSON, or names a member twice"),
         BadBody(body: #"{"name":"a","name":"b"}"#, status: .badRequest, field: nil, detail: "the body is not valid JSON, or names a member twice"),
-        BadBody(body: #"{"name":"a","roles":["editor"],"roles":["admin"]}"#, status: .badRequest, field: nil, detail: "the body is not valid JSON, or names a member twice"),
+        BadBody(
+            body: #"{"name":"a","roles":["editor"],"roles":["admin"]}"#, status: .badRequest, field: nil,
+            detail: "the body is not valid JSON, or names a member twice"),
         BadBody(body: "[1,2]", status: .badRequest, field: nil, detail: "the body must be a JSON object"),
         BadBody(body: #"{"name":"x","colour":"red"}"#, status: .badRequest, field: "colour", detail: "unknown member \"colour\""),
         BadBody(body: #"{"name":42}"#, status: .badRequest, field: "name", detail: "name must be a string"),
@@ -170,12 +175,19 @@ import TesseraCore
         BadBody(body: #"{"roles":["admin",1]}"#, status: .badRequest, field: "roles", detail: "roles must be an array of strings"),
         BadBody(body: #"{"roles":["wizard"]}"#, status: .badRequest, field: "roles", detail: "unknown role \"wizard\""),
         BadBody(body: #"{"name":""}"#, status: .badRequest, field: "name", detail: "name must not be empty"),
-        BadBody(body: "{\"name\":\"\(String(repeating: "n", count: 101))\"}", status: .badRequest, field: "name", detail: "name must be at most 100 characters"),
-        BadBody(body: "{\"description\":\"\(String(repeating: "d", count: 501))\"}", status: .badRequest, field: "description", detail: "description must be at most 500 characters"),
-        BadBody(body: #"{"expires_at":"tomorrow"}"#, status: .badRequest, field: "expires_at", detail: "expires_at must be an RFC 3339 timestamp such as 2030-01-01T00:00:00Z"),
+        BadBody(
+            body: "{\"name\":\"\(String(repeating: "n", count: 101))\"}", status: .badRequest, field: "name", detail: "name must be at most 100 characters"),
+        BadBody(
+            body: "{\"description\":\"\(String(repeating: "d", count: 501))\"}", status: .badRequest, field: "description",
+            detail: "description must be at most 500 characters"),
+        BadBody(
+            body: #"{"expires_at":"tomorrow"}"#, status: .badRequest, field: "expires_at",
+            detail: "expires_at must be an RFC 3339 timestamp such as 2030-01-01T00:00:00Z"),
         BadBody(body: #"{"expires_at":"2001-01-01T00:00:00Z"}"#, status: .badRequest, field: "expires_at", detail: "expires_at must be in the future"),
-        BadBody(body: #"{"projects":[{"project":"p"}]}"#, status: .badRequest, field: "projects", detail: "projects: each project needs \"project\" and \"role\""),
-        BadBody(body: #"{"projects":[{"project":"p","role":"analyst","x":1}]}"#, status: .badRequest, field: "projects", detail: "projects: unknown member \"x\""),
+        BadBody(
+            body: #"{"projects":[{"project":"p"}]}"#, status: .badRequest, field: "projects", detail: "projects: each project needs \"project\" and \"role\""),
+        BadBody(
+            body: #"{"projects":[{"project":"p","role":"analyst","x":1}]}"#, status: .badRequest, field: "projects", detail: "projects: unknown member \"x\""),
     ]
 
     @Test(arguments: badBodies)
@@ -231,16 +243,20 @@ import TesseraCore
             let form = try await client.createAccount(tenant: "acme", token: token, body: "name=x", contentType: "application/x-www-form-urlencoded")
             #expect(form.status == .unsupportedMediaType)
             #expect(form.headers[.contentType] == "application/problem+json")
-            #expect(try form.canonicalJSON() == canonicalJSON(
-                #"{"type":"about:blank","title":"Unsupported Media Type","status":415,"detail":"the body must be application/json"}"#
-            ))
+            #expect(
+                try form.canonicalJSON()
+                    == canonicalJSON(
+                        #"{"type":"about:blank","title":"Unsupported Media Type","status":415,"detail":"the body must be application/json"}"#
+                    ))
             let huge = "{\"description\":\"\(String(repeating: "d", count: 70_000))\"}"
             let oversize = try await client.createAccount(tenant: "acme", token: token, body: huge)
             #expect(oversize.status == .contentTooLarge)
             #expect(oversize.headers[.contentType] == "application/problem+json")
-            #expect(try oversize.canonicalJSON() == canonicalJSON(
-                #"{"type":"about:blank","title":"Content Too Large","status":413,"detail":"the body exceeds 65536 bytes"}"#
-            ))
+            #expect(
+                try oversize.canonicalJSON()
+                    == canonicalJSON(
+                        #"{"type":"about:blank","title":"Content Too Large","status":413,"detail":"the body exceeds 65536 bytes"}"#
+                    ))
         }
         // Neither created anything: the tenant holds only its admin.
         let tenantID = try #require(UUID(uuidString: admin.tenantID))

@@ -1,10 +1,11 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
-import Testing
 import TesseraCore
-import TesseraTestSupport
 import TesseraJOSE
+import TesseraTestSupport
+import Testing
+
 @testable import TesseraServer
 
 @Suite struct AdminLifecycleTests {
@@ -32,7 +33,8 @@ import TesseraJOSE
             #expect(body["name"] as? String == "worker")
             #expect(body["client_secret"] == nil)
 
-            let patched = try await client.call(.patch, path, token: token, json: #"{"name":"worker-2","roles":["editor"],"description":null,"token_lifetime":600,"groups":["ops"]}"#)
+            let patched = try await client.call(
+                .patch, path, token: token, json: #"{"name":"worker-2","roles":["editor"],"description":null,"token_lifetime":600,"groups":["ops"]}"#)
             #expect(patched.status == .ok)
             let after = try patched.jsonObject()
             #expect(after["name"] as? String == "worker-2")
@@ -93,7 +95,8 @@ import TesseraJOSE
         try await harness.run { client in
             let token = try await client.accessToken(admin)
             for index in 1...5 {
-                _ = try await Self.create(client, token, #"{"name":"batch-\#(index)","roles":["\#(index % 2 == 0 ? "editor" : "analyst")"],"groups":["g\#(index % 2)"]}"#)
+                _ = try await Self.create(
+                    client, token, #"{"name":"batch-\#(index)","roles":["\#(index % 2 == 0 ? "editor" : "analyst")"],"groups":["g\#(index % 2)"]}"#)
             }
             var names: [String] = []
             var cursor: String?
@@ -105,7 +108,7 @@ import TesseraJOSE
                 cursor = try page.jsonObject()["next_cursor"] as? String
             } while cursor != nil
             #expect(names.filter { $0.hasPrefix("batch-") } == ["batch-1", "batch-2", "batch-3", "batch-4", "batch-5"])
-            #expect(names.count == 6) // and the bootstrap admin
+            #expect(names.count == 6)  // and the bootstrap admin
 
             let editors = try await client.call(.get, "/v1/tenants/acme/service-accounts?role=editor", token: token)
             #expect(try editors.items().compactMap { $0["name"] as? String } == ["batch-2", "batch-4"])
@@ -263,13 +266,15 @@ import TesseraJOSE
             #expect(created.status == .created)
             let account = try await Self.create(client, token, #"{"name":"biller","roles":["billing","analyst"]}"#)
             let clientID = try #require(account["client_id"] as? String), secret = try #require(account["client_secret"] as? String)
-            #expect(try await client.token("grant_type=client_credentials", basic: (clientID, secret)).jsonObject()["scope"] as? String
-                == "api:read invoices:read")
+            #expect(
+                try await client.token("grant_type=client_credentials", basic: (clientID, secret)).jsonObject()["scope"] as? String
+                    == "api:read invoices:read")
 
             let updated = try await client.call(.put, "/v1/tenants/acme/roles/billing", token: token, json: #"{"scopes":["invoices:read","invoices:write"]}"#)
             #expect(updated.status == .ok)
-            #expect(try await client.token("grant_type=client_credentials", basic: (clientID, secret)).jsonObject()["scope"] as? String
-                == "api:read invoices:read invoices:write")
+            #expect(
+                try await client.token("grant_type=client_credentials", basic: (clientID, secret)).jsonObject()["scope"] as? String
+                    == "api:read invoices:read invoices:write")
 
             let inUse = try await client.call(.delete, "/v1/tenants/acme/roles/billing", token: token)
             #expect(inUse.status == .conflict)
@@ -301,7 +306,8 @@ import TesseraJOSE
         let admin = try await harness.credentials(tenant: "acme")
         try await harness.run { client in
             let superToken = try await client.accessToken(root)
-            let created = try await client.call(.post, "/v1/tenants", token: superToken, json: #"{"slug":"initech","name":"Initech","account_limit":2,"token_lifetime":900}"#)
+            let created = try await client.call(
+                .post, "/v1/tenants", token: superToken, json: #"{"slug":"initech","name":"Initech","account_limit":2,"token_lifetime":900}"#)
             #expect(created.status == .created)
             let tenant = try created.jsonObject()
             #expect(tenant["slug"] as? String == "initech")
@@ -361,7 +367,7 @@ import TesseraJOSE
                 headers: [.authorization: "Bearer \(token)", .contentType: "application/json", .requestID: "req-42"],
                 body: ByteBuffer(string: #"{"status":"disabled"}"#)
             )
-            _ = try await client.call(.post, "/v1/tenants/acme/service-accounts", token: token, json: #"{"name":"audited"}"#) // 409
+            _ = try await client.call(.post, "/v1/tenants/acme/service-accounts", token: token, json: #"{"name":"audited"}"#)  // 409
             let events = try await client.call(.get, "/v1/tenants/acme/audit-events", token: token)
             #expect(events.status == .ok)
             let items = try events.items()
@@ -392,8 +398,10 @@ import TesseraJOSE
             let acmeToken = try await client.accessToken(acme)
             let account = try await Self.create(client, acmeToken, #"{"name":"victim"}"#)
             let id = try #require(account["id"] as? String)
-            let secretID = try #require(try await client.call(.get, "/v1/tenants/acme/service-accounts/\(id)/secrets", token: acmeToken).items().first?["id"] as? String)
-            let registered = try await client.call(.post, "/v1/tenants/acme/service-accounts/\(id)/keys", token: acmeToken, json: try Self.jwkBody(kid: "victim-key"))
+            let secretID = try #require(
+                try await client.call(.get, "/v1/tenants/acme/service-accounts/\(id)/secrets", token: acmeToken).items().first?["id"] as? String)
+            let registered = try await client.call(
+                .post, "/v1/tenants/acme/service-accounts/\(id)/keys", token: acmeToken, json: try Self.jwkBody(kid: "victim-key"))
             #expect(registered.status == .created)
             let intruder = try await client.accessToken(globex)
             let base = "/v1/tenants/acme"
@@ -483,9 +491,11 @@ import TesseraJOSE
                 let response = try await client.call(method, uri, token: globexToken, json: json)
                 #expect(response.status == .notFound, "\(method) \(uri)")
                 #expect(response.headers[.contentType] == "application/problem+json", "\(method) \(uri)")
-                #expect(try response.canonicalJSON() == canonicalJSON(
-                    #"{"type":"about:blank","title":"Not Found","status":404,"detail":"\#(detail)"}"#
-                ), "\(method) \(uri)")
+                #expect(
+                    try response.canonicalJSON()
+                        == canonicalJSON(
+                            #"{"type":"about:blank","title":"Not Found","status":404,"detail":"\#(detail)"}"#
+                        ), "\(method) \(uri)")
             }
 
             // Nothing of acme's changed, as acme's admin reads it.
@@ -517,9 +527,11 @@ import TesseraJOSE
                 let escalated = try await client.call(.patch, path, token: token, json: #"{"roles":\#(roles)}"#)
                 #expect(escalated.status == .forbidden, "\(roles)")
                 #expect(escalated.headers[.contentType] == "application/problem+json")
-                #expect(try escalated.canonicalJSON() == canonicalJSON(
-                    #"{"type":"about:blank","title":"Forbidden","status":403,"detail":"only a super admin may grant the role \"super_admin\""}"#
-                ), "\(roles)")
+                #expect(
+                    try escalated.canonicalJSON()
+                        == canonicalJSON(
+                            #"{"type":"about:blank","title":"Forbidden","status":403,"detail":"only a super admin may grant the role \"super_admin\""}"#
+                        ), "\(roles)")
             }
             #expect(try await client.call(.get, path, token: token).canonicalJSON() == before)
             let clientID = try #require(account["client_id"] as? String), secret = try #require(account["client_secret"] as? String)
@@ -528,14 +540,18 @@ import TesseraJOSE
             // A custom role cannot be made to carry tessera:super. This is refused as
             // invalid input (400, naming the field), as creating such a role is, and
             // for a super admin too: no custom role may ever carry it.
-            #expect(try await client.call(.post, "/v1/tenants/acme/roles", token: token, json: #"{"name":"billing","scopes":["invoices:read"]}"#).status == .created)
+            #expect(
+                try await client.call(.post, "/v1/tenants/acme/roles", token: token, json: #"{"name":"billing","scopes":["invoices:read"]}"#).status == .created
+            )
             let rolesBefore = try await client.call(.get, "/v1/tenants/acme/roles", token: token).canonicalJSON()
             for caller in [token, try await client.accessToken(root)] {
                 let put = try await client.call(.put, "/v1/tenants/acme/roles/billing", token: caller, json: #"{"scopes":["invoices:read","tessera:super"]}"#)
                 #expect(put.status == .badRequest)
-                #expect(try put.canonicalJSON() == canonicalJSON(
-                    #"{"type":"about:blank","title":"Bad Request","status":400,"detail":"a custom role cannot carry tessera:super","field":"scopes"}"#
-                ))
+                #expect(
+                    try put.canonicalJSON()
+                        == canonicalJSON(
+                            #"{"type":"about:blank","title":"Bad Request","status":400,"detail":"a custom role cannot carry tessera:super","field":"scopes"}"#
+                        ))
             }
             #expect(try await client.call(.get, "/v1/tenants/acme/roles", token: token).canonicalJSON() == rolesBefore)
         }

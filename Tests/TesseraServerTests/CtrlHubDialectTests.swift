@@ -1,9 +1,10 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
-import Testing
 import TesseraCore
 import TesseraTestSupport
+import Testing
+
 @testable import TesseraServer
 
 @Suite struct CtrlHubDialectTests {
@@ -80,14 +81,17 @@ import TesseraTestSupport
                 #expect((error["source"] as? [String: String])?["pointer"] == pointer)
             }
             let org = admin.tenantID
-            try expectError(try await Self.create(client, org: org, token: token, body: #"{"data":{"type":"service-accounts","attributes":{"name":""}}}"#),
-                            .badRequest, pointer: "/data/attributes/name")
-            try expectError(try await Self.create(client, org: org, token: token, body: #"{"data":{"type":"service-accounts"}}"#),
-                            .badRequest, pointer: "/data/attributes")
+            try expectError(
+                try await Self.create(client, org: org, token: token, body: #"{"data":{"type":"service-accounts","attributes":{"name":""}}}"#),
+                .badRequest, pointer: "/data/attributes/name")
+            try expectError(
+                try await Self.create(client, org: org, token: token, body: #"{"data":{"type":"service-accounts"}}"#),
+                .badRequest, pointer: "/data/attributes")
             try expectError(try await Self.create(client, org: org, token: token, body: #"{}"#), .badRequest, pointer: "/data")
             try expectError(try await Self.create(client, org: org, token: token, body: "{"), .badRequest)
-            try expectError(try await Self.create(client, org: org, token: token, body: #"{"data":{"type":"users","attributes":{"name":"x"}}}"#),
-                            .conflict, code: "CONFLICT.001", pointer: "/data/type")
+            try expectError(
+                try await Self.create(client, org: org, token: token, body: #"{"data":{"type":"users","attributes":{"name":"x"}}}"#),
+                .conflict, code: "CONFLICT.001", pointer: "/data/type")
             let body = #"{"data":{"type":"service-accounts","attributes":{"name":"twice"}}}"#
             #expect(try await Self.create(client, org: org, token: token, body: body).status == .ok)
             try expectError(try await Self.create(client, org: org, token: token, body: body), .conflict, code: "CONFLICT.001")

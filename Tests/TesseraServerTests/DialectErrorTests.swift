@@ -1,9 +1,10 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
-import Testing
 import TesseraCore
 import TesseraTestSupport
+import Testing
+
 @testable import TesseraServer
 
 /// Each seed dialect's answer to a body over 64 KiB (413 natively) and to a
@@ -53,8 +54,10 @@ import TesseraTestSupport
             let uri = "/v3/orgs/\(admin.tenantID)/iam/service-accounts"
             for (contentType, body, detail) in [
                 (CtrlHubRoutes.mediaType, Self.oversize, "the body exceeds 65536 bytes"),
-                ("text/plain", #"{"data":{"type":"service-accounts","attributes":{"name":"x"}}}"#,
-                 "the body must be application/json or application/vnd.api+json"),
+                (
+                    "text/plain", #"{"data":{"type":"service-accounts","attributes":{"name":"x"}}}"#,
+                    "the body must be application/json or application/vnd.api+json"
+                ),
             ] {
                 let response = try await Self.post(client, uri, authorization: bearer, contentType: contentType, body: body)
                 #expect(response.status == .badRequest, "\(contentType)")
@@ -88,9 +91,11 @@ import TesseraTestSupport
                 #expect(response.headers[.contentType] == "application/json")
                 #expect(response.headers[.clientRequestID] == requestID)
                 // Keycard's error object: {message, code, status}.
-                #expect(try response.canonicalJSON() == canonicalJSON(
-                    #"{"message":"\#(detail)","code":"invalid_request","status":\#(status.code)}"#
-                ))
+                #expect(
+                    try response.canonicalJSON()
+                        == canonicalJSON(
+                            #"{"message":"\#(detail)","code":"invalid_request","status":\#(status.code)}"#
+                        ))
             }
         }
     }
@@ -111,9 +116,11 @@ import TesseraTestSupport
             let text = try await Self.post(client, "/api/users", authorization: bearer, contentType: "text/plain", body: #"{"name":"x","role":"Member"}"#)
             #expect(text.status == .unprocessableContent)
             #expect(text.headers[.contentType] == "application/json")
-            #expect(try text.canonicalJSON() == canonicalJSON(
-                #"{"detail":[{"loc":["body"],"msg":"the body must be application/json","type":"value_error"}]}"#
-            ))
+            #expect(
+                try text.canonicalJSON()
+                    == canonicalJSON(
+                        #"{"detail":[{"loc":["body"],"msg":"the body must be application/json","type":"value_error"}]}"#
+                    ))
         }
     }
 
@@ -150,18 +157,22 @@ import TesseraTestSupport
             harness.storage.broken.withLock { $0 = false }
             #expect(failed.status == .internalServerError)
             #expect(failed.headers[.retryAfter] == nil)
-            #expect(try failed.canonicalJSON() == canonicalJSON(
-                #"{"success":false,"error":{"code":"INTERNAL_ERROR","message":"Server error","details":"unexpected server-side error"},"timestamp":"2027-01-15T08:00:00.000Z"}"#
-            ))
+            #expect(
+                try failed.canonicalJSON()
+                    == canonicalJSON(
+                        #"{"success":false,"error":{"code":"INTERNAL_ERROR","message":"Server error","details":"unexpected server-side error"},"timestamp":"2027-01-15T08:00:00.000Z"}"#
+                    ))
 
             harness.storeDown(true)
             let down = try await RezolveDialectTests.create(client, token: token, tenant: "acme")
             harness.storeDown(false)
             #expect(down.status == .serviceUnavailable)
             #expect(down.headers[.retryAfter] == "1")
-            #expect(try down.canonicalJSON() == canonicalJSON(
-                #"{"success":false,"error":{"code":"SERVICE_UNAVAILABLE","message":"Service unavailable","details":"the store is unavailable"},"timestamp":"2027-01-15T08:00:00.000Z"}"#
-            ))
+            #expect(
+                try down.canonicalJSON()
+                    == canonicalJSON(
+                        #"{"success":false,"error":{"code":"SERVICE_UNAVAILABLE","message":"Service unavailable","details":"the store is unavailable"},"timestamp":"2027-01-15T08:00:00.000Z"}"#
+                    ))
             // Neither created anything.
             #expect(try await client.call(.get, "/v1/tenants/acme/service-accounts", token: token).items().count == 1)
         }

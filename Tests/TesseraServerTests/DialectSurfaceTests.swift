@@ -1,9 +1,10 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
-import Testing
 import TesseraCore
 import TesseraJOSE
+import Testing
+
 @testable import TesseraServer
 
 /// What each seed's own clients send and expect beyond the happy create: the
@@ -59,7 +60,8 @@ import TesseraJOSE
 
             let withExtras = try await CtrlHubDialectTests.create(
                 client, org: "acme", token: token,
-                body: #"{"data":{"type":"service-accounts","attributes":{"name":"extras"},"relationships":{"groups":{"data":[]}},"meta":{"source":"script"}},"meta":{"x":1}}"#
+                body:
+                    #"{"data":{"type":"service-accounts","attributes":{"name":"extras"},"relationships":{"groups":{"data":[]}},"meta":{"source":"script"}},"meta":{"x":1}}"#
             )
             #expect(withExtras.status == .ok, "\(withExtras.text)")
         }

@@ -1,9 +1,10 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
-import Testing
 import TesseraCore
 import TesseraJOSE
+import Testing
+
 @testable import TesseraServer
 
 @Suite struct DiscoveryTests {

@@ -1,9 +1,10 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
-import Testing
 import TesseraCore
 import TesseraJOSE
+import Testing
+
 @testable import TesseraServer
 
 /// Error answers of the OAuth endpoints, discovery, health, the admin API and the
@@ -173,8 +174,9 @@ import TesseraJOSE
             let listed = try await client.call(.get, path, token: token)
             #expect(try Set(listed.items().compactMap { $0["id"] as? String }) == [admin.serviceAccountID, other.serviceAccountID])
             #expect(try await client.call(.get, "\(path)/\(other.serviceAccountID)", token: token).jsonObject()["status"] as? String == "active")
-            #expect(try await client.call(.get, "/v1/tenants/acme/roles", token: token).items().compactMap { $0["name"] as? String }.sorted()
-                == Role.defaultCatalogue.map(\.name).sorted())
+            #expect(
+                try await client.call(.get, "/v1/tenants/acme/roles", token: token).items().compactMap { $0["name"] as? String }.sorted()
+                    == Role.defaultCatalogue.map(\.name).sorted())
         }
     }
 

@@ -1,10 +1,11 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
-import Testing
 import TesseraCore
-import TesseraTestSupport
 import TesseraJOSE
+import TesseraTestSupport
+import Testing
+
 @testable import TesseraServer
 
 /// Secrets and registered keys with an `expires_at` work until that instant and
@@ -105,9 +106,11 @@ import TesseraJOSE
             let refused = try await exchange("short", expiring)
             #expect(refused.status == .unauthorized)
             #expect(refused.headers[.wwwAuthenticate] == #"Basic realm="tessera", charset="UTF-8""#)
-            #expect(try refused.canonicalJSON() == canonicalJSON(
-                #"{"error":"invalid_client","error_description":"no registered key matches the client assertion"}"#
-            ))
+            #expect(
+                try refused.canonicalJSON()
+                    == canonicalJSON(
+                        #"{"error":"invalid_client","error_description":"no registered key matches the client assertion"}"#
+                    ))
             // The account's other key, without an expiry, still authenticates it.
             let other = try await exchange("long", lasting)
             #expect(other.status == .ok)

@@ -1,9 +1,10 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
-import Testing
 import TesseraCore
 import TesseraTestSupport
+import Testing
+
 @testable import TesseraServer
 
 /// Decodes a JWT's payload without verifying it (the endpoint's own tests verify).
@@ -101,12 +102,14 @@ func payload(_ token: String) throws -> [String: Any] {
                 try await Self.create(client, organization: organization, authorization: authorization, body: body)
             }
             try expectError(try await create(organization, bearer, #"{"role":"admin"}"#), .badRequest, "username is required")
-            try expectError(try await create(organization, bearer, #"{"username":"x","role":"god"}"#), .badRequest, "role must be one of owner, admin, analyst, consumer")
+            try expectError(
+                try await create(organization, bearer, #"{"username":"x","role":"god"}"#), .badRequest, "role must be one of owner, admin, analyst, consumer")
             try expectError(
                 try await create(organization, bearer, #"{"username":"x","expires":"soon"}"#), .badRequest,
                 "expires must be an RFC 3339 timestamp such as 2030-01-01T00:00:00Z"
             )
-            try expectError(try await create(organization, bearer, #"{"username":"x","projects":[{"id":"p"}]}"#), .badRequest, "projects: id must be an integer")
+            try expectError(
+                try await create(organization, bearer, #"{"username":"x","projects":[{"id":"p"}]}"#), .badRequest, "projects: id must be an integer")
             try expectError(try await create(organization, bearer, "[1"), .badRequest, "the body is not valid JSON, or names a member twice")
             try expectError(try await create("acme", bearer, #"{"username":"x"}"#), .badRequest, "organizationId must be an integer")
             try expectError(try await create(organization, nil, #"{"username":"x"}"#), .unauthorized, "an access token is required")

@@ -1,9 +1,10 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
-import Testing
 import TesseraCore
 import TesseraJOSE
+import Testing
+
 @testable import TesseraServer
 
 @Suite struct PrivateKeyJWTTests {
@@ -20,7 +21,8 @@ import TesseraJOSE
     static func setup(_ harness: ServerHarness, _ client: some TestClientProtocol, algorithm: JWSAlgorithm = .es256) async throws -> Setup {
         let admin = try await harness.credentials()
         let token = try await client.accessToken(admin)
-        let account = try await client.call(.post, "/v1/tenants/acme/service-accounts", token: token, json: #"{"name":"jwt-client","roles":["editor"]}"#).jsonObject()
+        let account = try await client.call(.post, "/v1/tenants/acme/service-accounts", token: token, json: #"{"name":"jwt-client","roles":["editor"]}"#)
+            .jsonObject()
         let id = try #require(account["id"] as? String), clientID = try #require(account["client_id"] as? String)
         let key = try SigningKey.generate(algorithm)
         var jwk = key.publicJWK

@@ -1,9 +1,10 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
-import Testing
 import TesseraCore
 import TesseraTestSupport
+import Testing
+
 @testable import TesseraServer
 
 @Suite struct QualyticsDialectTests {
@@ -35,7 +36,8 @@ import TesseraTestSupport
             #expect(user["teams"] as? [String] == ["Public", "Data Engineering", "Data Quality"])
 
             // A token for it by integer id, 90 days; it obtains access tokens with the role's scopes.
-            let created = try await Self.post(client, "/api/user-tokens", token: token, body: "{\"name\":\"pipeline-production\",\"user_id\":\(id),\"expires_in_days\":90}")
+            let created = try await Self.post(
+                client, "/api/user-tokens", token: token, body: "{\"name\":\"pipeline-production\",\"user_id\":\(id),\"expires_in_days\":90}")
             #expect(created.status == .ok)
             let body = try created.jsonObject()
             #expect(body["name"] as? String == "pipeline-production")
@@ -60,7 +62,8 @@ import TesseraTestSupport
             let again = try await Self.post(client, "/api/user-tokens", token: token, body: "{\"name\":\"pipeline-production\",\"user_id\":\(id)}")
             #expect(again.status == .conflict)
             #expect(try again.jsonObject()["detail"] is String)
-            let never = try await Self.post(client, "/api/user-tokens", token: token, body: #"{"name":"forever","user_id":"api_access@service","expires_in_days":null}"#)
+            let never = try await Self.post(
+                client, "/api/user-tokens", token: token, body: #"{"name":"forever","user_id":"api_access@service","expires_in_days":null}"#)
             #expect(never.status == .ok)
             #expect(try never.jsonObject()["expiration"] is NSNull)
 
@@ -104,13 +107,15 @@ import TesseraTestSupport
             // FastAPI's shapes: a list of {loc, msg, type} for a 422, a string otherwise.
             func expectDetail(_ response: TestResponse, _ status: HTTPResponse.Status, _ detail: String, at member: String? = nil) throws {
                 #expect(response.status == status, "\(detail)")
-                let expected = status == .unprocessableContent
+                let expected =
+                    status == .unprocessableContent
                     ? #"{"detail":[{"loc":["body","\#(member ?? "")"],"msg":"\#(detail)","type":"value_error"}]}"#
                     : #"{"detail":"\#(detail)"}"#
                 #expect(try response.canonicalJSON() == canonicalJSON(expected))
             }
             let users = "/api/users", tokens = "/api/user-tokens"
-            try expectDetail(try await Self.post(client, users, token: nil, body: #"{"name":"x","role":"Member"}"#), .unauthorized, "an access token is required")
+            try expectDetail(
+                try await Self.post(client, users, token: nil, body: #"{"name":"x","role":"Member"}"#), .unauthorized, "an access token is required")
             try expectDetail(
                 try await Self.post(client, users, token: try await client.accessToken(member), body: #"{"name":"x","role":"Member"}"#), .forbidden,
                 "only administrators may manage service users"
@@ -119,7 +124,8 @@ import TesseraTestSupport
                 try await Self.post(client, users, token: token, body: #"{"name":"x","role":"Owner"}"#), .unprocessableContent,
                 "role must be one of Admin, Manager, Editor, Member", at: "role"
             )
-            try expectDetail(try await Self.post(client, users, token: token, body: #"{"role":"Member"}"#), .unprocessableContent, "name is required", at: "name")
+            try expectDetail(
+                try await Self.post(client, users, token: token, body: #"{"role":"Member"}"#), .unprocessableContent, "name is required", at: "name")
             try expectDetail(
                 try await Self.post(client, users, token: token, body: #"{"name":"!!!","role":"Member"}"#), .unprocessableContent,
                 "name must contain a letter or digit", at: "name"
@@ -138,13 +144,15 @@ import TesseraTestSupport
                 try await Self.post(client, tokens, token: token, body: #"{"name":"t","user_id":"sync_bot@service","expires_in_days":45}"#),
                 .unprocessableContent, "expires_in_days must be 30, 60, 90, 365 or null (never)", at: "expires_in_days"
             )
-            try expectDetail(try await Self.post(client, tokens, token: token, body: #"{"name":"t"}"#), .unprocessableContent, "user_id is required", at: "user_id")
+            try expectDetail(
+                try await Self.post(client, tokens, token: token, body: #"{"name":"t"}"#), .unprocessableContent, "user_id is required", at: "user_id")
             try expectDetail(try await Self.post(client, tokens, token: token, body: #"{"name":"t","user_id":999999}"#), .notFound, "service user not found")
             // Another tenant's service user is not found either.
             let globex = try await client.accessToken(try await harness.credentials(tenant: "globex"))
             let theirs = try await Self.post(client, users, token: globex, body: #"{"name":"Theirs","role":"Member"}"#)
             let theirID = try #require(try theirs.jsonObject()["id"] as? Int)
-            try expectDetail(try await Self.post(client, tokens, token: token, body: "{\"name\":\"t\",\"user_id\":\(theirID)}"), .notFound, "service user not found")
+            try expectDetail(
+                try await Self.post(client, tokens, token: token, body: "{\"name\":\"t\",\"user_id\":\(theirID)}"), .notFound, "service user not found")
         }
     }
 }

@@ -1,9 +1,10 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
-import Testing
 import TesseraCore
 import TesseraTestSupport
+import Testing
+
 @testable import TesseraServer
 
 @Suite struct RezolveDialectTests {
@@ -56,17 +57,20 @@ import TesseraTestSupport
             /// Rezolve's error envelope: `error {code, message, details}` (the seed's
             /// title as message) and the time of the answer (the test clock's).
             func expectFailure(_ response: TestResponse, _ status: HTTPResponse.Status, _ message: String, _ error: String) throws {
-                let code = switch status {
-                case .unauthorized: "UNAUTHORIZED"
-                case .forbidden: "FORBIDDEN"
-                case .conflict: "CONFLICT"
-                default: "VALIDATION_ERROR"
-                }
+                let code =
+                    switch status {
+                    case .unauthorized: "UNAUTHORIZED"
+                    case .forbidden: "FORBIDDEN"
+                    case .conflict: "CONFLICT"
+                    default: "VALIDATION_ERROR"
+                    }
                 #expect(response.status == status, "\(message)")
                 #expect(response.headers[.contentType] == "application/json")
-                #expect(try response.canonicalJSON() == canonicalJSON(
-                    #"{"success":false,"error":{"code":"\#(code)","message":"\#(message)","details":"\#(error)"},"timestamp":"2027-01-15T08:00:00.000Z"}"#
-                ), "\(message)")
+                #expect(
+                    try response.canonicalJSON()
+                        == canonicalJSON(
+                            #"{"success":false,"error":{"code":"\#(code)","message":"\#(message)","details":"\#(error)"},"timestamp":"2027-01-15T08:00:00.000Z"}"#
+                        ), "\(message)")
             }
             let unauthenticated = try await Self.create(client, token: nil, tenant: "acme")
             try expectFailure(unauthenticated, .unauthorized, "Authentication failed", "Bearer token is missing, expired, or invalid")

@@ -1,11 +1,12 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
-import Testing
 import TesseraCore
-import TesseraTestSupport
 import TesseraJOSE
 import TesseraSQLite
+import TesseraTestSupport
+import Testing
+
 @testable import TesseraServer
 
 /// A Tessera on a fresh SQLite file behind the real router.

@@ -1,12 +1,13 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
-import Testing
-@testable import TesseraCore
 import TesseraJOSE
 import TesseraSQLite
-@testable import TesseraServer
 import TesseraTestSupport
+import Testing
+
+@testable import TesseraCore
+@testable import TesseraServer
 
 @Suite struct TokenEndpointTests {
     @Test func clientSecretBasicIssuesAVerifiableToken() async throws {
@@ -72,15 +73,33 @@ import TesseraTestSupport
 
     static let errorCases: [ErrorCase] = [
         ErrorCase(name: "missing grant_type", form: "scope=api%3Aread", status: .badRequest, error: "invalid_request", description: "grant_type is missing"),
-        ErrorCase(name: "password grant", form: "grant_type=password", status: .badRequest, error: "unsupported_grant_type", description: "only client_credentials is supported"),
-        ErrorCase(name: "repeated parameter", form: "grant_type=client_credentials&scope=a&scope=b", status: .badRequest, error: "invalid_request", description: "parameter scope is repeated"),
-        ErrorCase(name: "bad percent-encoding", form: "grant_type=client_credentials&scope=%zz", status: .badRequest, error: "invalid_request", description: "the form body is not valid form-url-encoding"),
-        ErrorCase(name: "JSON body", form: #"{"grant_type":"client_credentials"}"#, contentType: "application/json", status: .badRequest, error: "invalid_request", description: "the body must be application/x-www-form-urlencoded"),
-        ErrorCase(name: "no content type", form: "grant_type=client_credentials", contentType: nil, status: .badRequest, error: "invalid_request", description: "the body must be application/x-www-form-urlencoded"),
-        ErrorCase(name: "no client authentication", form: "grant_type=client_credentials", basic: false, status: .unauthorized, error: "invalid_client", description: "client authentication is required"),
-        ErrorCase(name: "scope beyond the roles", form: "grant_type=client_credentials&scope=tessera%3Aadmin", status: .badRequest, error: "invalid_scope", description: "scope not allowed for this client: tessera:admin"),
-        ErrorCase(name: "audience not allowed", form: "grant_type=client_credentials&resource=https%3A%2F%2Fother.example", status: .badRequest, error: "invalid_target", description: "audience not allowed for this client"),
-        ErrorCase(name: "secret in body and header", form: "grant_type=client_credentials&client_secret=x", status: .badRequest, error: "invalid_request", description: "use one client authentication method, not Basic and client_secret together"),
+        ErrorCase(
+            name: "password grant", form: "grant_type=password", status: .badRequest, error: "unsupported_grant_type",
+            description: "only client_credentials is supported"),
+        ErrorCase(
+            name: "repeated parameter", form: "grant_type=client_credentials&scope=a&scope=b", status: .badRequest, error: "invalid_request",
+            description: "parameter scope is repeated"),
+        ErrorCase(
+            name: "bad percent-encoding", form: "grant_type=client_credentials&scope=%zz", status: .badRequest, error: "invalid_request",
+            description: "the form body is not valid form-url-encoding"),
+        ErrorCase(
+            name: "JSON body", form: #"{"grant_type":"client_credentials"}"#, contentType: "application/json", status: .badRequest, error: "invalid_request",
+            description: "the body must be application/x-www-form-urlencoded"),
+        ErrorCase(
+            name: "no content type", form: "grant_type=client_credentials", contentType: nil, status: .badRequest, error: "invalid_request",
+            description: "the body must be application/x-www-form-urlencoded"),
+        ErrorCase(
+            name: "no client authentication", form: "grant_type=client_credentials", basic: false, status: .unauthorized, error: "invalid_client",
+            description: "client authentication is required"),
+        ErrorCase(
+            name: "scope beyond the roles", form: "grant_type=client_credentials&scope=tessera%3Aadmin", status: .badRequest, error: "invalid_scope",
+            description: "scope not allowed for this client: tessera:admin"),
+        ErrorCase(
+            name: "audience not allowed", form: "grant_type=client_credentials&resource=https%3A%2F%2Fother.example", status: .badRequest,
+            error: "invalid_target", description: "audience not allowed for this client"),
+        ErrorCase(
+            name: "secret in body and header", form: "grant_type=client_credentials&client_secret=x", status: .badRequest, error: "invalid_request",
+            description: "use one client authentication method, not Basic and client_secret together"),
     ]
 
     @Test(arguments: errorCases)
@@ -145,9 +164,11 @@ import TesseraTestSupport
                 #expect(response.headers[.retryAfter] == String(retryAfter))
                 #expect(response.headers[.cacheControl] == "no-store")
                 #expect(response.headers[.wwwAuthenticate] == nil)
-                #expect(try response.canonicalJSON() == canonicalJSON(
-                    #"{"error":"temporarily_unavailable","error_description":"too many failed client authentications; retry after \#(retryAfter) s"}"#
-                ))
+                #expect(
+                    try response.canonicalJSON()
+                        == canonicalJSON(
+                            #"{"error":"temporarily_unavailable","error_description":"too many failed client authentications; retry after \#(retryAfter) s"}"#
+                        ))
             }
             for _ in 0..<5 {
                 let response = try await client.token("grant_type=client_credentials", basic: (credentials.clientID, wrong))
@@ -191,9 +212,11 @@ import TesseraTestSupport
             #expect(limited.status == .tooManyRequests)
             #expect(limited.headers[.retryAfter] == "1")
             #expect(limited.headers[.cacheControl] == "no-store")
-            #expect(try limited.canonicalJSON() == canonicalJSON(
-                #"{"error":"temporarily_unavailable","error_description":"this client obtains tokens too fast; retry after 1 s"}"#
-            ))
+            #expect(
+                try limited.canonicalJSON()
+                    == canonicalJSON(
+                        #"{"error":"temporarily_unavailable","error_description":"this client obtains tokens too fast; retry after 1 s"}"#
+                    ))
             // Another account has its own bucket.
             #expect(try await client.token("grant_type=client_credentials", basic: (other.clientID, other.clientSecret)).status == .ok)
             // Half a second refills one token, and only one.

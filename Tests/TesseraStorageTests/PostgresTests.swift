@@ -1,17 +1,19 @@
 import Foundation
 import Synchronization
-import Testing
 import TesseraCore
 import TesseraJOSE
+import Testing
+
 @testable import TesseraPostgres
 
 /// What only the PostgreSQL store does: migrations as a command, the change feed,
 /// and limits and rotation that hold when several replicas write at once.
 // Under `CI` the suite always runs, so a missing server fails instead of skipping.
-@Suite(.enabled(
-    if: ProcessInfo.processInfo.environment["TESSERA_TEST_POSTGRES_URL"] != nil || ProcessInfo.processInfo.environment["CI"] != nil,
-    "needs TESSERA_TEST_POSTGRES_URL"
-))
+@Suite(
+    .enabled(
+        if: ProcessInfo.processInfo.environment["TESSERA_TEST_POSTGRES_URL"] != nil || ProcessInfo.processInfo.environment["CI"] != nil,
+        "needs TESSERA_TEST_POSTGRES_URL"
+    ))
 struct PostgresTests {
     static func fresh(migrated: Bool = true) async throws -> PostgresStorage {
         let url = try #require(ProcessInfo.processInfo.environment["TESSERA_TEST_POSTGRES_URL"])

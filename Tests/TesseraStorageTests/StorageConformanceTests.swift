@@ -2,9 +2,10 @@ import Foundation
 import GRDB
 import Logging
 import PostgresNIO
-import Testing
 import TesseraCore
 import TesseraJOSE
+import Testing
+
 @testable import TesseraPostgres
 @testable import TesseraSQLite
 
@@ -140,9 +141,11 @@ enum Fixtures {
         }
         var filter = ServiceAccountFilter()
         filter.beforeNumber = numbers[4]
-        #expect(try await storage.listServiceAccounts(tenantID: tenant.id, filter: filter, afterNumber: nil, limit: 2).map(\.number) == [numbers[2], numbers[3]])
+        #expect(
+            try await storage.listServiceAccounts(tenantID: tenant.id, filter: filter, afterNumber: nil, limit: 2).map(\.number) == [numbers[2], numbers[3]])
         filter.role = "admin"
-        #expect(try await storage.listServiceAccounts(tenantID: tenant.id, filter: filter, afterNumber: nil, limit: 5).map(\.number) == [numbers[0], numbers[2]])
+        #expect(
+            try await storage.listServiceAccounts(tenantID: tenant.id, filter: filter, afterNumber: nil, limit: 5).map(\.number) == [numbers[0], numbers[2]])
         filter = ServiceAccountFilter()
         filter.project = "p1"
         #expect(try await storage.listServiceAccounts(tenantID: tenant.id, filter: filter, afterNumber: nil, limit: 10).count == 5)
@@ -330,7 +333,7 @@ enum Fixtures {
         #expect(after[first.kid]?.retiredAt == later)
         #expect(after[next.kid]?.state == .active)
         #expect(after[next.kid]?.activatedAt == later)
-        try await storage.deleteSigningKey(kid: next.kid) // active: kept
+        try await storage.deleteSigningKey(kid: next.kid)  // active: kept
         try await storage.deleteSigningKey(kid: first.kid)
         #expect(try await storage.signingKeys().map(\.kid) == [next.kid])
     }
@@ -350,8 +353,9 @@ enum Fixtures {
         #expect(try await storage.isTokenRevoked(jti: "b"))
         try await storage.revokeToken(jti: "c", tenantID: tenant, expiresAt: Fixtures.now.addingTimeInterval(900), revokedAt: Fixtures.now)
         let listed = try await storage.revokedTokens(expiringAfter: Fixtures.now.addingTimeInterval(600), limit: 10)
-        #expect(Dictionary(uniqueKeysWithValues: listed.map { ($0.jti, $0.expiresAt) })
-            == ["b": Fixtures.now.addingTimeInterval(600), "c": Fixtures.now.addingTimeInterval(900)])
+        #expect(
+            Dictionary(uniqueKeysWithValues: listed.map { ($0.jti, $0.expiresAt) })
+                == ["b": Fixtures.now.addingTimeInterval(600), "c": Fixtures.now.addingTimeInterval(900)])
         #expect(try await storage.revokedTokens(expiringAfter: Fixtures.now.addingTimeInterval(601), limit: 10).map(\.jti) == ["c"])
         #expect(try await storage.revokedTokens(expiringAfter: Fixtures.now, limit: 1).count == 1)
     }
@@ -362,15 +366,17 @@ enum Fixtures {
         defer { cleanup() }
         let tenant = UUID(), other = UUID()
         for (index, action) in ["a.create", "a.update", "a.create"].enumerated() {
-            try await storage.appendAuditEvent(AuditEvent(
-                tenantID: tenant, actor: "x", action: action, resourceType: "a", resourceID: "\(index)",
-                outcome: index == 1 ? .failure : .success, status: 200, requestID: nil, at: Fixtures.now
-            ))
+            try await storage.appendAuditEvent(
+                AuditEvent(
+                    tenantID: tenant, actor: "x", action: action, resourceType: "a", resourceID: "\(index)",
+                    outcome: index == 1 ? .failure : .success, status: 200, requestID: nil, at: Fixtures.now
+                ))
         }
-        try await storage.appendAuditEvent(AuditEvent(
-            tenantID: other, actor: "y", action: "a.create", resourceType: "a", resourceID: nil, outcome: .success, status: 201,
-            requestID: "r", at: Fixtures.now
-        ))
+        try await storage.appendAuditEvent(
+            AuditEvent(
+                tenantID: other, actor: "y", action: "a.create", resourceType: "a", resourceID: nil, outcome: .success, status: 201,
+                requestID: "r", at: Fixtures.now
+            ))
         let all = try await storage.auditEvents(tenantID: tenant, filter: AuditFilter(), beforeID: nil, limit: 10)
         #expect(all.map(\.resourceID) == ["2", "1", "0"])
         let creates = try await storage.auditEvents(tenantID: tenant, filter: AuditFilter(action: "a.create"), beforeID: nil, limit: 10)
@@ -459,7 +465,8 @@ enum Fixtures {
                     ("editor", #"["api:read","api:write"]"#, true),
                     ("custom", #"["api:read"]"#, false),
                 ] {
-                    try db.execute(sql: "INSERT INTO roles (tenant_id, name, scopes, builtin) VALUES (?, ?, ?, ?)", arguments: [tenantID, name, scopes, builtin])
+                    try db.execute(
+                        sql: "INSERT INTO roles (tenant_id, name, scopes, builtin) VALUES (?, ?, ?, ?)", arguments: [tenantID, name, scopes, builtin])
                 }
             }
         }
@@ -480,7 +487,7 @@ enum Fixtures {
         #expect(try storage.pragma("journal_mode") == "wal")
         // On the writer, which commits: GRDB's WAL set-up leaves it at NORMAL (1),
         // under which a commit does not sync. Readers never commit.
-        #expect(try storage.pragma("synchronous") == "2") // FULL
+        #expect(try storage.pragma("synchronous") == "2")  // FULL
         #expect(try storage.readerPragma("synchronous") == "2")
         let mode = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int
         #expect(mode == 0o600)

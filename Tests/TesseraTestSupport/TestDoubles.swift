@@ -54,59 +54,162 @@ public final class SwitchableStorage: Storage {
         if broken.withLock({ $0 }) { throw UnclassifiedFailure() }
     }
 
-    public func createTenant(_ tenant: Tenant, roles: [Role]) async throws -> Tenant { try check(); return try await base.createTenant(tenant, roles: roles) }
-    public func tenant(id: UUID) async throws -> Tenant? { try check(); return await held(.tenant, try await base.tenant(id: id)) }
-    public func tenant(slug: String) async throws -> Tenant? { try check(); return try await base.tenant(slug: slug) }
-    public func roles(tenantID: UUID) async throws -> [Role] { try check(); return await held(.roles, try await base.roles(tenantID: tenantID)) }
-    public func listTenants(afterNumber: Int?, limit: Int) async throws -> [Tenant] { try check(); return try await base.listTenants(afterNumber: afterNumber, limit: limit) }
-    public func updateTenant(_ tenant: Tenant) async throws { try check(); try await base.updateTenant(tenant) }
-    public func createRole(_ role: Role, tenantID: UUID) async throws { try check(); try await base.createRole(role, tenantID: tenantID) }
-    public func updateRole(_ role: Role, tenantID: UUID) async throws { try check(); try await base.updateRole(role, tenantID: tenantID) }
-    public func deleteRole(name: String, tenantID: UUID) async throws { try check(); try await base.deleteRole(name: name, tenantID: tenantID) }
+    public func createTenant(_ tenant: Tenant, roles: [Role]) async throws -> Tenant {
+        try check()
+        return try await base.createTenant(tenant, roles: roles)
+    }
+    public func tenant(id: UUID) async throws -> Tenant? {
+        try check()
+        return await held(.tenant, try await base.tenant(id: id))
+    }
+    public func tenant(slug: String) async throws -> Tenant? {
+        try check()
+        return try await base.tenant(slug: slug)
+    }
+    public func roles(tenantID: UUID) async throws -> [Role] {
+        try check()
+        return await held(.roles, try await base.roles(tenantID: tenantID))
+    }
+    public func listTenants(afterNumber: Int?, limit: Int) async throws -> [Tenant] {
+        try check()
+        return try await base.listTenants(afterNumber: afterNumber, limit: limit)
+    }
+    public func updateTenant(_ tenant: Tenant) async throws {
+        try check()
+        try await base.updateTenant(tenant)
+    }
+    public func createRole(_ role: Role, tenantID: UUID) async throws {
+        try check()
+        try await base.createRole(role, tenantID: tenantID)
+    }
+    public func updateRole(_ role: Role, tenantID: UUID) async throws {
+        try check()
+        try await base.updateRole(role, tenantID: tenantID)
+    }
+    public func deleteRole(name: String, tenantID: UUID) async throws {
+        try check()
+        try await base.deleteRole(name: name, tenantID: tenantID)
+    }
     public func createServiceAccount(_ account: ServiceAccount, secret: ClientSecret?, limit: Int?) async throws -> ServiceAccount {
-        try check(); return try await base.createServiceAccount(account, secret: secret, limit: limit)
+        try check()
+        return try await base.createServiceAccount(account, secret: secret, limit: limit)
     }
-    public func serviceAccount(id: UUID, tenantID: UUID) async throws -> ServiceAccount? { try check(); return try await base.serviceAccount(id: id, tenantID: tenantID) }
+    public func serviceAccount(id: UUID, tenantID: UUID) async throws -> ServiceAccount? {
+        try check()
+        return try await base.serviceAccount(id: id, tenantID: tenantID)
+    }
     public func credentials(clientID: String) async throws -> (account: ServiceAccount, secrets: [ClientSecret])? {
-        try check(); return await held(.credentials, try await base.credentials(clientID: clientID))
+        try check()
+        return await held(.credentials, try await base.credentials(clientID: clientID))
     }
-    public func countServiceAccounts(tenantID: UUID) async throws -> Int { try check(); return try await base.countServiceAccounts(tenantID: tenantID) }
-    public func clientID(ofSecret secretID: UUID) async throws -> String? { try check(); return try await base.clientID(ofSecret: secretID) }
-    public func clientID(ofAPITokenDigest digest: [UInt8]) async throws -> String? { try check(); return try await base.clientID(ofAPITokenDigest: digest) }
-    public func recordUsage(accounts: [UUID: Date], secrets: [UUID: Date]) async throws { try check(); try await base.recordUsage(accounts: accounts, secrets: secrets) }
+    public func countServiceAccounts(tenantID: UUID) async throws -> Int {
+        try check()
+        return try await base.countServiceAccounts(tenantID: tenantID)
+    }
+    public func clientID(ofSecret secretID: UUID) async throws -> String? {
+        try check()
+        return try await base.clientID(ofSecret: secretID)
+    }
+    public func clientID(ofAPITokenDigest digest: [UInt8]) async throws -> String? {
+        try check()
+        return try await base.clientID(ofAPITokenDigest: digest)
+    }
+    public func recordUsage(accounts: [UUID: Date], secrets: [UUID: Date]) async throws {
+        try check()
+        try await base.recordUsage(accounts: accounts, secrets: secrets)
+    }
     public func listServiceAccounts(tenantID: UUID, filter: ServiceAccountFilter, afterNumber: Int?, limit: Int) async throws -> [ServiceAccount] {
-        try check(); return try await base.listServiceAccounts(tenantID: tenantID, filter: filter, afterNumber: afterNumber, limit: limit)
+        try check()
+        return try await base.listServiceAccounts(tenantID: tenantID, filter: filter, afterNumber: afterNumber, limit: limit)
     }
-    public func updateServiceAccount(_ account: ServiceAccount) async throws { try check(); try await base.updateServiceAccount(account) }
-    public func deleteServiceAccount(id: UUID, tenantID: UUID) async throws -> Bool { try check(); return try await base.deleteServiceAccount(id: id, tenantID: tenantID) }
-    public func secrets(accountID: UUID) async throws -> [ClientSecret] { try check(); return try await base.secrets(accountID: accountID) }
-    public func createSecret(_ secret: ClientSecret, limit: Int) async throws { try check(); try await base.createSecret(secret, limit: limit) }
-    public func updateSecret(_ secret: ClientSecret) async throws { try check(); try await base.updateSecret(secret) }
-    public func deleteSecret(id: UUID, accountID: UUID) async throws -> Bool { try check(); return try await base.deleteSecret(id: id, accountID: accountID) }
-    public func signingKeys() async throws -> [StoredSigningKey] { try check(); return try await base.signingKeys() }
-    public func insertSigningKey(_ key: StoredSigningKey) async throws -> Bool { try check(); return try await base.insertSigningKey(key) }
-    public func promoteSigningKey(kid: String, now: Date) async throws -> Bool { try check(); return try await base.promoteSigningKey(kid: kid, now: now) }
-    public func deleteSigningKey(kid: String) async throws { try check(); try await base.deleteSigningKey(kid: kid) }
-    public func appendAuditEvent(_ event: AuditEvent) async throws { try check(); try await base.appendAuditEvent(event) }
+    public func updateServiceAccount(_ account: ServiceAccount) async throws {
+        try check()
+        try await base.updateServiceAccount(account)
+    }
+    public func deleteServiceAccount(id: UUID, tenantID: UUID) async throws -> Bool {
+        try check()
+        return try await base.deleteServiceAccount(id: id, tenantID: tenantID)
+    }
+    public func secrets(accountID: UUID) async throws -> [ClientSecret] {
+        try check()
+        return try await base.secrets(accountID: accountID)
+    }
+    public func createSecret(_ secret: ClientSecret, limit: Int) async throws {
+        try check()
+        try await base.createSecret(secret, limit: limit)
+    }
+    public func updateSecret(_ secret: ClientSecret) async throws {
+        try check()
+        try await base.updateSecret(secret)
+    }
+    public func deleteSecret(id: UUID, accountID: UUID) async throws -> Bool {
+        try check()
+        return try await base.deleteSecret(id: id, accountID: accountID)
+    }
+    public func signingKeys() async throws -> [StoredSigningKey] {
+        try check()
+        return try await base.signingKeys()
+    }
+    public func insertSigningKey(_ key: StoredSigningKey) async throws -> Bool {
+        try check()
+        return try await base.insertSigningKey(key)
+    }
+    public func promoteSigningKey(kid: String, now: Date) async throws -> Bool {
+        try check()
+        return try await base.promoteSigningKey(kid: kid, now: now)
+    }
+    public func deleteSigningKey(kid: String) async throws {
+        try check()
+        try await base.deleteSigningKey(kid: kid)
+    }
+    public func appendAuditEvent(_ event: AuditEvent) async throws {
+        try check()
+        try await base.appendAuditEvent(event)
+    }
     public func auditEvents(tenantID: UUID, filter: AuditFilter, beforeID: Int64?, limit: Int) async throws -> [AuditEvent] {
-        try check(); return try await base.auditEvents(tenantID: tenantID, filter: filter, beforeID: beforeID, limit: limit)
+        try check()
+        return try await base.auditEvents(tenantID: tenantID, filter: filter, beforeID: beforeID, limit: limit)
     }
     public func revokeToken(jti: String, tenantID: UUID, expiresAt: Date, revokedAt: Date) async throws {
-        try check(); try await base.revokeToken(jti: jti, tenantID: tenantID, expiresAt: expiresAt, revokedAt: revokedAt)
+        try check()
+        try await base.revokeToken(jti: jti, tenantID: tenantID, expiresAt: expiresAt, revokedAt: revokedAt)
     }
-    public func isTokenRevoked(jti: String) async throws -> Bool { try check(); return try await base.isTokenRevoked(jti: jti) }
-    public func purgeRevokedTokens(expiredBefore date: Date) async throws -> Int { try check(); return try await base.purgeRevokedTokens(expiredBefore: date) }
+    public func isTokenRevoked(jti: String) async throws -> Bool {
+        try check()
+        return try await base.isTokenRevoked(jti: jti)
+    }
+    public func purgeRevokedTokens(expiredBefore date: Date) async throws -> Int {
+        try check()
+        return try await base.purgeRevokedTokens(expiredBefore: date)
+    }
     public func revokedTokens(expiringAfter date: Date, limit: Int) async throws -> [(jti: String, expiresAt: Date)] {
-        try check(); return try await base.revokedTokens(expiringAfter: date, limit: limit)
+        try check()
+        return try await base.revokedTokens(expiringAfter: date, limit: limit)
     }
-    public func clientKeys(accountID: UUID) async throws -> [ClientKey] { try check(); return try await base.clientKeys(accountID: accountID) }
-    public func addClientKey(_ key: ClientKey, limit: Int) async throws { try check(); try await base.addClientKey(key, limit: limit) }
-    public func deleteClientKey(kid: String, accountID: UUID) async throws -> Bool { try check(); return try await base.deleteClientKey(kid: kid, accountID: accountID) }
+    public func clientKeys(accountID: UUID) async throws -> [ClientKey] {
+        try check()
+        return try await base.clientKeys(accountID: accountID)
+    }
+    public func addClientKey(_ key: ClientKey, limit: Int) async throws {
+        try check()
+        try await base.addClientKey(key, limit: limit)
+    }
+    public func deleteClientKey(kid: String, accountID: UUID) async throws -> Bool {
+        try check()
+        return try await base.deleteClientKey(kid: kid, accountID: accountID)
+    }
     public func useAssertionID(_ jti: String, clientID: String, expiresAt: Date) async throws -> Bool {
-        try check(); return try await base.useAssertionID(jti, clientID: clientID, expiresAt: expiresAt)
+        try check()
+        return try await base.useAssertionID(jti, clientID: clientID, expiresAt: expiresAt)
     }
-    public func purgeAssertionIDs(expiredBefore date: Date) async throws -> Int { try check(); return try await base.purgeAssertionIDs(expiredBefore: date) }
-    public func ping() async throws { try check(); try await base.ping() }
+    public func purgeAssertionIDs(expiredBefore date: Date) async throws -> Int {
+        try check()
+        return try await base.purgeAssertionIDs(expiredBefore: date)
+    }
+    public func ping() async throws {
+        try check()
+        try await base.ping()
+    }
 }
 
 /// Lets other tests run, every 50 cases. Swift Testing runs tests in parallel on the

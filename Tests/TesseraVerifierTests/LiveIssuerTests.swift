@@ -2,12 +2,12 @@ import AsyncHTTPClient
 import Foundation
 import Hummingbird
 import Logging
-import Testing
 import TesseraCore
 import TesseraJOSE
-import TesseraServer
 import TesseraSQLite
+import TesseraServer
 import TesseraVerifier
+import Testing
 
 /// The verifier against a real Tessera issuer running in this process.
 @Suite struct LiveIssuerTests {
@@ -30,8 +30,10 @@ import TesseraVerifier
             var request = HTTPClientRequest(url: issuer + "/oauth2/token")
             request.method = .POST
             request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
-            request.body = .bytes(ByteBuffer(string:
-                "grant_type=client_credentials&client_id=\(credentials.clientID)&client_secret=\(credentials.clientSecret)"))
+            request.body = .bytes(
+                ByteBuffer(
+                    string:
+                        "grant_type=client_credentials&client_id=\(credentials.clientID)&client_secret=\(credentials.clientSecret)"))
             let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
             #expect(response.status == .ok)
             let body = try await response.body.collect(upTo: 1 << 16)

@@ -1,10 +1,10 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
-import Testing
 import TesseraJOSE
 import TesseraVerifier
 import TesseraVerifierHummingbird
+import Testing
 
 struct AppContext: VerifiedTokenRequestContext {
     var coreContext: CoreRequestContextStorage
@@ -83,14 +83,17 @@ struct AppContext: VerifiedTokenRequestContext {
         let token = try accessToken(key, issuer: Self.issuer, scope: "orders:write")
         let (status, challenge, _) = try await get("/orders", authorization: "Bearer \(token)")
         #expect(status == .forbidden)
-        #expect(challenge == #"Bearer realm="api", error="insufficient_scope", error_description="the access token lacks a required scope", scope="orders:read""#)
+        #expect(
+            challenge == #"Bearer realm="api", error="insufficient_scope", error_description="the access token lacks a required scope", scope="orders:read""#)
     }
 
     @Test func tenantGuard() async throws {
         let token = try accessToken(key, issuer: Self.issuer)
         #expect(try await get("/acme", authorization: "Bearer \(token)").0 == .ok)
         let foreign = try JWS.sign(
-            payload: Array(#"{"iss":"\#(Self.issuer)","sub":"s","aud":"https://api.example","exp":\#(Int(Date().timeIntervalSince1970) + 60),"iat":\#(Int(Date().timeIntervalSince1970)),"jti":"j","client_id":"c","scope":"","tenant":"another","roles":[]}"#.utf8),
+            payload: Array(
+                #"{"iss":"\#(Self.issuer)","sub":"s","aud":"https://api.example","exp":\#(Int(Date().timeIntervalSince1970) + 60),"iat":\#(Int(Date().timeIntervalSince1970)),"jti":"j","client_id":"c","scope":"","tenant":"another","roles":[]}"#
+                    .utf8),
             with: key, type: "at+jwt"
         )
         let (status, challenge, _) = try await get("/acme", authorization: "Bearer \(foreign)")

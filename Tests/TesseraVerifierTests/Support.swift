@@ -3,8 +3,8 @@ import Hummingbird
 import Logging
 import ServiceLifecycle
 import Synchronization
-import Testing
 import TesseraJOSE
+import Testing
 
 #if canImport(Glibc)
 import Glibc

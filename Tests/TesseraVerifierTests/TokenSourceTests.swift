@@ -3,12 +3,12 @@ import Foundation
 import Hummingbird
 import Logging
 import Synchronization
-import Testing
 import TesseraCore
 import TesseraJOSE
-import TesseraServer
 import TesseraSQLite
+import TesseraServer
 import TesseraVerifier
+import Testing
 
 /// A token endpoint that counts calls and answers what the test says.
 final class FakeTokenEndpoint: Sendable {
@@ -27,11 +27,17 @@ final class FakeTokenEndpoint: Sendable {
     func application() -> some ApplicationProtocol {
         let router = Router()
         router.post("/oauth2/token") { [self] _, _ -> Response in
-            let number = calls.withLock { $0 += 1; return $0 }
+            let number = calls.withLock {
+                $0 += 1
+                return $0
+            }
             // Slow enough that concurrent callers overlap.
             try await Task.sleep(for: .milliseconds(100))
             if failuresBeforeSuccess.withLock({ remaining in
-                if remaining > 0 { remaining -= 1; return true }
+                if remaining > 0 {
+                    remaining -= 1
+                    return true
+                }
                 return false
             }) {
                 return Response(status: .serviceUnavailable)
@@ -67,7 +73,7 @@ final class FakeTokenEndpoint: Sendable {
             #expect(try await source.token() == "token-1")
             clock.advance(239)
             #expect(try await source.token() == "token-1")
-            clock.advance(2) // 59 s left: inside the refresh window
+            clock.advance(2)  // 59 s left: inside the refresh window
             #expect(try await source.token() == "token-2")
             #expect(endpoint.calls.withLock { $0 } == 2)
         }
@@ -103,7 +109,8 @@ final class FakeTokenEndpoint: Sendable {
         try await serving(app) {
             try await waitUntilServing(port: port)
             let verifier = TokenVerifier(issuer: issuer, audience: issuer)
-            let withSecret = TokenSource(tokenURL: issuer + "/oauth2/token", clientID: credentials.clientID, credentials: .secret(credentials.clientSecret), scopes: ["api:read"])
+            let withSecret = TokenSource(
+                tokenURL: issuer + "/oauth2/token", clientID: credentials.clientID, credentials: .secret(credentials.clientSecret), scopes: ["api:read"])
             let first = try await verifier.verify(try await withSecret.token())
             #expect(first.scopes == ["api:read"])
             let withKey = TokenSource(tokenURL: issuer + "/oauth2/token", clientID: credentials.clientID, credentials: .privateKey(key, kid: "caller-1"))

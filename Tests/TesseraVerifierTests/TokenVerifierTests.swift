@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import TesseraJOSE
+import Testing
+
 @testable import TesseraVerifier
 
 /// Claim checks, with a fixed key set and a controlled clock.
@@ -199,10 +200,11 @@ import TesseraJOSE
 
 @Suite struct VerifiedTokenCacheTests {
     static func verified(exp: Int64) -> VerifiedToken {
-        VerifiedToken(claims: AccessTokenClaims(
-            iss: "https://issuer.example", sub: "s", aud: ["a"], exp: exp, iat: exp - 300, nbf: exp - 300, jti: "j",
-            clientID: "c", scope: "x", tenant: "t", roles: []
-        ))
+        VerifiedToken(
+            claims: AccessTokenClaims(
+                iss: "https://issuer.example", sub: "s", aud: ["a"], exp: exp, iat: exp - 300, nbf: exp - 300, jti: "j",
+                clientID: "c", scope: "x", tenant: "t", roles: []
+            ))
     }
 
     @Test func entriesNeverOutliveExpOrTheLifetime() {

@@ -2,12 +2,12 @@ import AsyncHTTPClient
 import Foundation
 import Hummingbird
 import Logging
-import Testing
 import TesseraCore
 import TesseraJOSE
-import TesseraServer
 import TesseraSQLite
+import TesseraServer
 import TesseraVerifier
+import Testing
 
 /// A live Tessera with an introspecting admin and a worker, for the online and hybrid modes.
 struct LiveIssuer {
@@ -157,7 +157,8 @@ struct LiveIssuer {
         var configuration = IntrospectionClient.Configuration()
         configuration.breakerThreshold = 2
         configuration.timeout = 1
-        let unreachable = IntrospectionClient(endpoint: "http://127.0.0.1:\(try freePort())/oauth2/introspect", clientID: "c", secret: "s", configuration: configuration)
+        let unreachable = IntrospectionClient(
+            endpoint: "http://127.0.0.1:\(try freePort())/oauth2/introspect", clientID: "c", secret: "s", configuration: configuration)
         for _ in 0..<2 { await #expect(throws: IntrospectionClient.Unavailable.self) { try await unreachable.introspect("t") } }
         #expect(await unreachable.requestCount == 2)
         let open = await #expect(throws: IntrospectionClient.Unavailable.self) { try await unreachable.introspect("t") }
@@ -166,7 +167,8 @@ struct LiveIssuer {
 
         let issuer = "https://issuer.example"
         let token = try accessToken(key, issuer: issuer)
-        let closed = TokenVerifier(issuer: issuer, audience: "https://api.example", keys: JWKSet(keys: [key.publicJWK]), mode: .hybrid(unreachable, maximumAge: 0))
+        let closed = TokenVerifier(
+            issuer: issuer, audience: "https://api.example", keys: JWKSet(keys: [key.publicJWK]), mode: .hybrid(unreachable, maximumAge: 0))
         #expect(await #expect(throws: TokenVerificationError.self) { try await closed.verify(token, sensitive: true) }?.code == .introspectionUnavailable)
         let lenient = TokenVerifier(
             issuer: issuer, audience: "https://api.example", keys: JWKSet(keys: [key.publicJWK]), mode: .hybrid(unreachable, maximumAge: 0, failOpen: true)

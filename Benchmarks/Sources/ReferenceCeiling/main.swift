@@ -12,7 +12,9 @@ import TesseraJOSE
 NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
 let port = Int(CommandLine.arguments.dropFirst().first ?? "") ?? 18_099
 let key = try SigningKey.generate(.es256)
-let payload = Array(#"{"iss":"http://ceiling","sub":"s","aud":["http://ceiling"],"exp":4102444800,"iat":1800000000,"nbf":1800000000,"jti":"j","client_id":"c","scope":"api:read","tenant":"t","roles":["consumer"]}"#.utf8)
+let payload = Array(
+    #"{"iss":"http://ceiling","sub":"s","aud":["http://ceiling"],"exp":4102444800,"iat":1800000000,"nbf":1800000000,"jti":"j","client_id":"c","scope":"api:read","tenant":"t","roles":["consumer"]}"#
+        .utf8)
 
 let router = Router()
 router.post("/oauth2/token") { request, _ -> Response in

@@ -3,8 +3,20 @@
 import TesseraJOSE
 
 enum FixedKeys {
-    static let es256 = try! VerificationKey(jwk: JWK(kty: "EC", kid: "fuzz-es256", crv: "P-256", x: "YsUYcmPJ6yHiX3j4vyP4dRlBKrehH4B3FmYYU7OziiE", y: "3n24GLiG2w_NhMSkpuHXWPncfsobJ2wPw3mHNKQRT70"))
-    static let rs256 = try! VerificationKey(jwk: JWK(kty: "RSA", kid: "fuzz-rs256", alg: "RS256", n: "tRF513eLmZjEHT8GtLcBs1YUwDbvyu0DGWvuQ8jQYHqhXTcttjq1Bt5LbH7v7f5HPABWyJUQC8Z-PTidfTY79EKJd9jWElg_T_b8nOkrz2SXbD1hGiQoy_4oZYZjHimSeXoVHFRVRssZ9t8yixujoQTfAltybWKFSC57k4vq8EYn-5nOC8M7FJrpVKiTtrTjL3XdcenVJsrpHLk2PIgylOiPYqPHJZXLRoEYn0RQ3zUSnmIe62hiAbNf03p4qLy8kfb3OkKx8oDo9A6ZkxVT6caweMIikUODZ92N_zHvfcI_TEggMGBoKe2jXq5I0zy0AoopvyjBc_ayWdPMXlLVoQ", e: "AQAB"))
-    static let ps256 = try! VerificationKey(jwk: JWK(kty: "RSA", kid: "fuzz-ps256", alg: "PS256", n: "tRF513eLmZjEHT8GtLcBs1YUwDbvyu0DGWvuQ8jQYHqhXTcttjq1Bt5LbH7v7f5HPABWyJUQC8Z-PTidfTY79EKJd9jWElg_T_b8nOkrz2SXbD1hGiQoy_4oZYZjHimSeXoVHFRVRssZ9t8yixujoQTfAltybWKFSC57k4vq8EYn-5nOC8M7FJrpVKiTtrTjL3XdcenVJsrpHLk2PIgylOiPYqPHJZXLRoEYn0RQ3zUSnmIe62hiAbNf03p4qLy8kfb3OkKx8oDo9A6ZkxVT6caweMIikUODZ92N_zHvfcI_TEggMGBoKe2jXq5I0zy0AoopvyjBc_ayWdPMXlLVoQ", e: "AQAB"))
+    static let es256 = try! VerificationKey(
+        jwk: JWK(kty: "EC", kid: "fuzz-es256", crv: "P-256", x: "YsUYcmPJ6yHiX3j4vyP4dRlBKrehH4B3FmYYU7OziiE", y: "3n24GLiG2w_NhMSkpuHXWPncfsobJ2wPw3mHNKQRT70")
+    )
+    static let rs256 = try! VerificationKey(
+        jwk: JWK(
+            kty: "RSA", kid: "fuzz-rs256", alg: "RS256",
+            n:
+                "tRF513eLmZjEHT8GtLcBs1YUwDbvyu0DGWvuQ8jQYHqhXTcttjq1Bt5LbH7v7f5HPABWyJUQC8Z-PTidfTY79EKJd9jWElg_T_b8nOkrz2SXbD1hGiQoy_4oZYZjHimSeXoVHFRVRssZ9t8yixujoQTfAltybWKFSC57k4vq8EYn-5nOC8M7FJrpVKiTtrTjL3XdcenVJsrpHLk2PIgylOiPYqPHJZXLRoEYn0RQ3zUSnmIe62hiAbNf03p4qLy8kfb3OkKx8oDo9A6ZkxVT6caweMIikUODZ92N_zHvfcI_TEggMGBoKe2jXq5I0zy0AoopvyjBc_ayWdPMXlLVoQ",
+            e: "AQAB"))
+    static let ps256 = try! VerificationKey(
+        jwk: JWK(
+            kty: "RSA", kid: "fuzz-ps256", alg: "PS256",
+            n:
+                "tRF513eLmZjEHT8GtLcBs1YUwDbvyu0DGWvuQ8jQYHqhXTcttjq1Bt5LbH7v7f5HPABWyJUQC8Z-PTidfTY79EKJd9jWElg_T_b8nOkrz2SXbD1hGiQoy_4oZYZjHimSeXoVHFRVRssZ9t8yixujoQTfAltybWKFSC57k4vq8EYn-5nOC8M7FJrpVKiTtrTjL3XdcenVJsrpHLk2PIgylOiPYqPHJZXLRoEYn0RQ3zUSnmIe62hiAbNf03p4qLy8kfb3OkKx8oDo9A6ZkxVT6caweMIikUODZ92N_zHvfcI_TEggMGBoKe2jXq5I0zy0AoopvyjBc_ayWdPMXlLVoQ",
+            e: "AQAB"))
     static let eddsa = try! VerificationKey(jwk: JWK(kty: "OKP", kid: "fuzz-eddsa", crv: "Ed25519", x: "tifsf6vekXu3xlp2hFRIIDeWWu1G1VHiHpk1W717ReE"))
 }

@@ -26,7 +26,7 @@ public enum AccountReference: Sendable, Hashable {
         } else if text.utf8.count == 26, let id = Crockford32.decodeUUID(text) {
             self = .id(id)
         } else if !text.isEmpty, text.utf8.count <= 18, text.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
-                  let number = Int(text), number > 0
+            let number = Int(text), number > 0
         {
             self = .number(number)
         } else if text.hasSuffix("@service"), text.utf8.count > 8, text.utf8.count <= 100 {

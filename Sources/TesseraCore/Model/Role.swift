@@ -34,7 +34,9 @@ extension Role {
     /// | manager, editor | api:read api:write |
     /// | analyst, member, consumer | api:read |
     public static let defaultCatalogue: [Role] = [
-        Role(name: "super_admin", scopes: [TesseraScope.superAdmin, TesseraScope.admin, TesseraScope.introspect, TesseraScope.scim, "api:read", "api:write"], builtin: true),
+        Role(
+            name: "super_admin", scopes: [TesseraScope.superAdmin, TesseraScope.admin, TesseraScope.introspect, TesseraScope.scim, "api:read", "api:write"],
+            builtin: true),
         Role(name: "owner", scopes: [TesseraScope.admin, TesseraScope.introspect, TesseraScope.scim, "api:read", "api:write"], builtin: true),
         Role(name: "admin", scopes: [TesseraScope.admin, TesseraScope.introspect, TesseraScope.scim, "api:read", "api:write"], builtin: true),
         Role(name: "manager", scopes: ["api:read", "api:write"], builtin: true),

@@ -104,10 +104,10 @@ public struct BasicCredentials: Sendable, Hashable {
         // The colon cannot sit inside a multi-byte UTF-8 sequence; each side is
         // validated as UTF-8 when form-url-decoded.
         guard let decoded = Base64.decode(encoded),
-              let colon = decoded.firstIndex(of: UInt8(ascii: ":")),
-              let id = FormBody.decode(decoded[..<colon]),
-              let secret = FormBody.decode(decoded[(colon + 1)...]),
-              !id.isEmpty
+            let colon = decoded.firstIndex(of: UInt8(ascii: ":")),
+            let id = FormBody.decode(decoded[..<colon]),
+            let secret = FormBody.decode(decoded[(colon + 1)...]),
+            !id.isEmpty
         else {
             throw .malformed
         }

@@ -43,7 +43,8 @@ public final class KeyRing: Sendable {
     /// given, generates one, seals it under the master key and stores it.
     /// Fails when a stored key cannot be opened with this master key.
     @discardableResult
-    public func load(generating algorithm: JWSAlgorithm?, now: Date, retirementGrace: TimeInterval = KeyPolicy.defaultRetirementGrace) async throws -> Snapshot {
+    public func load(generating algorithm: JWSAlgorithm?, now: Date, retirementGrace: TimeInterval = KeyPolicy.defaultRetirementGrace) async throws -> Snapshot
+    {
         var stored = try await storage.signingKeys()
         if !stored.contains(where: { $0.state == .active }), let algorithm {
             _ = try await storage.insertSigningKey(try seal(SigningKey.generate(algorithm), state: .active, now: now))
@@ -101,7 +102,8 @@ public final class KeyRing: Sendable {
         if let next = stored.first(where: { $0.state == .next }) {
             if let promoted = try await promoteIfDue(next, now: now) { changes.append(promoted) }
         } else if let period = policy.rotationPeriod, let active = stored.first(where: { $0.state == .active }),
-                  (active.activatedAt ?? active.createdAt).addingTimeInterval(period) <= now {
+            (active.activatedAt ?? active.createdAt).addingTimeInterval(period) <= now
+        {
             changes.append(try await rotate(algorithm: policy.algorithm, publishAhead: policy.publishAhead, now: now))
         }
         for record in stored where record.state == .retired {

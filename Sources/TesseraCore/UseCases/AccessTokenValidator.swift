@@ -113,7 +113,7 @@ public struct AccessTokenValidator: Sendable {
         let principal = try Self.principal(of: claims)
         guard try await !revocations.isTokenRevoked(jti: claims.jti) else { throw Rejection(description: "token revoked") }
         guard let client = try await clients.client(id: claims.clientID, now: nowDate),
-              client.account.id == principal.accountID, client.account.isUsable(at: nowDate)
+            client.account.id == principal.accountID, client.account.isUsable(at: nowDate)
         else {
             throw Rejection(description: "the account is no longer active")
         }

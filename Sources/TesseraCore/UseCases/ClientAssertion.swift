@@ -43,7 +43,7 @@ public struct ClientAssertion: Sendable {
             return date
         }
         guard let iss = members["iss"]?.string, let sub = members["sub"]?.string, let jti = members["jti"]?.string,
-              let aud = members["aud"].flatMap({ $0.string.map { [$0] } ?? $0.strings })
+            let aud = members["aud"].flatMap({ $0.string.map { [$0] } ?? $0.strings })
         else {
             throw malformed
         }

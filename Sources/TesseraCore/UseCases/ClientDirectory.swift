@@ -86,7 +86,10 @@ public final class ClientDirectory: Sendable {
     private let hits = Counter(label: "tessera_client_cache_hits_total")
     private let loads = Counter(label: "tessera_client_cache_loads_total")
 
-    public init(storage: any TenantStorage & ServiceAccountStorage & ClientKeyStorage, timeToLive: TimeInterval = 30, staleLimit: TimeInterval = 300, capacity: Int = 200_000) {
+    public init(
+        storage: any TenantStorage & ServiceAccountStorage & ClientKeyStorage, timeToLive: TimeInterval = 30, staleLimit: TimeInterval = 300,
+        capacity: Int = 200_000
+    ) {
         self.storage = storage
         self.timeToLive = timeToLive
         self.staleLimit = staleLimit
@@ -167,7 +170,7 @@ public final class ClientDirectory: Sendable {
         guard let (account, secrets) = try await storage.credentials(clientID: clientID) else { return nil }
         let tenant: Tenant, roles: [Role]
         if let cached = state.withLock({ $0.tenants[account.tenantID] }), cached.loadedAt <= now,
-           now.timeIntervalSince(cached.loadedAt) < timeToLive
+            now.timeIntervalSince(cached.loadedAt) < timeToLive
         {
             (tenant, roles) = (cached.tenant, cached.roles)
         } else {
@@ -184,4 +187,3 @@ public final class ClientDirectory: Sendable {
         return ClientRecord(account: account, secrets: secrets, keys: keys, tenant: tenant, allowedScopes: allowed)
     }
 }
-

@@ -95,7 +95,7 @@ extension ServiceAccountService {
             return match
         case .holdingSecret(let secretID):
             guard let clientID = try await storeCall({ try await storage.clientID(ofSecret: secretID) }),
-                  let found = try await storeCall({ try await storage.credentials(clientID: clientID) }), found.account.tenantID == tenant.id
+                let found = try await storeCall({ try await storage.credentials(clientID: clientID) }), found.account.tenantID == tenant.id
             else {
                 throw DomainError(.notFound, "service account not found")
             }
@@ -106,7 +106,8 @@ extension ServiceAccountService {
     /// The account with this `number` in `tenant`, or `notFound`: for APIs that
     /// address accounts by integer.
     public func get(number: Int, in tenant: Tenant) async throws -> ServiceAccount {
-        let page = number > 0
+        let page =
+            number > 0
             ? try await storeCall { try await storage.listServiceAccounts(tenantID: tenant.id, filter: .init(), afterNumber: number - 1, limit: 1) }
             : []
         guard let account = page.first, account.number == number else { throw DomainError(.notFound, "service account not found") }
@@ -170,7 +171,8 @@ extension ServiceAccountService {
         }
         if let lifetime = patch.tokenLifetime {
             if let lifetime, !Self.tokenLifetimeRange.contains(lifetime) {
-                throw DomainError.invalid("token_lifetime", "token_lifetime must be \(Self.tokenLifetimeRange.lowerBound)–\(Self.tokenLifetimeRange.upperBound) seconds")
+                throw DomainError.invalid(
+                    "token_lifetime", "token_lifetime must be \(Self.tokenLifetimeRange.lowerBound)–\(Self.tokenLifetimeRange.upperBound) seconds")
             }
             account.tokenLifetime = lifetime
         }
@@ -241,10 +243,11 @@ extension ServiceAccountService {
             }
             return values
         }
-        let value = switch input.kind {
-        case .clientSecret: SecretFormat.make(randomBytes: dependencies.randomBytes(32))
-        case .apiToken: SecretFormat.APIToken.make(randomBytes: dependencies.randomBytes(32))
-        }
+        let value =
+            switch input.kind {
+            case .clientSecret: SecretFormat.make(randomBytes: dependencies.randomBytes(32))
+            case .apiToken: SecretFormat.APIToken.make(randomBytes: dependencies.randomBytes(32))
+            }
         let secret = ClientSecret(
             id: dependencies.uuid(), accountID: account.id, kind: input.kind, name: name, description: description, hint: SecretFormat.hint(value),
             digest: SecretFormat.digest(value), scopes: scopes, createdAt: now, expiresAt: expiresAt
@@ -290,7 +293,7 @@ extension ServiceAccountService {
         let (account, _) = try await guarded(id, in: tenant, by: caller)
         let secrets = try await storeCall { try await storage.secrets(accountID: account.id) }
         guard secrets.contains(where: { $0.id == secretID && $0.kind == kind }),
-              try await storeCall({ try await storage.deleteSecret(id: secretID, accountID: account.id) })
+            try await storeCall({ try await storage.deleteSecret(id: secretID, accountID: account.id) })
         else {
             throw DomainError(.notFound, Self.notFound(kind))
         }
@@ -313,7 +316,7 @@ extension ServiceAccountService {
         let (account, _) = try await guarded(id, in: tenant, by: caller)
         guard !jwk.isPrivate else { throw DomainError.invalid("jwk", "jwk must be a public key: remove d, p and q") }
         guard let kid = jwk.kid, !kid.isEmpty, kid.utf8.count <= 200,
-              !kid.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+            !kid.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
         else {
             throw DomainError.invalid("jwk", "jwk needs a kid of 1–200 characters")
         }

@@ -186,7 +186,7 @@ public struct ServiceAccountService: Sendable {
         var result: [String] = []
         for value in values {
             guard !value.isEmpty, value.count <= maximumItemLength,
-                  !value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+                !value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
             else {
                 throw DomainError.invalid(field, "each of \(field) must be 1–\(maximumItemLength) characters without control characters")
             }

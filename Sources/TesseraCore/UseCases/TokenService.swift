@@ -209,7 +209,7 @@ public struct TokenService: Sendable {
             return nil
         }
         guard let secret = client.secret,
-              client.record.tenant.id == caller.tenant.id || caller.allowedScopes.contains(TesseraScope.superAdmin)
+            client.record.tenant.id == caller.tenant.id || caller.allowedScopes.contains(TesseraScope.superAdmin)
         else { return nil }
         var claims = try claims(for: client, scope: nil, audiences: [issuer])
         claims.iat = TimeClaims.seconds(secret.createdAt)

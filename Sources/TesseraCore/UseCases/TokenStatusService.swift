@@ -48,7 +48,8 @@ public struct TokenStatusService: Sendable {
     public func revoke(_ token: String, by caller: ClientRecord) async throws {
         guard let claims = try? validator.signedClaims(token), let tenantID = UUID(uuidString: claims.tenant) else { return }
         let owns = claims.clientID == caller.account.clientID
-        let administers = caller.allowedScopes.contains(TesseraScope.superAdmin)
+        let administers =
+            caller.allowedScopes.contains(TesseraScope.superAdmin)
             || (caller.allowedScopes.contains(TesseraScope.admin) && caller.tenant.id == tenantID)
         guard owns || administers else {
             throw OAuthError.unauthorizedClient("the token was not issued to this client")

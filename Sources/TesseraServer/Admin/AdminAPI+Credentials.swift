@@ -66,7 +66,8 @@ extension AdminAPI {
         var reader = try await call.body()
         guard let name = try reader.string("name") else { throw Problem(.badRequest, "name is required", field: "name") }
         let input = NewClientSecret(
-            kind: kind, name: name, description: try reader.string("description"), expiresInDays: try reader.integer("expires_in_days"), expiresAt: try reader.date("expires_at"),
+            kind: kind, name: name, description: try reader.string("description"), expiresInDays: try reader.integer("expires_in_days"),
+            expiresAt: try reader.date("expires_at"),
             scopes: try reader.stringArray("scopes")
         )
         try reader.finish()

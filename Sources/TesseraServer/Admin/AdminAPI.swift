@@ -187,10 +187,12 @@ struct AdminAPI: Sendable {
         }
         accounts.get(":id") { request, context in await handle(request, context, scope: .tenant, getAccount) }
         accounts.patch(":id") { request, context in
-            await handle(request, context, scope: .tenant, audit: Audit(action: "service_account.update", resource: "service_account", idParameter: "id"), updateAccount)
+            await handle(
+                request, context, scope: .tenant, audit: Audit(action: "service_account.update", resource: "service_account", idParameter: "id"), updateAccount)
         }
         accounts.delete(":id") { request, context in
-            await handle(request, context, scope: .tenant, audit: Audit(action: "service_account.delete", resource: "service_account", idParameter: "id"), deleteAccount)
+            await handle(
+                request, context, scope: .tenant, audit: Audit(action: "service_account.delete", resource: "service_account", idParameter: "id"), deleteAccount)
         }
         registerCredentials(on: accounts)
 
@@ -228,7 +230,7 @@ struct AdminAPI: Sendable {
 
     func whoami(_ call: Call) async throws -> (Response, resourceID: String?) {
         guard let tenant = try await tessera.storage.tenant(id: call.principal.tenantID),
-              let record = try await tessera.clients.client(id: call.principal.clientID, now: tessera.dependencies.now())
+            let record = try await tessera.clients.client(id: call.principal.clientID, now: tessera.dependencies.now())
         else {
             throw Problem.notFound("the calling account no longer exists")
         }
@@ -376,7 +378,9 @@ struct AdminAPI: Sendable {
         guard let scopes = try reader.stringArray("scopes") else { throw Problem(.badRequest, "scopes is required", field: "scopes") }
         try reader.finish()
         let role = try await tessera.roles.create(Role(name: name, scopes: scopes), in: call.tenant)
-        return (.json(Representation.RoleJSON(role), status: .created, headers: [.location: "/v1/tenants/\(try call.tenant.slug)/roles/\(role.name)"]), role.name)
+        return (
+            .json(Representation.RoleJSON(role), status: .created, headers: [.location: "/v1/tenants/\(try call.tenant.slug)/roles/\(role.name)"]), role.name
+        )
     }
 
     func putRole(_ call: Call) async throws -> (Response, resourceID: String?) {

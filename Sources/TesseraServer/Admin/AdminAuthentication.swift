@@ -92,11 +92,12 @@ struct AdminAuthentication: Sendable {
     func tenant(_ locator: TenantLocator, for principal: Principal, refusals: TenantRefusals) async throws(Problem) -> Tenant {
         let found: Tenant?
         do {
-            found = switch locator {
-            case .reference(let reference): try await tessera.tenants.find(reference)
-            case .number(let number): try await tessera.tenants.find(number: number)
-            case .callers: try await tessera.storage.tenant(id: principal.tenantID)
-            }
+            found =
+                switch locator {
+                case .reference(let reference): try await tessera.tenants.find(reference)
+                case .number(let number): try await tessera.tenants.find(number: number)
+                case .callers: try await tessera.storage.tenant(id: principal.tenantID)
+                }
         } catch {
             // An unreachable store is 503 with Retry-After; anything else a 500.
             throw Problem(error)

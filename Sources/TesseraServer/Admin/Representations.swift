@@ -295,7 +295,7 @@ enum Cursor {
 
     static func decode(_ text: String) -> Int64? {
         guard text.utf8.count <= 64, let bytes = Base64URL.decode(text), let plain = String(validating: bytes, as: UTF8.self),
-              plain.hasPrefix("c1:"), let value = Int64(plain.dropFirst(3)), value >= 0
+            plain.hasPrefix("c1:"), let value = Int64(plain.dropFirst(3)), value >= 0
         else {
             return nil
         }

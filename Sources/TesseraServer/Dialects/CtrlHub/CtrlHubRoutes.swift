@@ -49,97 +49,119 @@ struct CtrlHubRoutes: Sendable {
             failure: { problem, _ in Self.failure(problem) }
         )
         let routes = DialectRoutes(pipeline: DialectPipeline(api: api), surface: surface, router: router, prefix: Self.collection)
-        routes.on(.post, "", .createAccount, parse: { call in try await Self.parse(call) }, render: { outcome, call in
-            guard case .accountCreated(let created, let permissions, let creator, _) = outcome else { throw Problem(.internalServerError, "unexpected outcome") }
-            let described = DescribedAccount(account: created.account, permissions: permissions, creator: creator, secrets: created.secret.map { [$0] } ?? [])
-            return Self.document(Document(data: try Self.resource(described, call, secret: created.clientSecret)))
-        })
-        routes.on(.get, "", .listAccounts, parse: { call in
-            let query = try QueryParameters(call.request)
-            let (limit, offset) = try Self.paging(query)
-            return .listAccountsAt(ServiceAccountFilter(), exactName: query["filter[name]"], offset: offset, limit: limit)
-        }, render: { outcome, call in
-            guard case .accountsAt(let items, let total) = outcome else { throw Problem(.internalServerError, "unexpected outcome") }
-            let query = try QueryParameters(call.request)
-            let (limit, offset) = try Self.paging(query)
-            let tenant = try call.resolvedTenant
-            let name = query["filter[name]"]
-            func link(_ offset: Int) -> String {
-                var link = "/v3/orgs/\(call.parameters.get("org") ?? tenant.id.lowercased)/iam/service-accounts?limit=\(limit)&offset=\(offset)"
-                if let name { link += "&filter%5Bname%5D=" + (name.addingPercentEncoding(withAllowedCharacters: Self.unreserved) ?? "") }
-                return link
-            }
-            let next = offset + limit < total ? offset + limit : nil
-            let previous = offset > 0 ? max(0, offset - limit) : nil
-            let meta = ListMeta(pagination: .init(
-                counts: .init(resources: total, pages: (total + limit - 1) / limit), currentPage: offset / limit + 1,
-                offsets: .init(next: next, previous: previous), requested: .init(limit: limit, offset: offset)
-            ))
-            return Self.document(ListDocument(
-                data: try items.map { try Self.resource($0, call) }, meta: meta,
-                links: .init(current: link(offset), next: next.map(link), previous: previous.map(link))
-            ))
-        })
-        routes.on(.get, "/:id", .getAccount, parse: { call in .getAccount(try call.account()) }, render: { outcome, call in
-            guard case .account(let described) = outcome else { throw Problem(.internalServerError, "unexpected outcome") }
-            return Self.document(Document(data: try Self.resource(described, call)))
-        })
-        routes.on(.delete, "/:id", .deleteAccount, parse: { call in .deleteAccount(try call.account()) }, render: { _, _ in
-            Response(status: .noContent)
-        })
-        routes.on(.post, "/:id/keys", .createSecret(.clientSecret), parse: { call in
-            let reference = try call.account()
-            var document = try await call.body(accepting: [Self.mediaType, "application/json"])
-            let valid = try document.object("data") { data throws(Problem) -> Bool in
-                guard let type = try data.string("type") else { throw Problem(.badRequest, "type is required", field: "type") }
-                guard type == Self.keyType else { throw Problem(.conflict, "type must be \(Self.keyType)", field: "type") }
-                if data.has("id") { throw Problem(.forbidden, "the server assigns key ids; leave out data.id", field: "id") }
-                data.ignore("attributes")
-                data.ignore("relationships")
-                data.ignore("meta")
-                return true
-            }
-            document.ignore("jsonapi")
-            document.ignore("meta")
-            try document.finish()
-            guard valid == true else { throw Problem(.badRequest, "data is required", field: "data") }
-            // A key has no name in Ctrl Hub; the secret's name is unique per account.
-            return .createSecret(for: reference, NewClientSecret(name: "key-" + String(UUID().lowercased.prefix(13))))
-        }, render: { outcome, _ in
-            guard case .secretCreated(let created, let account) = outcome else { throw Problem(.internalServerError, "unexpected outcome") }
-            return Self.document(KeyDocument(data: .init(created.secret, account: account, secret: created.clientSecret)))
-        })
-        routes.on(.patch, "/:id/keys/:key", .updateSecret(.clientSecret), parse: { call in
-            let reference = try call.account()
-            let key = try Self.key(call)
-            var document = try await call.body(accepting: [Self.mediaType, "application/json"])
-            let enabled = try document.object("data") { data throws(Problem) -> Bool in
-                guard let type = try data.string("type") else { throw Problem(.badRequest, "type is required", field: "type") }
-                guard type == Self.keyType else { throw Problem(.conflict, "type must be \(Self.keyType)", field: "type") }
-                // JSON:API §Updating Resources: the id in the body must be the one in the URL.
-                guard let id = try data.string("id") else { throw Problem(.badRequest, "id is required", field: "id") }
-                guard UUID(uuidString: id) == key else { throw Problem(.conflict, "data.id must be the key's id in the URL", field: "id") }
-                data.ignore("relationships")
-                data.ignore("meta")
-                let enabled = try data.object("attributes") { attributes throws(Problem) -> Bool in
-                    guard let enabled = try attributes.bool("enabled") else { throw Problem(.badRequest, "enabled is required", field: "enabled") }
+        routes.on(
+            .post, "", .createAccount, parse: { call in try await Self.parse(call) },
+            render: { outcome, call in
+                guard case .accountCreated(let created, let permissions, let creator, _) = outcome else {
+                    throw Problem(.internalServerError, "unexpected outcome")
+                }
+                let described = DescribedAccount(
+                    account: created.account, permissions: permissions, creator: creator, secrets: created.secret.map { [$0] } ?? [])
+                return Self.document(Document(data: try Self.resource(described, call, secret: created.clientSecret)))
+            })
+        routes.on(
+            .get, "", .listAccounts,
+            parse: { call in
+                let query = try QueryParameters(call.request)
+                let (limit, offset) = try Self.paging(query)
+                return .listAccountsAt(ServiceAccountFilter(), exactName: query["filter[name]"], offset: offset, limit: limit)
+            },
+            render: { outcome, call in
+                guard case .accountsAt(let items, let total) = outcome else { throw Problem(.internalServerError, "unexpected outcome") }
+                let query = try QueryParameters(call.request)
+                let (limit, offset) = try Self.paging(query)
+                let tenant = try call.resolvedTenant
+                let name = query["filter[name]"]
+                func link(_ offset: Int) -> String {
+                    var link = "/v3/orgs/\(call.parameters.get("org") ?? tenant.id.lowercased)/iam/service-accounts?limit=\(limit)&offset=\(offset)"
+                    if let name { link += "&filter%5Bname%5D=" + (name.addingPercentEncoding(withAllowedCharacters: Self.unreserved) ?? "") }
+                    return link
+                }
+                let next = offset + limit < total ? offset + limit : nil
+                let previous = offset > 0 ? max(0, offset - limit) : nil
+                let meta = ListMeta(
+                    pagination: .init(
+                        counts: .init(resources: total, pages: (total + limit - 1) / limit), currentPage: offset / limit + 1,
+                        offsets: .init(next: next, previous: previous), requested: .init(limit: limit, offset: offset)
+                    ))
+                return Self.document(
+                    ListDocument(
+                        data: try items.map { try Self.resource($0, call) }, meta: meta,
+                        links: .init(current: link(offset), next: next.map(link), previous: previous.map(link))
+                    ))
+            })
+        routes.on(
+            .get, "/:id", .getAccount, parse: { call in .getAccount(try call.account()) },
+            render: { outcome, call in
+                guard case .account(let described) = outcome else { throw Problem(.internalServerError, "unexpected outcome") }
+                return Self.document(Document(data: try Self.resource(described, call)))
+            })
+        routes.on(
+            .delete, "/:id", .deleteAccount, parse: { call in .deleteAccount(try call.account()) },
+            render: { _, _ in
+                Response(status: .noContent)
+            })
+        routes.on(
+            .post, "/:id/keys", .createSecret(.clientSecret),
+            parse: { call in
+                let reference = try call.account()
+                var document = try await call.body(accepting: [Self.mediaType, "application/json"])
+                let valid = try document.object("data") { data throws(Problem) -> Bool in
+                    guard let type = try data.string("type") else { throw Problem(.badRequest, "type is required", field: "type") }
+                    guard type == Self.keyType else { throw Problem(.conflict, "type must be \(Self.keyType)", field: "type") }
+                    if data.has("id") { throw Problem(.forbidden, "the server assigns key ids; leave out data.id", field: "id") }
+                    data.ignore("attributes")
+                    data.ignore("relationships")
+                    data.ignore("meta")
+                    return true
+                }
+                document.ignore("jsonapi")
+                document.ignore("meta")
+                try document.finish()
+                guard valid == true else { throw Problem(.badRequest, "data is required", field: "data") }
+                // A key has no name in Ctrl Hub; the secret's name is unique per account.
+                return .createSecret(for: reference, NewClientSecret(name: "key-" + String(UUID().lowercased.prefix(13))))
+            },
+            render: { outcome, _ in
+                guard case .secretCreated(let created, let account) = outcome else { throw Problem(.internalServerError, "unexpected outcome") }
+                return Self.document(KeyDocument(data: .init(created.secret, account: account, secret: created.clientSecret)))
+            })
+        routes.on(
+            .patch, "/:id/keys/:key", .updateSecret(.clientSecret),
+            parse: { call in
+                let reference = try call.account()
+                let key = try Self.key(call)
+                var document = try await call.body(accepting: [Self.mediaType, "application/json"])
+                let enabled = try document.object("data") { data throws(Problem) -> Bool in
+                    guard let type = try data.string("type") else { throw Problem(.badRequest, "type is required", field: "type") }
+                    guard type == Self.keyType else { throw Problem(.conflict, "type must be \(Self.keyType)", field: "type") }
+                    // JSON:API §Updating Resources: the id in the body must be the one in the URL.
+                    guard let id = try data.string("id") else { throw Problem(.badRequest, "id is required", field: "id") }
+                    guard UUID(uuidString: id) == key else { throw Problem(.conflict, "data.id must be the key's id in the URL", field: "id") }
+                    data.ignore("relationships")
+                    data.ignore("meta")
+                    let enabled = try data.object("attributes") { attributes throws(Problem) -> Bool in
+                        guard let enabled = try attributes.bool("enabled") else { throw Problem(.badRequest, "enabled is required", field: "enabled") }
+                        return enabled
+                    }
+                    guard let enabled else { throw Problem(.badRequest, "attributes is required", field: "attributes") }
                     return enabled
                 }
-                guard let enabled else { throw Problem(.badRequest, "attributes is required", field: "attributes") }
-                return enabled
-            }
-            document.ignore("jsonapi")
-            document.ignore("meta")
-            try document.finish()
-            guard let enabled else { throw Problem(.badRequest, "data is required", field: "data") }
-            return .updateSecret(reference, secret: key, .clientSecret, enabled: enabled)
-        }, render: { outcome, _ in
-            guard case .secretUpdated(let secret, let account) = outcome else { throw Problem(.internalServerError, "unexpected outcome") }
-            return Self.document(KeyDocument(data: .init(secret, account: account)))
-        })
-        routes.on(.delete, "/:id/keys/:key", .deleteSecret(.clientSecret), parse: { call in
-            .deleteSecret(try call.account(), secret: try Self.key(call), .clientSecret)
-        }, render: { _, _ in Response(status: .noContent) })
+                document.ignore("jsonapi")
+                document.ignore("meta")
+                try document.finish()
+                guard let enabled else { throw Problem(.badRequest, "data is required", field: "data") }
+                return .updateSecret(reference, secret: key, .clientSecret, enabled: enabled)
+            },
+            render: { outcome, _ in
+                guard case .secretUpdated(let secret, let account) = outcome else { throw Problem(.internalServerError, "unexpected outcome") }
+                return Self.document(KeyDocument(data: .init(secret, account: account)))
+            })
+        routes.on(
+            .delete, "/:id/keys/:key", .deleteSecret(.clientSecret),
+            parse: { call in
+                .deleteSecret(try call.account(), secret: try Self.key(call), .clientSecret)
+            }, render: { _, _ in Response(status: .noContent) })
     }
 
     private static func key(_ call: DialectRequest) throws(Problem) -> UUID {

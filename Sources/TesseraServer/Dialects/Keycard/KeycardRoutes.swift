@@ -45,108 +45,134 @@ struct KeycardRoutes: Sendable {
             routes.on(method, path, kind, parse: parse, render: { outcome, call in Self.echoingRequestID(try render(outcome, call), call) })
         }
 
-        route(.post, "", .createAccount, parse: { call in
-            var reader = try await call.body()
-            guard let name = try reader.string("name") else { throw Problem(.badRequest, "name is required", field: "name") }
-            let description = try reader.string("description")
-            try reader.finish()
-            // Keycard's accounts get their credentials by `POST …/credentials`: none at creation.
-            return .createAccount(NewServiceAccount(name: name, description: description, issuesSecret: false))
-        }, render: { outcome, call in
-            guard case .accountCreated(let created, let permissions, let creator, _) = outcome else { throw Problem(.internalServerError, "unexpected outcome") }
-            let described = DescribedAccount(account: created.account, permissions: permissions, creator: creator)
-            return .json(try Self.account(described, call), status: .created)
-        })
-        route(.get, "", .listAccounts, parse: { call in
-            let query = try QueryParameters(call.request)
-            var limit = Self.defaultPageSize
-            if let text = query["limit"] {
-                guard let value = Int(text), (1...Self.maximumPageSize).contains(value) else {
-                    throw Problem(.badRequest, "limit must be an integer from 1 to \(Self.maximumPageSize)", field: "limit")
+        route(
+            .post, "", .createAccount,
+            parse: { call in
+                var reader = try await call.body()
+                guard let name = try reader.string("name") else { throw Problem(.badRequest, "name is required", field: "name") }
+                let description = try reader.string("description")
+                try reader.finish()
+                // Keycard's accounts get their credentials by `POST …/credentials`: none at creation.
+                return .createAccount(NewServiceAccount(name: name, description: description, issuesSecret: false))
+            },
+            render: { outcome, call in
+                guard case .accountCreated(let created, let permissions, let creator, _) = outcome else {
+                    throw Problem(.internalServerError, "unexpected outcome")
                 }
-                limit = value
-            }
-            var filter = ServiceAccountFilter()
-            var after: Int64?
-            switch (query["after"], query["before"]) {
-            case (.some, .some):
-                throw Problem(.badRequest, "give after or before, not both", field: "after")
-            case (.some(let cursor), nil):
-                guard let position = Cursor.decode(cursor) else { throw Problem(.badRequest, "after is not a cursor this API issued", field: "after") }
-                after = position
-            case (nil, .some(let cursor)):
-                guard let position = Cursor.decode(cursor), let number = Int(exactly: position) else {
-                    throw Problem(.badRequest, "before is not a cursor this API issued", field: "before")
+                let described = DescribedAccount(account: created.account, permissions: permissions, creator: creator)
+                return .json(try Self.account(described, call), status: .created)
+            })
+        route(
+            .get, "", .listAccounts,
+            parse: { call in
+                let query = try QueryParameters(call.request)
+                var limit = Self.defaultPageSize
+                if let text = query["limit"] {
+                    guard let value = Int(text), (1...Self.maximumPageSize).contains(value) else {
+                        throw Problem(.badRequest, "limit must be an integer from 1 to \(Self.maximumPageSize)", field: "limit")
+                    }
+                    limit = value
                 }
-                filter.beforeNumber = number
-            case (nil, nil):
-                break
-            }
-            return .listAccounts(filter, after: after, limit: limit)
-        }, render: { outcome, call in
-            guard case .accounts(let items, let next) = outcome else { throw Problem(.internalServerError, "unexpected outcome") }
-            let query = try QueryParameters(call.request)
-            let backwards = query["before"] != nil
-            let pageInfo = PageInfo(
-                hasNextPage: backwards ? true : next != nil,
-                hasPreviousPage: backwards ? next != nil : query["after"] != nil,
-                startCursor: items.first.flatMap { Cursor.encode(Int64($0.account.number)) },
-                endCursor: items.last.flatMap { Cursor.encode(Int64($0.account.number)) }
-            )
-            return .json(Page(
-                items: try items.map { try Self.account($0, call) }, pageInfo: pageInfo, permissions: try Self.permissions(call)
-            ))
-        })
-        route(.get, "/:id", .getAccount, parse: { call in .getAccount(try call.account()) }, render: { outcome, call in
-            guard case .account(let described) = outcome else { throw Problem(.internalServerError, "unexpected outcome") }
-            return .json(try Self.account(described, call))
-        })
-        route(.patch, "/:id", .updateAccount, parse: { call in
-            let reference = try call.account()
-            var reader = try await call.body()
-            let name = try reader.string("name")
-            let description = try reader.string("description")
-            try reader.finish()
-            return .updateAccount(reference, ServiceAccountPatch(name: name, description: description.map { .some($0) }))
-        }, render: { outcome, call in
-            guard case .account(let described) = outcome else { throw Problem(.internalServerError, "unexpected outcome") }
-            return .json(try Self.account(described, call))
-        })
-        route(.delete, "/:id", .deleteAccount, parse: { call in .deleteAccount(try call.account()) }, render: { _, _ in
-            Response(status: .noContent)
-        })
+                var filter = ServiceAccountFilter()
+                var after: Int64?
+                switch (query["after"], query["before"]) {
+                case (.some, .some):
+                    throw Problem(.badRequest, "give after or before, not both", field: "after")
+                case (.some(let cursor), nil):
+                    guard let position = Cursor.decode(cursor) else { throw Problem(.badRequest, "after is not a cursor this API issued", field: "after") }
+                    after = position
+                case (nil, .some(let cursor)):
+                    guard let position = Cursor.decode(cursor), let number = Int(exactly: position) else {
+                        throw Problem(.badRequest, "before is not a cursor this API issued", field: "before")
+                    }
+                    filter.beforeNumber = number
+                case (nil, nil):
+                    break
+                }
+                return .listAccounts(filter, after: after, limit: limit)
+            },
+            render: { outcome, call in
+                guard case .accounts(let items, let next) = outcome else { throw Problem(.internalServerError, "unexpected outcome") }
+                let query = try QueryParameters(call.request)
+                let backwards = query["before"] != nil
+                let pageInfo = PageInfo(
+                    hasNextPage: backwards ? true : next != nil,
+                    hasPreviousPage: backwards ? next != nil : query["after"] != nil,
+                    startCursor: items.first.flatMap { Cursor.encode(Int64($0.account.number)) },
+                    endCursor: items.last.flatMap { Cursor.encode(Int64($0.account.number)) }
+                )
+                return .json(
+                    Page(
+                        items: try items.map { try Self.account($0, call) }, pageInfo: pageInfo, permissions: try Self.permissions(call)
+                    ))
+            })
+        route(
+            .get, "/:id", .getAccount, parse: { call in .getAccount(try call.account()) },
+            render: { outcome, call in
+                guard case .account(let described) = outcome else { throw Problem(.internalServerError, "unexpected outcome") }
+                return .json(try Self.account(described, call))
+            })
+        route(
+            .patch, "/:id", .updateAccount,
+            parse: { call in
+                let reference = try call.account()
+                var reader = try await call.body()
+                let name = try reader.string("name")
+                let description = try reader.string("description")
+                try reader.finish()
+                return .updateAccount(reference, ServiceAccountPatch(name: name, description: description.map { .some($0) }))
+            },
+            render: { outcome, call in
+                guard case .account(let described) = outcome else { throw Problem(.internalServerError, "unexpected outcome") }
+                return .json(try Self.account(described, call))
+            })
+        route(
+            .delete, "/:id", .deleteAccount, parse: { call in .deleteAccount(try call.account()) },
+            render: { _, _ in
+                Response(status: .noContent)
+            })
 
         // Credentials: client secrets, their `client_id` the account's.
-        route(.post, "/:id/credentials", .createSecret(.clientSecret), parse: { call in
-            let reference = try call.account()
-            var reader = try await call.body()
-            guard let name = try reader.string("name") else { throw Problem(.badRequest, "name is required", field: "name") }
-            let description = try reader.string("description")
-            try reader.finish()
-            return .createSecret(for: reference, NewClientSecret(name: name, description: description))
-        }, render: { outcome, _ in
-            guard case .secretCreated(let created, let account) = outcome else { throw Problem(.internalServerError, "unexpected outcome") }
-            return .json(Credential(created.secret, account: account, secret: created.clientSecret), status: .created)
-        })
-        route(.get, "/:id/credentials", .listSecrets, parse: { call in .listSecrets(try call.account(), .clientSecret) }, render: { outcome, _ in
-            guard case .secrets(let secrets, let account) = outcome else { throw Problem(.internalServerError, "unexpected outcome") }
-            let items = secrets.map { Credential($0, account: account) }
-            return .json(CredentialPage(
-                items: items, pageInfo: PageInfo(hasNextPage: false, hasPreviousPage: false, startCursor: nil, endCursor: nil)
-            ))
-        })
-        route(.get, "/:id/credentials/:credential", .listSecrets, parse: { call in .listSecrets(try call.account(), .clientSecret) }, render: { outcome, call in
-            guard case .secrets(let secrets, let account) = outcome else { throw Problem(.internalServerError, "unexpected outcome") }
-            guard let id = Self.credential(call), let secret = secrets.first(where: { $0.id == id }) else {
-                throw Problem(.notFound, "credential not found")
-            }
-            return .json(Credential(secret, account: account))
-        })
-        route(.delete, "/:id/credentials/:credential", .deleteSecret(.clientSecret), parse: { call in
-            let reference = try call.account()
-            guard let id = Self.credential(call) else { throw Problem(.notFound, "credential not found") }
-            return .deleteSecret(reference, secret: id, .clientSecret)
-        }, render: { _, _ in Response(status: .noContent) })
+        route(
+            .post, "/:id/credentials", .createSecret(.clientSecret),
+            parse: { call in
+                let reference = try call.account()
+                var reader = try await call.body()
+                guard let name = try reader.string("name") else { throw Problem(.badRequest, "name is required", field: "name") }
+                let description = try reader.string("description")
+                try reader.finish()
+                return .createSecret(for: reference, NewClientSecret(name: name, description: description))
+            },
+            render: { outcome, _ in
+                guard case .secretCreated(let created, let account) = outcome else { throw Problem(.internalServerError, "unexpected outcome") }
+                return .json(Credential(created.secret, account: account, secret: created.clientSecret), status: .created)
+            })
+        route(
+            .get, "/:id/credentials", .listSecrets, parse: { call in .listSecrets(try call.account(), .clientSecret) },
+            render: { outcome, _ in
+                guard case .secrets(let secrets, let account) = outcome else { throw Problem(.internalServerError, "unexpected outcome") }
+                let items = secrets.map { Credential($0, account: account) }
+                return .json(
+                    CredentialPage(
+                        items: items, pageInfo: PageInfo(hasNextPage: false, hasPreviousPage: false, startCursor: nil, endCursor: nil)
+                    ))
+            })
+        route(
+            .get, "/:id/credentials/:credential", .listSecrets, parse: { call in .listSecrets(try call.account(), .clientSecret) },
+            render: { outcome, call in
+                guard case .secrets(let secrets, let account) = outcome else { throw Problem(.internalServerError, "unexpected outcome") }
+                guard let id = Self.credential(call), let secret = secrets.first(where: { $0.id == id }) else {
+                    throw Problem(.notFound, "credential not found")
+                }
+                return .json(Credential(secret, account: account))
+            })
+        route(
+            .delete, "/:id/credentials/:credential", .deleteSecret(.clientSecret),
+            parse: { call in
+                let reference = try call.account()
+                guard let id = Self.credential(call) else { throw Problem(.notFound, "credential not found") }
+                return .deleteSecret(reference, secret: id, .clientSecret)
+            }, render: { _, _ in Response(status: .noContent) })
     }
 
     /// The credential the `{credential}` segment names: its 26-character id, as
@@ -173,16 +199,17 @@ struct KeycardRoutes: Sendable {
 
     private static func failure(_ problem: Problem) -> Response {
         let status: HTTPResponse.Status = problem.status == .unprocessableContent ? .badRequest : problem.status
-        let code = switch status {
-        case .badRequest, .unsupportedMediaType, .contentTooLarge: "invalid_request"
-        case .unauthorized: "unauthorized"
-        case .forbidden: "forbidden"
-        case .notFound: "not_found"
-        case .conflict: "conflict"
-        case .tooManyRequests: "rate_limited"
-        case .serviceUnavailable: "service_unavailable"
-        default: "internal_error"
-        }
+        let code =
+            switch status {
+            case .badRequest, .unsupportedMediaType, .contentTooLarge: "invalid_request"
+            case .unauthorized: "unauthorized"
+            case .forbidden: "forbidden"
+            case .notFound: "not_found"
+            case .conflict: "conflict"
+            case .tooManyRequests: "rate_limited"
+            case .serviceUnavailable: "service_unavailable"
+            default: "internal_error"
+            }
         return .json(Failure(message: problem.detail, code: code, status: Int(status.code)), status: status, headers: problem.headers)
     }
 

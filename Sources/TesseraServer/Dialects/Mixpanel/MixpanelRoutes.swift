@@ -39,41 +39,58 @@ struct MixpanelRoutes: Sendable {
         )
         let routes = DialectRoutes(pipeline: DialectPipeline(api: api), surface: surface, router: router)
 
-        routes.on(.post, Self.accounts, .createAccount, parse: { call in try await Self.parse(call) }, render: { outcome, _ in
-            guard case .accountCreated(let created, _, let creator, _) = outcome else { throw Problem(.internalServerError, "unexpected outcome") }
-            let read = Read(created.account, creator: creator, token: created.clientSecret)
-            return .json(Results(results: read), status: .created)
-        })
-        routes.on(.get, Self.accounts, .listAccounts, parse: { _ in .listAccounts(ServiceAccountFilter(), after: nil, limit: Self.listLimit) }, render: { outcome, _ in
-            guard case .accounts(let items, _) = outcome else { throw Problem(.internalServerError, "unexpected outcome") }
-            return .json(Results(results: items.map { Read($0.account, creator: $0.creator) }))
-        })
-        routes.on(.get, Self.accounts + "/:id", .getAccount, parse: { call in .getAccount(try call.account()) }, render: { outcome, _ in
-            guard case .account(let described) = outcome else { throw Problem(.internalServerError, "unexpected outcome") }
-            return .json(Read(described.account, creator: described.creator))
-        })
-        routes.on(.delete, Self.accounts + "/:id", .deleteAccount, parse: { call in .deleteAccount(try call.account()) }, render: { _, _ in
-            .json(StatusOK())
-        })
-        routes.on(.post, Self.accounts + "/add-to-project", .updateAccount, parse: { call in try await Self.parseAddToProject(call) }, render: { _, _ in
-            .json(StatusOK())
-        })
-        routes.on(.post, Self.accounts + "/remove-from-project", .updateAccount, parse: { call in try await Self.parseRemoveFromProject(call) }, render: { _, _ in
-            .json(StatusOK())
-        })
+        routes.on(
+            .post, Self.accounts, .createAccount, parse: { call in try await Self.parse(call) },
+            render: { outcome, _ in
+                guard case .accountCreated(let created, _, let creator, _) = outcome else { throw Problem(.internalServerError, "unexpected outcome") }
+                let read = Read(created.account, creator: creator, token: created.clientSecret)
+                return .json(Results(results: read), status: .created)
+            })
+        routes.on(
+            .get, Self.accounts, .listAccounts, parse: { _ in .listAccounts(ServiceAccountFilter(), after: nil, limit: Self.listLimit) },
+            render: { outcome, _ in
+                guard case .accounts(let items, _) = outcome else { throw Problem(.internalServerError, "unexpected outcome") }
+                return .json(Results(results: items.map { Read($0.account, creator: $0.creator) }))
+            })
+        routes.on(
+            .get, Self.accounts + "/:id", .getAccount, parse: { call in .getAccount(try call.account()) },
+            render: { outcome, _ in
+                guard case .account(let described) = outcome else { throw Problem(.internalServerError, "unexpected outcome") }
+                return .json(Read(described.account, creator: described.creator))
+            })
+        routes.on(
+            .delete, Self.accounts + "/:id", .deleteAccount, parse: { call in .deleteAccount(try call.account()) },
+            render: { _, _ in
+                .json(StatusOK())
+            })
+        routes.on(
+            .post, Self.accounts + "/add-to-project", .updateAccount, parse: { call in try await Self.parseAddToProject(call) },
+            render: { _, _ in
+                .json(StatusOK())
+            })
+        routes.on(
+            .post, Self.accounts + "/remove-from-project", .updateAccount, parse: { call in try await Self.parseRemoveFromProject(call) },
+            render: { _, _ in
+                .json(StatusOK())
+            })
         // A project's members, in the caller's own organisation.
-        routes.on(.get, "/api/app/projects/:project/service-accounts", .listAccounts, tenant: { _ throws(Problem) in .callers }, parse: { call in
-            var filter = ServiceAccountFilter()
-            filter.project = try Self.project(call.parameters.get("project"))
-            return .listAccounts(filter, after: nil, limit: Self.listLimit)
-        }, render: { outcome, call in
-            guard case .accounts(let items, _) = outcome else { throw Problem(.internalServerError, "unexpected outcome") }
-            let project = try Self.project(call.parameters.get("project"))
-            return .json(Results(results: items.map { described in
-                let role = described.account.projects.first { $0.project == project }?.role ?? Self.defaultRole
-                return ProjectMember(read: Read(described.account, creator: described.creator), role: role)
-            }))
-        })
+        routes.on(
+            .get, "/api/app/projects/:project/service-accounts", .listAccounts, tenant: { _ throws(Problem) in .callers },
+            parse: { call in
+                var filter = ServiceAccountFilter()
+                filter.project = try Self.project(call.parameters.get("project"))
+                return .listAccounts(filter, after: nil, limit: Self.listLimit)
+            },
+            render: { outcome, call in
+                guard case .accounts(let items, _) = outcome else { throw Problem(.internalServerError, "unexpected outcome") }
+                let project = try Self.project(call.parameters.get("project"))
+                return .json(
+                    Results(
+                        results: items.map { described in
+                            let role = described.account.projects.first { $0.project == project }?.role ?? Self.defaultRole
+                            return ProjectMember(read: Read(described.account, creator: described.creator), role: role)
+                        }))
+            })
     }
 
     private static func project(_ text: String?) throws(Problem) -> String {
@@ -146,10 +163,11 @@ struct MixpanelRoutes: Sendable {
     /// Mixpanel documents 400, 401, 403 and 404: conflicts and unreadable bodies are
     /// its 400; throttling and an unavailable store keep their own status.
     private static func failure(_ problem: Problem) -> Response {
-        let status: HTTPResponse.Status = switch problem.status {
-        case .conflict, .contentTooLarge, .unsupportedMediaType, .unprocessableContent: .badRequest
-        default: problem.status
-        }
+        let status: HTTPResponse.Status =
+            switch problem.status {
+            case .conflict, .contentTooLarge, .unsupportedMediaType, .unprocessableContent: .badRequest
+            default: problem.status
+            }
         var headers = problem.headers
         // The seed's one security scheme is HTTP Basic: that is the challenge.
         if status == .unauthorized { headers[.wwwAuthenticate] = #"Basic realm="tessera""# }

@@ -36,73 +36,98 @@ struct QualyticsRoutes: Sendable {
         // `/api` is Qualytics' base path; the seed's reference writes the paths without it.
         for base in ["/api", ""] {
             let routes = DialectRoutes(pipeline: DialectPipeline(api: api), surface: surface, router: router, prefix: base)
-            routes.on(.post, "/users", .createAccount, parse: { call in try await Self.parseUser(call) }, domainError: { error, action in
-                guard case .createAccount(let input) = action else { return Problem(error) }
-                return switch error.kind {
-                case .conflict: Problem(.conflict, "a service user \(input.name ?? "") already exists")
-                case .invalidInput(field: "description"):
-                    Problem(.badRequest, "name must be at most \(ServiceAccountService.maximumDescriptionLength) characters", field: "name")
-                default: Problem(error)
-                }
-            }, render: { outcome, call in
-                guard case .accountCreated(let created, _, _, _) = outcome else { throw Problem(.internalServerError, "unexpected outcome") }
-                return .json(Self.user(created.account, tenant: try call.resolvedTenant))
-            })
+            routes.on(
+                .post, "/users", .createAccount, parse: { call in try await Self.parseUser(call) },
+                domainError: { error, action in
+                    guard case .createAccount(let input) = action else { return Problem(error) }
+                    return switch error.kind {
+                    case .conflict: Problem(.conflict, "a service user \(input.name ?? "") already exists")
+                    case .invalidInput(field: "description"):
+                        Problem(.badRequest, "name must be at most \(ServiceAccountService.maximumDescriptionLength) characters", field: "name")
+                    default: Problem(error)
+                    }
+                },
+                render: { outcome, call in
+                    guard case .accountCreated(let created, _, _, _) = outcome else { throw Problem(.internalServerError, "unexpected outcome") }
+                    return .json(Self.user(created.account, tenant: try call.resolvedTenant))
+                })
             // The users list: `page`, `size`; every user here is a service user, so
             // `type=Service` lists them all and another type none.
-            routes.on(.get, "/users", .listAccounts, parse: { call in
-                let (page, size) = try Self.paging(try QueryParameters(call.request))
-                return .listAccountsAt(ServiceAccountFilter(), exactName: nil, offset: (page - 1) * size, limit: size)
-            }, render: { outcome, call in
-                guard case .accountsAt(let items, let total) = outcome else { throw Problem(.internalServerError, "unexpected outcome") }
-                let query = try QueryParameters(call.request)
-                let (page, size) = try Self.paging(query)
-                let tenant = try call.resolvedTenant
-                let services = query["type"].map { $0 == "Service" } ?? true
-                return .json(UserPage(
-                    items: services ? items.map { Self.user($0.account, tenant: tenant) } : [], total: services ? total : 0, page: page, size: size
-                ))
-            })
-            routes.on(.get, "/users/:id", .getAccount, parse: { call in .getAccount(try call.account(notFound: "service user not found")) }, render: { outcome, call in
-                guard case .account(let described) = outcome else { throw Problem(.internalServerError, "unexpected outcome") }
-                return .json(Self.user(described.account, tenant: try call.resolvedTenant))
-            })
-            // Deactivating a service user: refused while it holds an active token.
-            routes.on(.delete, "/users/:id", .deleteAccount, parse: { call in .deleteAccount(try call.account(notFound: "service user not found"), refusingActiveAPITokens: true) }, render: { _, _ in
-                Response(status: .noContent)
-            })
-            routes.on(.post, "/user-tokens", .createSecret(.apiToken), parse: { call in try await Self.parseToken(call) }, domainError: { error, action in
-                guard case .createSecret(let reference, let input) = action else { return Problem(error) }
-                return switch (error.kind, reference) {
-                case (.conflict, _): Problem(.conflict, "a token named \"\(input.name)\" already exists for this service user")
-                case (.notFound, _): Problem(.notFound, "service user not found")
-                default: Problem(error)
-                }
-            }, render: { outcome, call in
-                guard case .secretCreated(let created, let account) = outcome else { throw Problem(.internalServerError, "unexpected outcome") }
-                return .json(Token(created.secret, user: Self.user(account, tenant: try call.resolvedTenant), bearer: created.clientSecret, clientID: account.clientID))
-            })
-            // Every service token of the organisation, never with its value.
-            routes.on(.get, "/user-tokens/service", .listAccounts, parse: { _ in
-                .listAccountsAt(ServiceAccountFilter(), exactName: nil, offset: 0, limit: DialectPipeline.offsetWindow)
-            }, render: { outcome, call in
-                guard case .accountsAt(let items, _) = outcome else { throw Problem(.internalServerError, "unexpected outcome") }
-                let tenant = try call.resolvedTenant
-                return .json(items.flatMap { described in
-                    described.apiTokens.map { Token($0, user: Self.user(described.account, tenant: tenant)) }
+            routes.on(
+                .get, "/users", .listAccounts,
+                parse: { call in
+                    let (page, size) = try Self.paging(try QueryParameters(call.request))
+                    return .listAccountsAt(ServiceAccountFilter(), exactName: nil, offset: (page - 1) * size, limit: size)
+                },
+                render: { outcome, call in
+                    guard case .accountsAt(let items, let total) = outcome else { throw Problem(.internalServerError, "unexpected outcome") }
+                    let query = try QueryParameters(call.request)
+                    let (page, size) = try Self.paging(query)
+                    let tenant = try call.resolvedTenant
+                    let services = query["type"].map { $0 == "Service" } ?? true
+                    return .json(
+                        UserPage(
+                            items: services ? items.map { Self.user($0.account, tenant: tenant) } : [], total: services ? total : 0, page: page, size: size
+                        ))
                 })
-            })
+            routes.on(
+                .get, "/users/:id", .getAccount, parse: { call in .getAccount(try call.account(notFound: "service user not found")) },
+                render: { outcome, call in
+                    guard case .account(let described) = outcome else { throw Problem(.internalServerError, "unexpected outcome") }
+                    return .json(Self.user(described.account, tenant: try call.resolvedTenant))
+                })
+            // Deactivating a service user: refused while it holds an active token.
+            routes.on(
+                .delete, "/users/:id", .deleteAccount,
+                parse: { call in .deleteAccount(try call.account(notFound: "service user not found"), refusingActiveAPITokens: true) },
+                render: { _, _ in
+                    Response(status: .noContent)
+                })
+            routes.on(
+                .post, "/user-tokens", .createSecret(.apiToken), parse: { call in try await Self.parseToken(call) },
+                domainError: { error, action in
+                    guard case .createSecret(let reference, let input) = action else { return Problem(error) }
+                    return switch (error.kind, reference) {
+                    case (.conflict, _): Problem(.conflict, "a token named \"\(input.name)\" already exists for this service user")
+                    case (.notFound, _): Problem(.notFound, "service user not found")
+                    default: Problem(error)
+                    }
+                },
+                render: { outcome, call in
+                    guard case .secretCreated(let created, let account) = outcome else { throw Problem(.internalServerError, "unexpected outcome") }
+                    return .json(
+                        Token(
+                            created.secret, user: Self.user(account, tenant: try call.resolvedTenant), bearer: created.clientSecret, clientID: account.clientID)
+                    )
+                })
+            // Every service token of the organisation, never with its value.
+            routes.on(
+                .get, "/user-tokens/service", .listAccounts,
+                parse: { _ in
+                    .listAccountsAt(ServiceAccountFilter(), exactName: nil, offset: 0, limit: DialectPipeline.offsetWindow)
+                },
+                render: { outcome, call in
+                    guard case .accountsAt(let items, _) = outcome else { throw Problem(.internalServerError, "unexpected outcome") }
+                    let tenant = try call.resolvedTenant
+                    return .json(
+                        items.flatMap { described in
+                            described.apiTokens.map { Token($0, user: Self.user(described.account, tenant: tenant)) }
+                        })
+                })
             // `{"revoke": true}` revokes a token at once (it stays listed, inactive).
-            routes.on(.put, "/user-tokens/:id", .updateSecret(.apiToken), parse: { call in
-                guard let id = call.parameters.get("id").flatMap(UUID.init(uuidString:)) else { throw Problem(.notFound, "token not found") }
-                var reader = try await call.body()
-                guard let revoke = try reader.bool("revoke") else { throw Problem(.badRequest, "revoke is required", field: "revoke") }
-                try reader.finish()
-                return .updateSecret(.holdingSecret(id), secret: id, .apiToken, enabled: !revoke)
-            }, domainError: { error, _ in error.kind == .notFound ? Problem(.notFound, "token not found") : Problem(error) }, render: { outcome, call in
-                guard case .secretUpdated(let secret, let account) = outcome else { throw Problem(.internalServerError, "unexpected outcome") }
-                return .json(Token(secret, user: Self.user(account, tenant: try call.resolvedTenant)))
-            })
+            routes.on(
+                .put, "/user-tokens/:id", .updateSecret(.apiToken),
+                parse: { call in
+                    guard let id = call.parameters.get("id").flatMap(UUID.init(uuidString:)) else { throw Problem(.notFound, "token not found") }
+                    var reader = try await call.body()
+                    guard let revoke = try reader.bool("revoke") else { throw Problem(.badRequest, "revoke is required", field: "revoke") }
+                    try reader.finish()
+                    return .updateSecret(.holdingSecret(id), secret: id, .apiToken, enabled: !revoke)
+                }, domainError: { error, _ in error.kind == .notFound ? Problem(.notFound, "token not found") : Problem(error) },
+                render: { outcome, call in
+                    guard case .secretUpdated(let secret, let account) = outcome else { throw Problem(.internalServerError, "unexpected outcome") }
+                    return .json(Token(secret, user: Self.user(account, tenant: try call.resolvedTenant)))
+                })
         }
     }
 
@@ -110,7 +135,9 @@ struct QualyticsRoutes: Sendable {
     private static func paging(_ query: QueryParameters) throws(Problem) -> (page: Int, size: Int) {
         var page = 1, size = 50
         if let text = query["page"] {
-            guard let value = Int(text), value >= 1, value <= DialectPipeline.offsetWindow else { throw Problem(.badRequest, "page must be a positive integer", field: "page") }
+            guard let value = Int(text), value >= 1, value <= DialectPipeline.offsetWindow else {
+                throw Problem(.badRequest, "page must be a positive integer", field: "page")
+            }
             page = value
         }
         if let text = query["size"] {
@@ -188,7 +215,7 @@ struct QualyticsRoutes: Sendable {
             try container.encode(created, forKey: .created)
             try container.encode(name, forKey: .name)
             try container.encode(active, forKey: .active)
-            try container.encode(expiration, forKey: .expiration) // explicit null: never expires
+            try container.encode(expiration, forKey: .expiration)  // explicit null: never expires
             try container.encode(lastUsed, forKey: .lastUsed)
             try container.encode(scimEndpointsOnly, forKey: .scimEndpointsOnly)
             try container.encodeIfPresent(bearerToken, forKey: .bearerToken)
@@ -268,10 +295,11 @@ struct QualyticsRoutes: Sendable {
         try reader.finish()
         let userName = Self.snakeCase(name)
         guard !userName.isEmpty else { throw Problem(.badRequest, "name must contain a letter or digit", field: "name") }
-        return .createAccount(NewServiceAccount(
-            name: userName + Self.userSuffix, description: name, roles: [role],
-            groups: [Self.publicTeam] + teams.filter { $0 != Self.publicTeam }
-        ))
+        return .createAccount(
+            NewServiceAccount(
+                name: userName + Self.userSuffix, description: name, roles: [role],
+                groups: [Self.publicTeam] + teams.filter { $0 != Self.publicTeam }
+            ))
     }
 
     private static func parseToken(_ call: DialectRequest) async throws -> DialectAction {

@@ -132,8 +132,9 @@ struct RezolveRoutes: Sendable {
     private func failure(_ problem: Problem) -> Response {
         switch problem.status {
         case .unauthorized:
-            failure(.unauthorized, "UNAUTHORIZED", "Authentication failed", "Bearer token is missing, expired, or invalid",
-                    headers: [.wwwAuthenticate: AdminAuthentication.challenge])
+            failure(
+                .unauthorized, "UNAUTHORIZED", "Authentication failed", "Bearer token is missing, expired, or invalid",
+                headers: [.wwwAuthenticate: AdminAuthentication.challenge])
         case .badRequest, .unsupportedMediaType, .contentTooLarge, .unprocessableContent:
             failure(.badRequest, "VALIDATION_ERROR", "Invalid request", problem.detail)
         case .forbidden:
