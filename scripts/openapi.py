@@ -95,6 +95,26 @@ PAGING = [
 NO_CONTENT = {"204": {"description": "Done."}}
 
 
+def credential(value_member, pattern, description):
+    """A client secret or an API token as the admin API shows it; `value_member`
+    holds the value itself, in the create response only."""
+    return obj(
+        {
+            "id": UUID,
+            "name": {"type": "string"},
+            "description": {"type": ["string", "null"]},
+            "hint": {"type": "string"},
+            "enabled": {"type": "boolean"},
+            "scopes": {"type": ["array", "null"], "items": {"type": "string"}},
+            "created_at": TIME,
+            "expires_at": NULLABLE_TIME,
+            "last_used_at": NULLABLE_TIME,
+            value_member: {"type": "string", "pattern": pattern, "description": description},
+        },
+        ["id", "name", "description", "hint", "enabled", "scopes", "created_at", "expires_at", "last_used_at"],
+    )
+
+
 def page(item):
     return obj({"items": {"type": "array", "items": ref(item)}, "next_cursor": {"type": ["string", "null"]}}, ["items", "next_cursor"])
 
@@ -160,21 +180,7 @@ schemas = {
             "token_lifetime": {"type": ["integer", "null"], "minimum": 60, "maximum": 86400},
         }
     ),
-    "Secret": obj(
-        {
-            "id": UUID,
-            "name": {"type": "string"},
-            "description": {"type": ["string", "null"]},
-            "hint": {"type": "string"},
-            "enabled": {"type": "boolean"},
-            "scopes": {"type": ["array", "null"], "items": {"type": "string"}},
-            "created_at": TIME,
-            "expires_at": NULLABLE_TIME,
-            "last_used_at": NULLABLE_TIME,
-            "client_secret": {"type": "string", "pattern": "^tss_[0-9A-Za-z]{49}$", "description": "Only in the create response."},
-        },
-        ["id", "name", "description", "hint", "enabled", "scopes", "created_at", "expires_at", "last_used_at"],
-    ),
+    "Secret": credential("client_secret", "^tss_[0-9A-Za-z]{49}$", "Only in the create response."),
     "SecretCreate": obj(
         {
             "name": NAME,
@@ -186,22 +192,7 @@ schemas = {
         ["name"],
     ),
     "SecretPatch": obj({"enabled": {"type": "boolean"}}, ["enabled"]),
-    "APIToken": obj(
-        {
-            "id": UUID,
-            "name": {"type": "string"},
-            "description": {"type": ["string", "null"]},
-            "hint": {"type": "string"},
-            "enabled": {"type": "boolean"},
-            "scopes": {"type": ["array", "null"], "items": {"type": "string"}},
-            "created_at": TIME,
-            "expires_at": NULLABLE_TIME,
-            "last_used_at": NULLABLE_TIME,
-            "token": {"type": "string", "pattern": "^tsa_[0-9A-Za-z]{49}$",
-                      "description": "Only in the create response: the bearer credential itself."},
-        },
-        ["id", "name", "description", "hint", "enabled", "scopes", "created_at", "expires_at", "last_used_at"],
-    ),
+    "APIToken": credential("token", "^tsa_[0-9A-Za-z]{49}$", "Only in the create response: the bearer credential itself."),
     "Role": obj({"name": {"type": "string"}, "scopes": {"type": "array", "items": {"type": "string"}}, "builtin": {"type": "boolean"}},
                 ["name", "scopes", "builtin"]),
     "RoleCreate": obj(

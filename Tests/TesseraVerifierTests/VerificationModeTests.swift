@@ -1,12 +1,14 @@
 import AsyncHTTPClient
 import Foundation
 import Hummingbird
+import HummingbirdTesting
 import Logging
 import TesseraCore
 import TesseraJOSE
 import TesseraSQLite
 import TesseraServer
 import TesseraVerifier
+import TesseraVerifierHummingbird
 import Testing
 
 /// A live Tessera with an introspecting admin and a worker, for the online and hybrid modes.
@@ -52,8 +54,17 @@ struct LiveIssuer {
         #expect(response.status == .ok)
     }
 
-    func introspection(_ configuration: IntrospectionClient.Configuration = .init()) -> IntrospectionClient {
+    /// An introspection client of the admin. These tests are about answers, not
+    /// latency: a request may take up to 10 s (the default is 2 s), since the whole
+    /// suite runs at once on a small machine.
+    func introspection(_ configuration: IntrospectionClient.Configuration = Self.patient) -> IntrospectionClient {
         IntrospectionClient(endpoint: issuer + "/oauth2/introspect", clientID: admin.clientID, secret: admin.clientSecret, configuration: configuration)
+    }
+
+    static var patient: IntrospectionClient.Configuration {
+        var configuration = IntrospectionClient.Configuration()
+        configuration.timeout = 10
+        return configuration
     }
 }
 
@@ -128,6 +139,43 @@ struct LiveIssuer {
         }
     }
 
+    @Test func theMiddlewareTakesAJWTOrAnAPITokenAsTheVerifierDoes() async throws {
+        let live = try await LiveIssuer()
+        let tenant = try #require(try await live.tessera.tenants.find("acme"))
+        let workerID = try #require(UUID(uuidString: live.worker.serviceAccountID))
+        let created = try await live.tessera.accounts.createSecret(
+            for: workerID, in: tenant, NewClientSecret(kind: .apiToken, name: "script"), by: .bootstrap
+        )
+        try await live.run {
+            var accepting = TokenVerifier.Configuration()
+            accepting.acceptsAPITokens = true
+            let configuration = accepting
+            let verifier = TokenVerifier(issuer: live.issuer, audience: live.issuer, mode: .online(live.introspection()), configuration: configuration)
+            let router = Router(context: AppContext.self)
+            router.group("whoami").add(middleware: BearerTokenMiddleware(verifier: verifier)).get { _, context in
+                "\(context.verifiedToken?.kind == .apiToken ? "api token" : "jwt") \(context.verifiedToken?.clientID ?? "?")"
+            }
+            let jwt = try await live.token(live.worker)
+            try await Application(router: router).test(.router) { client in
+                for (credential, expected) in [(jwt, "jwt"), (created.clientSecret, "api token")] {
+                    let response = try await client.execute(uri: "/whoami", method: .get, headers: [.authorization: "Bearer \(credential)"])
+                    #expect(response.status == .ok)
+                    #expect(String(buffer: response.body) == "\(expected) \(live.worker.clientID)")
+                }
+                // Revoked at the issuer: the middleware answers RFC 6750's invalid_token.
+                _ = try await live.tessera.accounts.setSecret(created.secret.id, of: workerID, in: tenant, kind: .apiToken, enabled: false, by: .bootstrap)
+                let fresh = TokenVerifier(issuer: live.issuer, audience: live.issuer, mode: .online(live.introspection()), configuration: configuration)
+                let strict = Router(context: AppContext.self)
+                strict.group("whoami").add(middleware: BearerTokenMiddleware(verifier: fresh)).get { _, _ in "never" }
+                try await Application(router: strict).test(.router) { client in
+                    let response = try await client.execute(uri: "/whoami", method: .get, headers: [.authorization: "Bearer \(created.clientSecret)"])
+                    #expect(response.status == .unauthorized)
+                    #expect(response.headers[.wwwAuthenticate]?.contains(#"error="invalid_token""#) == true)
+                }
+            }
+        }
+    }
+
     @Test func introspectionClientCachesCoalescesAndNeverForgetsARevocation() async throws {
         let live = try await LiveIssuer()
         try await live.run {
@@ -143,7 +191,7 @@ struct LiveIssuer {
             #expect(await client.requestCount == 1)
 
             // Once inactive is observed, the active answer is gone for good.
-            var configuration = IntrospectionClient.Configuration()
+            var configuration = LiveIssuer.patient
             configuration.positiveTTL = 0
             let short = live.introspection(configuration)
             try await live.revoke(token, as: live.worker)
