@@ -104,6 +104,10 @@ let benchmarks: @Sendable () -> Void = {
     }
 }
 
+struct FixtureError: Error {
+    let reason: String
+}
+
 /// A Tessera on a fresh SQLite file with one tenant and one account.
 struct Fixture {
     let tessera: Tessera
@@ -118,7 +122,9 @@ struct Fixture {
         try await tessera.start(signingAlgorithm: .es256)
         let tenant = try await tessera.tenants.create(slug: "bench")
         let created = try await tessera.accounts.create(in: tenant, NewServiceAccount(roles: ["editor"]), by: .bootstrap)
-        return Fixture(tessera: tessera, clientID: created.account.clientID, secret: created.clientSecret, directory: directory)
+        // Made with its first secret (the default), so the value is there.
+        guard let secret = created.clientSecret else { throw FixtureError(reason: "the account was made without a secret") }
+        return Fixture(tessera: tessera, clientID: created.account.clientID, secret: secret, directory: directory)
     }
 
     func cleanup() {
