@@ -165,6 +165,8 @@ schemas = {
             "projects": {"type": "array", "items": ref("Project"), "maxItems": 50},
             "audiences": STRINGS,
             "expires_at": TIME,
+            "issue_secret": {"type": "boolean", "default": True,
+                             "description": "false: the account is made without a first client secret (add secrets or API tokens later)."},
         }
     ),
     "AccountPatch": obj(
@@ -192,6 +194,36 @@ schemas = {
         ["name"],
     ),
     "SecretPatch": obj({"enabled": {"type": "boolean"}}, ["enabled"]),
+    "SigningKey": obj(
+        {
+            "kid": {"type": "string"},
+            "alg": {"type": "string", "enum": ["ES256", "EdDSA", "RS256", "PS256"]},
+            "state": {"type": "string", "enum": ["next", "active", "retired"]},
+            "created_at": TIME,
+            "activates_at": NULLABLE_TIME,
+            "activated_at": NULLABLE_TIME,
+            "retired_at": NULLABLE_TIME,
+        },
+        ["kid", "alg", "state", "created_at", "activates_at", "activated_at", "retired_at"],
+    ),
+    "KeyChange": obj(
+        {
+            "kid": {"type": "string"},
+            "result": {"type": "string", "enum": ["scheduled", "pending", "promoted", "removed"]},
+            "activates_at": NULLABLE_TIME,
+        },
+        ["kid", "result", "activates_at"],
+    ),
+    "ConsoleSignIn": obj({"code": {"type": "string", "maxLength": 1000}}, ["code"]),
+    "ConsoleToken": obj(
+        {
+            "access_token": {"type": "string"},
+            "token_type": {"type": "string", "enum": ["Bearer"]},
+            "expires_in": {"type": "integer"},
+            "scope": {"type": "string"},
+        },
+        ["access_token", "token_type", "expires_in", "scope"],
+    ),
     "APIToken": credential("token", "^tsa_[0-9A-Za-z]{49}$", "Only in the create response: the bearer credential itself."),
     "Role": obj({"name": {"type": "string"}, "scopes": {"type": "array", "items": {"type": "string"}}, "builtin": {"type": "boolean"}},
                 ["name", "scopes", "builtin"]),
@@ -448,6 +480,27 @@ paths = {
                          parameters=[TENANT, ROLE], body_errors=True, operation_id="updateRole"),
         "delete": operation("Delete a custom role (409 while held)", {**NO_CONTENT, "409": problem("The role is built in or held.")},
                             parameters=[TENANT, ROLE], operation_id="deleteRole"),
+    },
+    "/v1/signing-keys": {
+        "get": operation("List the signing keys, never their key material (super admin)",
+                         {"200": json_response("Next first, then active, then retired.", page("SigningKey"))}, operation_id="listSigningKeys"),
+    },
+    "/v1/signing-keys/rotate": {
+        "post": operation(
+            "Rotate the signing key (super admin): without a next key, publish one that signs after the JWKS max-age plus 10 s; "
+            "with a next key published that long, promote it",
+            {"200": json_response("What happened.", ref("KeyChange"))}, operation_id="rotateSigningKey"),
+    },
+    "/console/sign-in": {
+        "post": operation(
+            "Redeem a one-time console sign-in link's code (`tessera console`) for an access token",
+            {"200": json_response("An access token for the admin API.", ref("ConsoleToken")),
+             "400": problem("Not a link of this server, expired, already used, or its account is disabled or no longer an admin."),
+             "413": problem("The body exceeds 64 KiB."),
+             "415": problem("The body is not application/json."),
+             "429": problem("Too many tokens for this account."),
+             "503": problem("The store is unavailable; retry after `Retry-After`.")},
+            body=ref("ConsoleSignIn"), secured=False, errors=False, operation_id="consoleSignIn"),
     },
     "/v1/tenants/{tenant}/audit-events": {
         "get": operation(

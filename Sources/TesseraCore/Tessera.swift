@@ -18,6 +18,8 @@ public struct Tessera: Sendable {
     public let audit: AuditLog
     public let validator: AccessTokenValidator
     public let tokenStatus: TokenStatusService
+    /// One-time sign-in links for the web console.
+    public let consoleSignIn: ConsoleSignIn
     /// The denylist of revoked tokens: the store itself when it is shared (it feeds
     /// changes to several processes), else a ``RevocationList`` in front of it.
     public let revocations: any RevocationStorage
@@ -49,6 +51,9 @@ public struct Tessera: Sendable {
         self.revocations = revocations
         validator = AccessTokenValidator(issuer: issuer, keyRing: keyRing, clients: clients, revocations: revocations, dependencies: dependencies)
         tokenStatus = TokenStatusService(validator: validator, clients: clients, revocations: revocations, dependencies: dependencies)
+        consoleSignIn = ConsoleSignIn(
+            issuer: issuer, masterKey: masterKey, clients: clients, tokens: tokens, spent: storage, audit: audit, dependencies: dependencies
+        )
     }
 
     /// Loads the signing keys, generating a key for `signingAlgorithm` on first

@@ -4,7 +4,7 @@ import Prometheus
 import TesseraCore
 
 /// Builds Tessera's HTTP surface: the OAuth endpoints, discovery, the admin API,
-/// health and metrics.
+/// the web console, health and metrics.
 public enum TesseraHTTP {
     /// HTTP settings that are not part of the domain.
     public struct Configuration: Sendable {
@@ -18,11 +18,14 @@ public enum TesseraHTTP {
         public var dialects: Set<Dialect>
         /// Connection deadlines and the connection limit.
         public var connections: ConnectionLimits
+        /// Serve the web console under `/console` (docs/console.md).
+        public var console: Bool
 
         public init(
             host: String = "127.0.0.1", port: Int = 8080, jwksMaxAge: Int = 300, keyPolicy: KeyPolicy? = nil,
-            dialects: Set<Dialect> = Set(Dialect.allCases), connections: ConnectionLimits = ConnectionLimits()
+            dialects: Set<Dialect> = Set(Dialect.allCases), connections: ConnectionLimits = ConnectionLimits(), console: Bool = true
         ) {
+            self.console = console
             self.connections = connections
             self.host = host
             self.port = port
@@ -77,8 +80,12 @@ public enum TesseraHTTP {
             }
         }
 
-        let admin = AdminAPI(tessera: tessera, authentication: AdminAuthentication(tessera: tessera))
+        let admin = AdminAPI(
+            tessera: tessera, authentication: AdminAuthentication(tessera: tessera), keyPolicy: configuration.keyPolicy,
+            jwksMaxAge: configuration.jwksMaxAge
+        )
         admin.register(on: router)
+        if configuration.console { Console(tessera: tessera).register(on: router) }
         for dialect in Dialect.allCases where configuration.dialects.contains(dialect) {
             dialect.register(on: router, api: admin)
         }

@@ -91,6 +91,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seed dialects to serve, comma-separated, or none (env TESSERA_DIALECTS; default all: rezolve,mixpanel,ctrlhub,keycard,qualytics).")
     var dialects: String?
 
+    @Option(help: "Serve the web console at /console: on or off (env TESSERA_CONSOLE; default on when listening on a loopback address, else off).")
+    var console: String?
+
     @Flag(name: .customLong("no-migrate"), help: "Do not migrate a PostgreSQL database at start; refuse to start when it is behind (env TESSERA_NO_MIGRATE=1).")
     var noMigrate = false
 
@@ -98,6 +101,7 @@ struct Serve: AsyncParsableCommand {
 
     func validate() throws {
         _ = try resolvedDialects()
+        _ = try resolvedConsole(host: "127.0.0.1")
         if let port = resolvedPortOrNil(), !(0...65535).contains(port) { throw ValidationError("--port must be 0–65535") }
         if let rate = tokenRateLimit ?? Env.value("TESSERA_TOKEN_RATE_LIMIT").flatMap(Double.init), !(rate >= 0 && rate.isFinite) {
             throw ValidationError("--token-rate-limit must be 0 or a positive number")
@@ -136,6 +140,19 @@ struct Serve: AsyncParsableCommand {
     }
 
     private func resolvedPortOrNil() -> Int? { port ?? Env.value("TESSERA_PORT").flatMap(Int.init) }
+
+    /// --console or TESSERA_CONSOLE; without either, on for a loopback `host` only,
+    /// so that an admin page is never exposed to a network unless asked for.
+    private func resolvedConsole(host: String) throws -> Bool {
+        guard let text = console ?? Env.value("TESSERA_CONSOLE") else {
+            return host == "127.0.0.1" || host == "::1" || host == "localhost" || host.hasPrefix("127.")
+        }
+        switch text.lowercased() {
+        case "on", "true", "1", "yes": return true
+        case "off", "false", "0", "no": return false
+        default: throw ValidationError("--console must be on or off, not \"\(text)\"")
+        }
+    }
 
     /// The dialects named by --dialects or TESSERA_DIALECTS; all when neither is set.
     private func resolvedDialects() throws -> Set<Dialect> {
@@ -208,7 +225,7 @@ struct Serve: AsyncParsableCommand {
             tessera: tessera,
             configuration: .init(
                 host: host, port: port, jwksMaxAge: jwksMaxAge, keyPolicy: keyPolicy, dialects: try resolvedDialects(),
-                connections: connections
+                connections: connections, console: try resolvedConsole(host: host)
             ),
             metrics: registry,
             logger: logger,

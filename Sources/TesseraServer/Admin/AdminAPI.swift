@@ -12,6 +12,10 @@ struct AdminAPI: Sendable {
 
     let tessera: Tessera
     let authentication: AdminAuthentication
+    /// How this server rotates keys (their algorithm and publication lead); `nil`
+    /// rotates with the active key's algorithm and `jwksMaxAge` + 10 s.
+    var keyPolicy: KeyPolicy? = nil
+    var jwksMaxAge: Int = 300
 
     /// What a route handler gets: the verified principal, the tenant it acts in
     /// (for routes under `/v1/tenants/{tenant}`), and the request.
@@ -180,6 +184,11 @@ struct AdminAPI: Sendable {
             await handle(request, context, scope: .superAdmin, audit: Audit(action: "tenant.update", resource: "tenant", idParameter: "tenant"), updateTenant)
         }
 
+        v1.get("signing-keys") { request, context in await handle(request, context, scope: .superAdmin, listSigningKeys) }
+        v1.post("signing-keys/rotate") { request, context in
+            await handle(request, context, scope: .superAdmin, audit: Audit(action: "signing_key.rotate", resource: "signing_key"), rotateSigningKey)
+        }
+
         let accounts = v1.group("tenants/:tenant/service-accounts")
         accounts.get { request, context in await handle(request, context, scope: .tenant, listAccounts) }
         accounts.post { request, context in
@@ -317,7 +326,8 @@ struct AdminAPI: Sendable {
             groups: try reader.stringArray("groups"),
             projects: try Self.readProjects(&reader),
             audiences: try reader.stringArray("audiences"),
-            expiresAt: try reader.date("expires_at")
+            expiresAt: try reader.date("expires_at"),
+            issuesSecret: try reader.bool("issue_secret") ?? true
         )
         try reader.finish()
         let created = try await tessera.accounts.create(in: call.tenant, input, by: call.caller)

@@ -222,6 +222,11 @@ enum OpenAPIDocument {
       "maxItems": 50,
       "type": "array"
      },
+     "issue_secret": {
+      "default": true,
+      "description": "false: the account is made without a first client secret (add secrets or API tokens later).",
+      "type": "boolean"
+     },
      "name": {
       "maxLength": 100,
       "minLength": 1,
@@ -438,6 +443,46 @@ enum OpenAPIDocument {
     ],
     "type": "object"
    },
+   "ConsoleSignIn": {
+    "additionalProperties": false,
+    "properties": {
+     "code": {
+      "maxLength": 1000,
+      "type": "string"
+     }
+    },
+    "required": [
+     "code"
+    ],
+    "type": "object"
+   },
+   "ConsoleToken": {
+    "additionalProperties": false,
+    "properties": {
+     "access_token": {
+      "type": "string"
+     },
+     "expires_in": {
+      "type": "integer"
+     },
+     "scope": {
+      "type": "string"
+     },
+     "token_type": {
+      "enum": [
+       "Bearer"
+      ],
+      "type": "string"
+     }
+    },
+    "required": [
+     "access_token",
+     "token_type",
+     "expires_in",
+     "scope"
+    ],
+    "type": "object"
+   },
    "Health": {
     "additionalProperties": false,
     "properties": {
@@ -522,6 +567,36 @@ enum OpenAPIDocument {
     },
     "required": [
      "keys"
+    ],
+    "type": "object"
+   },
+   "KeyChange": {
+    "additionalProperties": false,
+    "properties": {
+     "activates_at": {
+      "format": "date-time",
+      "type": [
+       "string",
+       "null"
+      ]
+     },
+     "kid": {
+      "type": "string"
+     },
+     "result": {
+      "enum": [
+       "scheduled",
+       "pending",
+       "promoted",
+       "removed"
+      ],
+      "type": "string"
+     }
+    },
+    "required": [
+     "kid",
+     "result",
+     "activates_at"
     ],
     "type": "object"
    },
@@ -787,6 +862,66 @@ enum OpenAPIDocument {
     },
     "required": [
      "enabled"
+    ],
+    "type": "object"
+   },
+   "SigningKey": {
+    "additionalProperties": false,
+    "properties": {
+     "activated_at": {
+      "format": "date-time",
+      "type": [
+       "string",
+       "null"
+      ]
+     },
+     "activates_at": {
+      "format": "date-time",
+      "type": [
+       "string",
+       "null"
+      ]
+     },
+     "alg": {
+      "enum": [
+       "ES256",
+       "EdDSA",
+       "RS256",
+       "PS256"
+      ],
+      "type": "string"
+     },
+     "created_at": {
+      "format": "date-time",
+      "type": "string"
+     },
+     "kid": {
+      "type": "string"
+     },
+     "retired_at": {
+      "format": "date-time",
+      "type": [
+       "string",
+       "null"
+      ]
+     },
+     "state": {
+      "enum": [
+       "next",
+       "active",
+       "retired"
+      ],
+      "type": "string"
+     }
+    },
+    "required": [
+     "kid",
+     "alg",
+     "state",
+     "created_at",
+     "activates_at",
+     "activated_at",
+     "retired_at"
     ],
     "type": "object"
    },
@@ -1098,6 +1233,94 @@ enum OpenAPIDocument {
      }
     },
     "summary": "The same metadata"
+   }
+  },
+  "/console/sign-in": {
+   "post": {
+    "operationId": "consoleSignIn",
+    "requestBody": {
+     "content": {
+      "application/json": {
+       "schema": {
+        "$ref": "#/components/schemas/ConsoleSignIn"
+       }
+      }
+     },
+     "required": true
+    },
+    "responses": {
+     "200": {
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/ConsoleToken"
+        }
+       }
+      },
+      "description": "An access token for the admin API."
+     },
+     "400": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "Not a link of this server, expired, already used, or its account is disabled or no longer an admin."
+     },
+     "413": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "The body exceeds 64 KiB."
+     },
+     "415": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "The body is not application/json."
+     },
+     "429": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "Too many tokens for this account."
+     },
+     "503": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "The store is unavailable; retry after `Retry-After`."
+     },
+     "default": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "Any other error."
+     }
+    },
+    "summary": "Redeem a one-time console sign-in link's code (`tessera console`) for an access token"
    }
   },
   "/health/alive": {
@@ -1456,6 +1679,191 @@ enum OpenAPIDocument {
      {}
     ],
     "summary": "Client-credentials grant (RFC 6749 §4.4)"
+   }
+  },
+  "/v1/signing-keys": {
+   "get": {
+    "operationId": "listSigningKeys",
+    "responses": {
+     "200": {
+      "content": {
+       "application/json": {
+        "schema": {
+         "additionalProperties": false,
+         "properties": {
+          "items": {
+           "items": {
+            "$ref": "#/components/schemas/SigningKey"
+           },
+           "type": "array"
+          },
+          "next_cursor": {
+           "type": [
+            "string",
+            "null"
+           ]
+          }
+         },
+         "required": [
+          "items",
+          "next_cursor"
+         ],
+         "type": "object"
+        }
+       }
+      },
+      "description": "Next first, then active, then retired."
+     },
+     "400": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "The request breaks a rule; `field` names the member."
+     },
+     "401": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "No access token, or one that is invalid or expired."
+     },
+     "403": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "The token lacks the scope this needs."
+     },
+     "404": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "No such resource in a tenant the caller may see."
+     },
+     "503": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "The store is unavailable; retry after `Retry-After`."
+     },
+     "default": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "Any other error."
+     }
+    },
+    "security": [
+     {
+      "bearer": []
+     }
+    ],
+    "summary": "List the signing keys, never their key material (super admin)"
+   }
+  },
+  "/v1/signing-keys/rotate": {
+   "post": {
+    "operationId": "rotateSigningKey",
+    "responses": {
+     "200": {
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/KeyChange"
+        }
+       }
+      },
+      "description": "What happened."
+     },
+     "400": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "The request breaks a rule; `field` names the member."
+     },
+     "401": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "No access token, or one that is invalid or expired."
+     },
+     "403": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "The token lacks the scope this needs."
+     },
+     "404": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "No such resource in a tenant the caller may see."
+     },
+     "503": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "The store is unavailable; retry after `Retry-After`."
+     },
+     "default": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "Any other error."
+     }
+    },
+    "security": [
+     {
+      "bearer": []
+     }
+    ],
+    "summary": "Rotate the signing key (super admin): without a next key, publish one that signs after the JWKS max-age plus 10 s; with a next key published that long, promote it"
    }
   },
   "/v1/tenants": {

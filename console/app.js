@@ -1,0 +1,188 @@
+// The console's shell: sign-in, the navigation and a router over the paths under
+// /console. Pages live in their own modules and reach the server only through
+// api.js: the admin API every client uses, and the sign-in link exchange.
+import { ApiError, redeemSignInCode, requestToken, session, whoami } from './api.js';
+import { button, clear, field, form, go, h, input, notice, paths } from './ui.js';
+import { accountsPage } from './accounts.js';
+import { accountPage } from './account.js';
+import { settingsPage } from './settings.js';
+import { rolesPage } from './roles.js';
+import { auditPage } from './audit.js';
+import { keysPage } from './keys.js';
+import { tenantsPage } from './tenants.js';
+import { tryItPage } from './tryit.js';
+
+const root = document.getElementById('app');
+let signInMessage = null;
+
+session.onEnd((reason) => {
+  signInMessage = reason;
+  render();
+});
+
+const isSuper = (who) => who.scopes.includes('tessera:super');
+
+// /console/tenants/{t}/service-accounts[/{id}], …/settings, …/roles, …/audit-log,
+// …/try-it; /console/signing-keys and /console/tenants for super admins.
+function resolve(who) {
+  const parts = location.pathname.replace(/^\/console\/?/, '').split('/').filter(Boolean).map(decodeURIComponent);
+  if (parts.length === 0) return null;
+  if (parts[0] === 'signing-keys' && parts.length === 1) return { key: 'keys', tenant: who.tenant.slug, page: (main) => keysPage(main, who) };
+  if (parts[0] === 'tenants' && parts.length === 1) return { key: 'tenants', tenant: who.tenant.slug, page: (main) => tenantsPage(main, who) };
+  if (parts[0] !== 'tenants' || parts.length < 3) return { key: null, tenant: who.tenant.slug, page: null };
+  const tenant = parts[1];
+  const section = parts[2];
+  const pages = {
+    'service-accounts': parts.length === 3 ? (main) => accountsPage(main, tenant, who) : parts.length === 4 ? (main) => accountPage(main, tenant, parts[3], who) : null,
+    settings: parts.length === 3 ? (main) => settingsPage(main, tenant, who) : null,
+    roles: parts.length === 3 ? (main) => rolesPage(main, tenant, who) : null,
+    'audit-log': parts.length === 3 ? (main) => auditPage(main, tenant, who) : null,
+    'try-it': parts.length === 3 ? (main) => tryItPage(main, tenant, who) : null,
+  };
+  return { key: section, tenant, page: pages[section] || null };
+}
+
+function navigation(who, tenant, current) {
+  const link = (href, text, key) => h('a', { href, 'aria-current': current === key ? 'page' : null }, text);
+  return h(
+    'nav',
+    { class: 'main-nav', 'aria-label': 'Console' },
+    h(
+      'ul',
+      {},
+      h('li', {}, link(paths.accounts(tenant), 'Service accounts', 'service-accounts')),
+      h('li', {}, link(paths.roles(tenant), 'Roles', 'roles')),
+      h('li', {}, link(paths.audit(tenant), 'Audit log', 'audit-log')),
+      h('li', {}, link(paths.settings(tenant), 'Settings', 'settings')),
+      h('li', {}, link(paths.tryIt(tenant), 'Try it', 'try-it')),
+      isSuper(who) ? h('li', {}, link(paths.keys(), 'Signing keys', 'keys')) : null,
+      isSuper(who) ? h('li', {}, link(paths.tenants(), 'Tenants', 'tenants')) : null,
+    ),
+  );
+}
+
+function shell(who, tenant, current, main) {
+  const header = h(
+    'header',
+    { class: 'top' },
+    h('a', { class: 'brand', href: paths.accounts(who.tenant.slug) }, 'Tessera'),
+    h(
+      'div',
+      { class: 'who' },
+      h('span', {}, `${who.name} · ${who.tenant.slug}`),
+      button('Sign out', () => session.end('You signed out.')),
+    ),
+  );
+  return [header, h('div', { class: 'layout' }, navigation(who, tenant, current), main)];
+}
+
+let rendering = 0;
+
+async function render() {
+  const current = session.current();
+  if (!current) {
+    renderSignIn();
+    return;
+  }
+  const who = current.who;
+  const target = resolve(who);
+  if (!target) {
+    go(paths.accounts(who.tenant.slug), { replace: true });
+    return;
+  }
+  const ticket = ++rendering;
+  const main = h('main', { id: 'main', tabindex: '-1', class: 'page' });
+  clear(root, shell(who, target.tenant, target.key, main));
+  if (!target.page) {
+    main.append(h('h1', {}, 'Not found'), notice('There is no such page in the console.', 'error'));
+    return;
+  }
+  try {
+    await target.page(main);
+  } catch (error) {
+    if (ticket !== rendering) return;
+    if (error instanceof ApiError && error.status === 401) return;
+    clear(main, h('h1', {}, 'Cannot show this page'), notice(describe(error), 'error'));
+  }
+  if (ticket === rendering) document.title = `${main.querySelector('h1')?.textContent || 'Console'} · Tessera`;
+}
+
+function describe(error) {
+  if (error instanceof ApiError && error.status === 404) return `Not found: ${error.message}.`;
+  if (error instanceof ApiError && error.status === 403) return `Not allowed: ${error.message}.`;
+  return error.message || String(error);
+}
+
+async function begin(token, expiresIn) {
+  const who = await whoami(token);
+  if (!who.scopes.includes('tessera:admin')) {
+    throw new ApiError(403, { detail: 'This account is not an administrator: its roles grant no tessera:admin.' });
+  }
+  session.start(token, expiresIn, who);
+  signInMessage = null;
+  // Stay on the page that was asked for; from /console itself, go to the accounts.
+  render();
+}
+
+function renderSignIn(error) {
+  document.title = 'Sign in · Tessera';
+  const signIn = form(
+    { class: 'card sign-in', 'aria-labelledby': 'sign-in-title' },
+    [
+      field('Client ID', input('client_id', { required: true, autocomplete: 'username', spellcheck: 'false' })),
+      field('Client secret', input('client_secret', { type: 'password', required: true, autocomplete: 'current-password' })),
+      h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Sign in')),
+    ],
+    async (data) => {
+      const clientId = String(data.get('client_id') || '').trim();
+      const secret = String(data.get('client_secret') || '');
+      if (!clientId || !secret) throw new Error('Enter the client ID and the client secret of an admin service account.');
+      const answer = await requestToken(clientId, secret);
+      await begin(answer.access_token, answer.expires_in);
+    },
+  );
+  clear(
+    root,
+    h(
+      'main',
+      { id: 'main', class: 'sign-in-page' },
+      h('h1', { id: 'sign-in-title' }, 'Sign in to Tessera'),
+      h('p', {}, 'Use the client ID and secret of a service account with an admin role, or a link from ', h('code', {}, 'tessera console --tenant SLUG'), '.'),
+      signInMessage ? notice(signInMessage, 'info') : null,
+      error ? notice(error, 'error') : null,
+      signIn,
+    ),
+  );
+}
+
+async function start() {
+  // A sign-in link carries its code in the fragment, which never reaches a server
+  // log; it leaves the address bar before anything else happens.
+  const match = /^#sign-in=(tsl_[A-Za-z0-9_-]+)$/.exec(location.hash);
+  if (location.hash) history.replaceState(null, '', location.pathname + location.search);
+  if (match) {
+    session.end(null);
+    try {
+      const answer = await redeemSignInCode(match[1]);
+      await begin(answer.access_token, answer.expires_in);
+    } catch (error) {
+      renderSignIn(`This sign-in link does not work: ${error.message}`);
+    }
+    return;
+  }
+  session.watch();
+  render();
+}
+
+// Links inside the console change page without reloading it.
+document.addEventListener('click', (event) => {
+  const link = event.target.closest('a[href]');
+  if (!link || event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+  const url = new URL(link.href, location.href);
+  if (url.origin !== location.origin || !url.pathname.startsWith('/console') || link.hasAttribute('download')) return;
+  event.preventDefault();
+  go(url.pathname);
+});
+window.addEventListener('popstate', render);
+window.addEventListener('console:navigate', render);
+start();
