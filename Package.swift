@@ -35,7 +35,7 @@ let package = Package(
         // Already in the graph through hummingbird; named so TesseraServer can import HTTPField.
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
-        // The PostgreSQL store for several replicas (DESIGN §1, issue #6).
+        // The PostgreSQL store for several replicas (docs/operations.md).
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         // Already in the graph through postgres-nio; named for the TLS configuration of `sslmode`.
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
@@ -45,6 +45,11 @@ let package = Package(
         // Already in the graph through hummingbird; named so TesseraServer's connection
         // guard can read the HTTP parts (NIOHTTPTypes) that Hummingbird's codec passes on.
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
+        // The micro benchmarks under Benchmarks/ (`swift package benchmark`); allocation
+        // counts come from its malloc interposer. In this package rather than one of
+        // their own, so that they build on the release build of everything else instead
+        // of a second one (docs/ci.md).
+        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
         .target(
@@ -151,6 +156,29 @@ let package = Package(
             ],
             path: "Examples/Caller",
             swiftSettings: strict
+        ),
+        // Benchmarks/ (Benchmarks/README.md): the micro benchmarks, which ordo-one's
+        // plugin finds as the targets in a folder named Benchmarks, and the reference
+        // ceiling that scripts/bench measures beside the server: a bare Hummingbird
+        // handler that parses the form and signs a fixed ES256 JWT.
+        .executableTarget(
+            name: "TesseraBenchmarks",
+            dependencies: [
+                "TesseraJOSE", "TesseraCore", "TesseraSQLite", "TesseraVerifier",
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/Benchmarks/TesseraBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        .executableTarget(
+            name: "reference-ceiling",
+            dependencies: [
+                "TesseraJOSE",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Benchmarks/Sources/ReferenceCeiling"
         ),
         // Test doubles shared by the test targets (a store that can be switched off
         // or hold a read, a clock moved by hand, a seeded generator for property tests).

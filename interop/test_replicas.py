@@ -1,4 +1,4 @@
-"""Several replicas on one PostgreSQL (issue #6): coherence across replicas, one signing
+"""Several replicas on one PostgreSQL (docs/operations.md): coherence across replicas, one signing
 key, a refused foreign master key, and a database restart under traffic. `.ci/run` starts
 the PostgreSQL (scripts/test-postgres) and names it in TESSERA_TEST_POSTGRES_URL and
 TESSERA_TEST_POSTGRES_DIR. These tests run whenever TESSERA_TEST_POSTGRES_URL is set;
