@@ -12,6 +12,11 @@ stage=$(mktemp -d /tmp/tessera-image.XXXXXX)
 home=$(mktemp -d /tmp/tessera-home.XXXXXX)
 trap '[ -n "${pid:-}" ] && kill "$pid" 2>/dev/null; rm -rf "$stage" "$home"' EXIT
 
+echo "-- the build stage copies every folder Package.swift names (SwiftPM refuses a missing one)"
+for dir in Sources Tests $(grep -o 'path: "[^"/]*' Package.swift | sed 's/path: "//' | sort -u); do
+    grep -q "^COPY $dir \./$dir\$" docker/Dockerfile || { echo "docker/Dockerfile does not COPY $dir, which Package.swift uses"; exit 1; }
+done
+
 echo "-- build stage"
 docker/build.sh "$stage"
 [ "$(ls "$stage")" = tessera ] || { echo "the image would hold more than the binary: $(ls "$stage")"; exit 1; }
