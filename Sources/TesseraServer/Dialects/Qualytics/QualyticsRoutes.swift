@@ -298,7 +298,10 @@ struct QualyticsRoutes: Sendable {
         return .createAccount(
             NewServiceAccount(
                 name: userName + Self.userSuffix, description: name, roles: [role],
-                groups: [Self.publicTeam] + teams.filter { $0 != Self.publicTeam }
+                groups: [Self.publicTeam] + teams.filter { $0 != Self.publicTeam },
+                // A service user's credentials are the tokens made for it by a call of their
+                // own; a first secret would be one nobody is ever shown.
+                issuesSecret: false
             ))
     }
 
