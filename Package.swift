@@ -10,6 +10,13 @@ let strict: [SwiftSetting] = [
     .enableUpcomingFeature("NonisolatedNonsendingByDefault"),
 ]
 
+// The benchmarks under Benchmarks/ (Benchmarks/README.md) join the package when
+// TESSERA_BENCHMARKS=1, as `.ci/run` and `scripts/bench` set it, so that packages using
+// Tessera's libraries never fetch ordo-one/benchmark. Here rather than in a package of
+// their own, they build on the release build of everything else instead of a second
+// one (docs/ci.md).
+let benchmarks = Context.environment["TESSERA_BENCHMARKS"] == "1"
+
 let package = Package(
     name: "Tessera",
     platforms: [.macOS(.v15)],
@@ -45,11 +52,6 @@ let package = Package(
         // Already in the graph through hummingbird; named so TesseraServer's connection
         // guard can read the HTTP parts (NIOHTTPTypes) that Hummingbird's codec passes on.
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
-        // The micro benchmarks under Benchmarks/ (`swift package benchmark`); allocation
-        // counts come from its malloc interposer. In this package rather than one of
-        // their own, so that they build on the release build of everything else instead
-        // of a second one (docs/ci.md).
-        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
         .target(
@@ -157,29 +159,6 @@ let package = Package(
             path: "Examples/Caller",
             swiftSettings: strict
         ),
-        // Benchmarks/ (Benchmarks/README.md): the micro benchmarks, which ordo-one's
-        // plugin finds as the targets in a folder named Benchmarks, and the reference
-        // ceiling that scripts/bench measures beside the server: a bare Hummingbird
-        // handler that parses the form and signs a fixed ES256 JWT.
-        .executableTarget(
-            name: "TesseraBenchmarks",
-            dependencies: [
-                "TesseraJOSE", "TesseraCore", "TesseraSQLite", "TesseraVerifier",
-                .product(name: "Benchmark", package: "benchmark"),
-            ],
-            path: "Benchmarks/Benchmarks/TesseraBenchmarks",
-            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
-        ),
-        .executableTarget(
-            name: "reference-ceiling",
-            dependencies: [
-                "TesseraJOSE",
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-            ],
-            path: "Benchmarks/Sources/ReferenceCeiling"
-        ),
         // Test doubles shared by the test targets (a store that can be switched off
         // or hold a read, a clock moved by hand, a seeded generator for property tests).
         .target(
@@ -229,3 +208,33 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+if benchmarks {
+    // Allocation counts come from its malloc interposer.
+    package.dependencies.append(.package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]))
+    package.targets += [
+        // The micro benchmarks, which ordo-one's plugin finds as the targets in a folder
+        // named Benchmarks, and the reference ceiling that scripts/bench measures beside
+        // the server: a bare Hummingbird handler that parses the form and signs a fixed
+        // ES256 JWT.
+        .executableTarget(
+            name: "TesseraBenchmarks",
+            dependencies: [
+                "TesseraJOSE", "TesseraCore", "TesseraSQLite", "TesseraVerifier",
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/Benchmarks/TesseraBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        .executableTarget(
+            name: "reference-ceiling",
+            dependencies: [
+                "TesseraJOSE",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Benchmarks/Sources/ReferenceCeiling"
+        ),
+    ]
+}

@@ -286,6 +286,16 @@ def test_a_sign_in_link_from_the_cli_works_once(server, acme, api, console):
 
     c = console()
     page = c.open(url)
+    # The code leaves the address bar at once, and the link is used only on a click:
+    # a link scanner or a preview that runs the page does not spend it.
+    for piece in pieces_of(url, server.issuer):
+        assert piece not in page.url, f"the sign-in code is still in the URL bar before use: {page.url}"
+    use = page.get_by_role("button", name="Use sign-in link")
+    expect(use).to_be_visible()
+    page.wait_for_load_state("networkidle")
+    unused = [e for e in admin.audit("acme", before) if e["action"] == "console.sign_in"]
+    assert unused == [], f"opening the link spent it before any click: {unused}"
+    use.click()
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
     expect(page.get_by_role("heading", name="Service accounts").first).to_be_visible()
     search(page, shown["name"])
@@ -298,6 +308,7 @@ def test_a_sign_in_link_from_the_cli_works_once(server, acme, api, console):
 
     again = console()
     page = again.open(url)
+    page.get_by_role("button", name="Use sign-in link").click()
     expect(page.get_by_role("button", name="Sign in")).to_be_visible()
     expect(alert(page)).to_be_visible()
     expect(page.get_by_role("button", name="Sign out")).to_have_count(0)
@@ -793,3 +804,19 @@ def test_tenants_page_shows_limits_and_default_audience(server, root, acme, glob
     expect(globex_row).to_contain_text("100")
     expect(globex_row).to_contain_text("https://api.globex.example")
     c.shot("tenants")
+
+
+def test_an_admin_of_a_tenant_with_another_default_audience_signs_in(server, root, api, console):
+    # Tokens of such a tenant are for its resource servers unless they ask for the
+    # issuer; the console's must be for the admin API.
+    admin = server.bootstrap("initech")
+    api(root).ok("PATCH", "/v1/tenants/initech", json={"default_audience": "https://api.initech.example"})
+    default = server.token(admin["client_id"], admin["client_secret"])["access_token"]
+    refused = requests.get(server.issuer + "/v1/whoami", headers={"Authorization": f"Bearer {default}"}, timeout=10)
+    assert refused.status_code == 401, "the premise: a token for the default audience is refused by the admin API"
+
+    c = console()
+    page = c.signed_in(admin)
+    expect(page.get_by_role("heading", name="Service accounts").first).to_be_visible()
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    expect(alert(page)).to_have_count(0)

@@ -11,6 +11,7 @@ export async function accountPage(main, tenant, id) {
   const base = `/tenants/${t}/service-accounts/${enc(id)}`;
   const [account, roles] = await Promise.all([api('GET', base), api('GET', `/tenants/${t}/roles`)]);
   const status = h('div', { role: 'status', class: 'status-line' });
+  const expired = account.expires_at && new Date(account.expires_at) <= new Date();
   const reload = async (message) => {
     clear(main);
     await accountPage(main, tenant, id);
@@ -24,7 +25,8 @@ export async function accountPage(main, tenant, id) {
       ['Account ID', h('code', {}, account.id)],
       ['Client ID', h('code', {}, account.client_id)],
       ['Type', badge('Service')],
-      ['Status', badge(account.status === 'active' ? 'Active' : 'Disabled', account.status)],
+      ['Status', expired ? badge('Expired', 'disabled') : badge(account.status === 'active' ? 'Active' : 'Disabled', account.status)],
+      ['Expires', account.expires_at ? time(account.expires_at) : 'never'],
       ['Roles', account.roles.join(', ') || '—'],
       ['Teams', account.groups.join(', ') || '—'],
       ['Audiences', account.audiences.join(', ') || 'the issuer (default)'],

@@ -26,7 +26,8 @@ export async function accountsPage(main, tenant) {
 export async function accountList(container, tenant) {
   const t = enc(tenant);
   const roles = await api('GET', `/tenants/${t}/roles`);
-  const results = h('section', { 'aria-label': 'Service users', 'aria-live': 'polite' });
+  const results = h('section', { 'aria-label': 'Service users' });
+  const count = h('p', { class: 'visually-hidden', role: 'status' });
   const state = { name_prefix: '', role: '', status: '', history: [] };
 
   async function load() {
@@ -35,6 +36,7 @@ export async function accountList(container, tenant) {
       'GET',
       `/tenants/${t}/service-accounts${query({ name_prefix: state.name_prefix, role: state.role, status: state.status, limit: 20, cursor })}`,
     );
+    count.textContent = `${page.items.length} service ${page.items.length === 1 ? 'account' : 'accounts'} shown${page.next_cursor ? ', more on the next page' : ''}.`;
     clear(
       results,
       table(
@@ -52,7 +54,7 @@ export async function accountList(container, tenant) {
       ),
       pager(page.next_cursor, state.history, (history) => {
         state.history = history;
-        load().catch((error) => results.append(notice(error.message, 'error')));
+        return load().catch((error) => results.append(notice(error.message, 'error')));
       }),
     );
   }
@@ -104,7 +106,7 @@ export async function accountList(container, tenant) {
     }
   });
 
-  append(container, [h('div', { class: 'toolbar' }, filters, h('div', { class: 'add' }, add, menu)), results]);
+  append(container, [h('div', { class: 'toolbar' }, filters, h('div', { class: 'add' }, add, menu)), count, results]);
   await load();
 }
 
@@ -146,6 +148,7 @@ export function wizard(tenant, catalogue, done) {
 
     function stepTwo() {
       step.textContent = 'Step 2 of 2: the token';
+      const grantsScim = (catalogue.find((role) => role.name === draft.role)?.scopes || []).includes('scim');
       const expiration = select('expires_in_days', expirations);
       expiration.value = draft.expiration;
       const two = form(
@@ -155,7 +158,11 @@ export function wizard(tenant, catalogue, done) {
           field('Expiration', expiration),
           field('Type', input('type', { value: 'Service', readonly: true })),
           field('Service User', input('service_user', { value: draft.name, readonly: true })),
-          field('SCIM Administration Token', h('input', { type: 'checkbox', name: 'scim', checked: draft.scim }), 'The token may only call the SCIM API.'),
+          field(
+            'SCIM Administration Token',
+            h('input', { type: 'checkbox', name: 'scim', checked: draft.scim && grantsScim, disabled: !grantsScim }),
+            grantsScim ? 'The token may only call the SCIM API.' : `The ${draft.role} role grants no SCIM access, so a SCIM token could do nothing.`,
+          ),
           h(
             'div',
             { class: 'actions' },
@@ -210,6 +217,7 @@ export function wizard(tenant, catalogue, done) {
         revealSecret('API token', token.token, `${draft.name}-${draft.tokenName}.token`),
         h('div', { class: 'actions' }, button('Done', close, { class: 'primary' })),
       );
+      content.querySelector('textarea')?.focus();
     }
 
     stepOne();

@@ -97,6 +97,12 @@ export async function api(method, path, body) {
     return await send('/v1' + path, init);
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) session.end('The server no longer accepts this session. Sign in again.');
+    // Refused for want of a scope: if the account is no longer an administrator at
+    // all (its roles changed), the session is over.
+    if (error instanceof ApiError && error.status === 403) {
+      const who = await whoami(current.token).catch(() => null);
+      if (!who || !who.scopes.includes('tessera:admin')) session.end('This account is no longer an administrator. Sign in with another.');
+    }
     throw error;
   }
 }
@@ -109,6 +115,14 @@ export function query(params) {
   }
   const text = search.toString();
   return text ? `?${text}` : '';
+}
+
+let knownIssuer = null;
+
+// The issuer URL from the server's metadata (RFC 8414): the audience of the admin API.
+export async function issuer() {
+  if (!knownIssuer) knownIssuer = (await send('/.well-known/oauth-authorization-server', { method: 'GET' })).issuer;
+  return knownIssuer;
 }
 
 // client_credentials at the token endpoint (client_secret_post).

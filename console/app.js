@@ -1,7 +1,7 @@
 // The console's shell: sign-in, the navigation and a router over the paths under
 // /console. Pages live in their own modules and reach the server only through
 // api.js: the admin API every client uses, and the sign-in link exchange.
-import { ApiError, redeemSignInCode, requestToken, session, whoami } from './api.js';
+import { ApiError, issuer, redeemSignInCode, requestToken, session, whoami } from './api.js';
 import { button, clear, field, form, go, h, input, notice, paths } from './ui.js';
 import { accountsPage } from './accounts.js';
 import { accountPage } from './account.js';
@@ -25,7 +25,12 @@ const isSuper = (who) => who.scopes.includes('tessera:super');
 // /console/tenants/{t}/service-accounts[/{id}], …/settings, …/roles, …/audit-log,
 // …/try-it; /console/signing-keys and /console/tenants for super admins.
 function resolve(who) {
-  const parts = location.pathname.replace(/^\/console\/?/, '').split('/').filter(Boolean).map(decodeURIComponent);
+  let parts;
+  try {
+    parts = location.pathname.replace(/^\/console\/?/, '').split('/').filter(Boolean).map(decodeURIComponent);
+  } catch {
+    return { key: null, tenant: who.tenant.slug, page: null };
+  }
   if (parts.length === 0) return null;
   if (parts[0] === 'signing-keys' && parts.length === 1) return { key: 'keys', tenant: who.tenant.slug, page: (main) => keysPage(main, who) };
   if (parts[0] === 'tenants' && parts.length === 1) return { key: 'tenants', tenant: who.tenant.slug, page: (main) => tenantsPage(main, who) };
@@ -77,6 +82,9 @@ function shell(who, tenant, current, main) {
 }
 
 let rendering = 0;
+// Set when the person changed page: the new page's main region takes the focus, so
+// the keyboard and a screen reader start at its top.
+let moveFocus = false;
 
 async function render() {
   const current = session.current();
@@ -93,6 +101,10 @@ async function render() {
   const ticket = ++rendering;
   const main = h('main', { id: 'main', tabindex: '-1', class: 'page' });
   clear(root, shell(who, target.tenant, target.key, main));
+  if (moveFocus) {
+    moveFocus = false;
+    main.focus();
+  }
   if (!target.page) {
     main.append(h('h1', {}, 'Not found'), notice('There is no such page in the console.', 'error'));
     return;
@@ -137,7 +149,8 @@ function renderSignIn(error) {
       const clientId = String(data.get('client_id') || '').trim();
       const secret = String(data.get('client_secret') || '');
       if (!clientId || !secret) throw new Error('Enter the client ID and the client secret of an admin service account.');
-      const answer = await requestToken(clientId, secret);
+      // Meant for the admin API (the issuer), whatever the tenant's default audience.
+      const answer = await requestToken(clientId, secret, { resource: await issuer() });
       await begin(answer.access_token, answer.expires_in);
     },
   );
@@ -155,34 +168,62 @@ function renderSignIn(error) {
   );
 }
 
-async function start() {
-  // A sign-in link carries its code in the fragment, which never reaches a server
-  // log; it leaves the address bar before anything else happens.
-  const match = /^#sign-in=(tsl_[A-Za-z0-9_-]+)$/.exec(location.hash);
-  if (location.hash) history.replaceState(null, '', location.pathname + location.search);
-  if (match) {
-    session.end(null);
+// A sign-in link is used only when the person holding it presses the button: a
+// link scanner or a preview that runs the page must not spend it, and a link sent
+// by someone else must not end the session already open.
+function renderLink(code) {
+  document.title = 'Sign in · Tessera';
+  const use = button('Use sign-in link', async () => {
+    use.disabled = true;
     try {
-      const answer = await redeemSignInCode(match[1]);
+      const answer = await redeemSignInCode(code);
       await begin(answer.access_token, answer.expires_in);
     } catch (error) {
       renderSignIn(`This sign-in link does not work: ${error.message}`);
     }
+  }, { class: 'primary' });
+  clear(
+    root,
+    h(
+      'main',
+      { id: 'main', class: 'sign-in-page' },
+      h('h1', {}, 'Sign in to Tessera'),
+      h('p', {}, 'This one-time link signs you in as the account it was made for. It works once: pressing the button uses it up.'),
+      session.current() ? notice('You are signed in already in this tab; using the link replaces that session.', 'info') : null,
+      h('div', { class: 'actions' }, use),
+    ),
+  );
+  use.focus();
+}
+
+async function start() {
+  // A sign-in link carries its code in the fragment, which never reaches a server
+  // log; it leaves the address bar before anything else happens.
+  const match = /^#sign-in=(tsl_[A-Za-z0-9_-]+)$/.exec(location.hash);
+  if (location.hash.startsWith('#sign-in=')) history.replaceState(null, '', location.pathname + location.search);
+  if (match) {
+    renderLink(match[1]);
     return;
   }
   session.watch();
   render();
 }
 
-// Links inside the console change page without reloading it.
+// Links inside the console change page without reloading it; links within the
+// page (the skip link) keep their usual behaviour.
 document.addEventListener('click', (event) => {
   const link = event.target.closest('a[href]');
   if (!link || event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+  if (link.getAttribute('href').startsWith('#')) return;
   const url = new URL(link.href, location.href);
   if (url.origin !== location.origin || !url.pathname.startsWith('/console') || link.hasAttribute('download')) return;
   event.preventDefault();
+  moveFocus = true;
   go(url.pathname);
 });
-window.addEventListener('popstate', render);
+window.addEventListener('popstate', () => {
+  moveFocus = true;
+  render();
+});
 window.addEventListener('console:navigate', render);
 start();

@@ -1,17 +1,19 @@
 // The audit log, newest first, with its filters and cursor paging.
 import { api, enc, query } from './api.js';
-import { append, badge, clear, field, form, h, input, pager, select, showError, table, time } from './ui.js';
+import { append, badge, clear, field, form, h, input, notice, pager, select, table, time } from './ui.js';
 
 export async function auditPage(main, tenant) {
   const t = enc(tenant);
   const state = { action: '', actor: '', resource_id: '', outcome: '', history: [] };
-  const results = h('section', { 'aria-label': 'Audit events', 'aria-live': 'polite' });
+  const results = h('section', { 'aria-label': 'Audit events' });
+  const count = h('p', { class: 'visually-hidden', role: 'status' });
   async function load() {
     const cursor = state.history[state.history.length - 1];
     const page = await api(
       'GET',
       `/tenants/${t}/audit-events${query({ action: state.action, actor: state.actor, resource_id: state.resource_id, outcome: state.outcome, limit: 50, cursor })}`,
     );
+    count.textContent = `${page.items.length} ${page.items.length === 1 ? 'event' : 'events'} shown${page.next_cursor ? ', more on the next page' : ''}.`;
     clear(
       results,
       table(
@@ -30,7 +32,7 @@ export async function auditPage(main, tenant) {
       ),
       pager(page.next_cursor, state.history, (history) => {
         state.history = history;
-        load().catch((error) => showError(results, error));
+        return load().catch((error) => results.append(notice(error.message, 'error')));
       }),
     );
   }
@@ -51,6 +53,6 @@ export async function auditPage(main, tenant) {
   );
   // A change of outcome applies at once, as Enter in a text field does.
   filters.querySelector('select').addEventListener('change', () => filters.requestSubmit());
-  append(main, [h('h1', {}, 'Audit log'), h('p', { class: 'lead' }, 'Every change, and every refused attempt, newest first.'), filters, results]);
+  append(main, [h('h1', {}, 'Audit log'), h('p', { class: 'lead' }, 'Every change, and every refused attempt, newest first.'), filters, count, results]);
   await load();
 }

@@ -1,6 +1,6 @@
 // Settings: the Security tab holds the service users and the Add → Service User
 // wizard (where Qualytics keeps them); the Tenant tab shows this tenant's settings.
-import { append, clear, h, time, uid } from './ui.js';
+import { append, clear, h, notice, time, uid } from './ui.js';
 import { accountList } from './accounts.js';
 
 export async function settingsPage(main, tenant, who) {
@@ -41,14 +41,23 @@ export async function settingsPage(main, tenant, who) {
     return h('button', { type: 'button', role: 'tab', id, 'aria-selected': 'false', tabindex: '-1', onclick: () => select(index), onkeydown: (event) => keys(event, index) }, name);
   });
   list.append(...buttons);
+  // Each tab fills a panel of its own, shown only if it is still the chosen tab when
+  // it is ready, so a quick change of tab never mixes two tabs' contents.
+  let chosen = 0;
   async function select(index) {
+    chosen = index;
     buttons.forEach((tab, i) => {
       tab.setAttribute('aria-selected', String(i === index));
       tab.tabIndex = i === index ? 0 : -1;
     });
     panel.setAttribute('aria-labelledby', buttons[index].id);
-    clear(panel);
-    await tabs[index][1](panel);
+    const content = h('div');
+    try {
+      await tabs[index][1](content);
+    } catch (error) {
+      clear(content, notice(error.message, 'error'));
+    }
+    if (chosen === index) clear(panel, content);
   }
   // Arrow keys move between tabs, as the ARIA tabs pattern has it.
   function keys(event, index) {

@@ -10,7 +10,13 @@ function numberOrNull(value) {
 export async function tenantsPage(main) {
   const list = h('section', { 'aria-label': 'Tenants' });
   async function load() {
-    const tenants = await api('GET', '/tenants?limit=200');
+    const tenants = { items: [] };
+    let cursor = null;
+    do {
+      const page = await api('GET', `/tenants?limit=200${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+      tenants.items.push(...page.items);
+      cursor = page.next_cursor;
+    } while (cursor);
     clear(
       list,
       table(

@@ -250,12 +250,19 @@ export const expirations = [
   ['', 'Never'],
 ];
 
+// Previous and Next over cursor pages; after a page loads, the focus goes back to
+// the pager, which is rebuilt with the new page.
 export function pager(nextCursor, history, go) {
+  const turn = async (pages, name) => {
+    await go(pages);
+    const buttons = [...document.querySelectorAll('nav.pager button')];
+    (buttons.find((b) => b.textContent === name && !b.disabled) || buttons.find((b) => !b.disabled))?.focus();
+  };
   return h(
     'nav',
     { class: 'pager', 'aria-label': 'Pages' },
-    button('Previous page', () => go(history.slice(0, -1)), { disabled: history.length === 0 }),
-    button('Next page', () => go([...history, nextCursor]), { disabled: !nextCursor }),
+    button('Previous page', () => turn(history.slice(0, -1), 'Previous page'), { disabled: history.length === 0 }),
+    button('Next page', () => turn([...history, nextCursor], 'Next page'), { disabled: !nextCursor }),
   );
 }
 

@@ -788,6 +788,21 @@ def test_super_admin_reaches_another_tenant_with_tenant(server, cli, acme):
     assert root["service_account_id"] in own and acme["service_account_id"] not in own
 
 
+def test_an_admin_of_a_tenant_with_another_default_audience_is_served(server, cli):
+    # Its tokens are for its resource servers unless they ask for the issuer; the CLI's
+    # must be for the admin API.
+    root = server.bootstrap("root-audience", role="super_admin")
+    admin = server.bootstrap("initech")
+    patched = requests.patch(
+        f"{server.issuer}/v1/tenants/initech",
+        json={"default_audience": "https://api.initech.example"},
+        headers={"Authorization": "Bearer " + server.token(root["client_id"], root["client_secret"])["access_token"]},
+        timeout=10,
+    )
+    assert patched.status_code == 200, patched.text
+    assert admin["service_account_id"] in ids(cli.items("accounts", "list", admin=admin))
+
+
 # --- bad input --------------------------------------------------------------------
 
 

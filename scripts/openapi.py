@@ -214,7 +214,7 @@ schemas = {
         },
         ["kid", "result", "activates_at"],
     ),
-    "ConsoleSignIn": obj({"code": {"type": "string", "maxLength": 1000}}, ["code"]),
+    "ConsoleSignIn": obj({"code": {"type": "string", "maxLength": 256}}, ["code"]),
     "ConsoleToken": obj(
         {
             "access_token": {"type": "string"},

@@ -60,7 +60,13 @@ struct RemoteOptions: ParsableArguments {
                 "no credentials: set TESSERA_TOKEN, or TESSERA_CLIENT_ID and TESSERA_CLIENT_SECRET, or give --credentials FILE (TESSERA_CREDENTIALS)"
             )
         }
-        let form = "grant_type=client_credentials&client_id=\(FormURLEncoding.encode(id))&client_secret=\(FormURLEncoding.encode(secret))"
+        // The token is for the admin API, whose audience is the issuer, whatever the
+        // tenant's default audience: the issuer comes from the server's metadata.
+        let metadata = try await AdminClient.send(method: .GET, url: base + "/.well-known/oauth-authorization-server", headers: [], body: nil)
+        let issuer = (try? JSONSerialization.jsonObject(with: Data(metadata.body)) as? [String: Any])?["issuer"] as? String ?? base
+        let form =
+            "grant_type=client_credentials&client_id=\(FormURLEncoding.encode(id))&client_secret=\(FormURLEncoding.encode(secret))"
+            + "&resource=\(FormURLEncoding.encode(issuer))"
         let answer = try await AdminClient.send(
             method: .POST, url: base + "/oauth2/token", headers: [("Content-Type", "application/x-www-form-urlencoded")], body: Array(form.utf8))
         guard answer.status == 200, let object = try? JSONSerialization.jsonObject(with: Data(answer.body)) as? [String: Any],
@@ -72,6 +78,14 @@ struct RemoteOptions: ParsableArguments {
         }
         return AdminClient(base: base, bearer: token, tenantOption: tenant ?? Env.value("TESSERA_TENANT"))
     }
+}
+
+/// `text` as one URL path segment: every character but RFC 3986's unreserved ones
+/// percent-encoded (a space is `%20` here, not the `+` of a form).
+func pathSegment(_ text: String) -> String {
+    var allowed = CharacterSet.alphanumerics.intersection(CharacterSet(charactersIn: Unicode.Scalar(0)...Unicode.Scalar(127)))
+    allowed.insert(charactersIn: "-._~")
+    return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text
 }
 
 /// A failure the CLI reports in words: a usage error (exit 64) or a refusal by the
@@ -125,12 +139,12 @@ struct AdminClient {
 
     /// The tenant path segment: the option, else the caller's own tenant.
     func tenant() async throws -> String {
-        if let tenantOption { return FormURLEncoding.encode(tenantOption) }
+        if let tenantOption { return pathSegment(tenantOption) }
         let whoami = try await object(.GET, "/v1/whoami")
         guard let tenant = whoami["tenant"] as? [String: Any], let slug = tenant["slug"] as? String else {
             throw CLIError.refused("error: /v1/whoami named no tenant")
         }
-        return FormURLEncoding.encode(slug)
+        return pathSegment(slug)
     }
 
     /// Calls `path` with an optional JSON body; a refusal becomes ``CLIError/refused(_:)``
@@ -145,8 +159,9 @@ struct AdminClient {
         let answer = try await Self.send(method: method, url: base + path, headers: headers, body: body)
         guard (200..<300).contains(answer.status) else {
             let problem = try? JSONSerialization.jsonObject(with: Data(answer.body)) as? [String: Any]
-            var message = "error: \(answer.status) \(problem?["detail"] as? String ?? String(decoding: answer.body.prefix(500), as: UTF8.self))"
-            if let field = problem?["field"] as? String { message += " (field: \(field))" }
+            let detail = problem?["detail"] as? String ?? String(decoding: answer.body.prefix(500), as: UTF8.self)
+            var message = "error: \(answer.status) \(Output.printable(detail))"
+            if let field = problem?["field"] as? String { message += " (field: \(Output.printable(field)))" }
             throw CLIError.refused(message)
         }
         return answer.body
@@ -199,10 +214,24 @@ enum Output {
 
     static func text(_ value: Any) -> String {
         switch value {
-        case let strings as [String]: strings.joined(separator: ", ")
+        case let strings as [String]: printable(strings.joined(separator: ", "))
         case is NSNull: "-"
-        case let other: "\(other)"
+        case let other: printable("\(other)")
         }
+    }
+
+    /// `text` with control characters (C0, DEL, C1, among them ESC) written as
+    /// `\u{…}`, so that what another administrator stored cannot drive the terminal.
+    static func printable(_ text: String) -> String {
+        var result = ""
+        for scalar in text.unicodeScalars {
+            if scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) {
+                result += "\\u{\(String(scalar.value, radix: 16))}"
+            } else {
+                result.unicodeScalars.append(scalar)
+            }
+        }
+        return result
     }
 
     /// One line per item: the values of `keys`, separated by two spaces.

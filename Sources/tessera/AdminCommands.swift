@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import TesseraVerifier
 
 /// Runs an admin command's body, turning a refusal or a usage error into its
 /// message on stderr and its exit status.
@@ -12,7 +11,7 @@ private func running(_ body: () async throws -> Void) async throws {
     }
 }
 
-private func path(_ segment: String) -> String { FormURLEncoding.encode(segment) }
+private func path(_ segment: String) -> String { pathSegment(segment) }
 
 struct AccountsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

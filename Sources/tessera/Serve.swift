@@ -142,7 +142,7 @@ struct Serve: AsyncParsableCommand {
     private func resolvedPortOrNil() -> Int? { port ?? Env.value("TESSERA_PORT").flatMap(Int.init) }
 
     /// --console or TESSERA_CONSOLE; without either, on for a loopback `host` only,
-    /// so that an admin page is never exposed to a network unless asked for.
+    /// so that a server listening on a network serves no admin page unless asked to.
     private func resolvedConsole(host: String) throws -> Bool {
         guard let text = console ?? Env.value("TESSERA_CONSOLE") else {
             return host == "127.0.0.1" || host == "::1" || host == "localhost" || host.hasPrefix("127.")

@@ -90,6 +90,8 @@ import Testing
             #expect(first.headers[.cacheControl] == "no-store")
             let token = try #require(try first.jsonObject()["access_token"] as? String)
             #expect(try first.jsonObject()["token_type"] as? String == "Bearer")
+            // Only the console's authority, not every scope of the admin role.
+            #expect(try first.jsonObject()["scope"] as? String == "tessera:admin")
             let whoami = try await client.call(.get, "/v1/whoami", token: token)
             #expect(whoami.status == .ok)
             #expect(try whoami.jsonObject()["client_id"] as? String == admin.clientID)
@@ -128,11 +130,14 @@ import Testing
         // The same account's link sealed under another master key.
         let other = Tessera(issuer: ServerHarness.issuer, storage: harness.storage, masterKey: .generate())
         let forged = try await other.consoleSignIn.link(clientID: admin.clientID, actor: "cli")
+        // And one sealed under this master key for another issuer (a staging copy sharing the key).
+        let staging = Tessera(issuer: "http://staging.tessera.test", storage: harness.storage, masterKey: harness.masterKey)
+        let elsewhere = try await staging.consoleSignIn.link(clientID: admin.clientID, actor: "cli")
         var tampered = Array(link.code.utf8)
         tampered[20] = tampered[20] == UInt8(ascii: "A") ? UInt8(ascii: "B") : UInt8(ascii: "A")
         let tamperedCode = String(decoding: tampered, as: UTF8.self)
         try await harness.run { client in
-            for code in [forged.code, tamperedCode, "tsl_", "tsl_!!!", "abc", String(repeating: "A", count: 5000)] {
+            for code in [forged.code, elsewhere.code, tamperedCode, "tsl_", "tsl_!!!", "abc", String(repeating: "A", count: 5000)] {
                 let response = try await signIn(client, code: code)
                 #expect(response.status == .badRequest, "\(code.prefix(30))")
                 #expect(try response.jsonObject()["detail"] as? String == "this is not a sign-in link of this server")

@@ -20,6 +20,8 @@ struct ServerHarness {
     let clock: TestClock?
     /// The store in front of the SQLite file: a switch a test turns off to make it unreachable.
     let storage: SwitchableStorage
+    /// The master key the store's signing keys and the console's sign-in links are sealed under.
+    let masterKey: MasterKey
 
     /// - Parameters:
     ///   - clock: the clock Tessera reads (token times, throttle, rate limit, expiry); `nil` for the system clock.
@@ -34,8 +36,9 @@ struct ServerHarness {
         storage = SwitchableStorage(try SQLiteStorage(path: directory.appendingPathComponent("tessera.sqlite").path))
         self.clock = clock
         let dependencies = clock.map { clock in Dependencies(now: { clock.now }, randomBytes: Dependencies.live.randomBytes) } ?? .live
+        masterKey = .generate()
         tessera = Tessera(
-            issuer: Self.issuer, storage: storage, masterKey: .generate(), dependencies: dependencies, throttle: throttle,
+            issuer: Self.issuer, storage: storage, masterKey: masterKey, dependencies: dependencies, throttle: throttle,
             tokenRateLimit: tokenRateLimit, maximumAssertionLifetime: maximumAssertionLifetime
         )
         if startKeyRing { try await tessera.start(signingAlgorithm: .es256) }

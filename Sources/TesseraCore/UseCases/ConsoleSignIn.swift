@@ -17,9 +17,10 @@ public struct ConsoleSignIn: Sendable {
     public static let defaultLifetime = 300
     /// The longest a link may work, in seconds.
     public static let maximumLifetime = 900
-    /// Bound to every sealed code, so that nothing else sealed under the master key
-    /// (the signing keys) can pass for one.
-    static let context = "tessera console sign-in v1"
+    /// Bound to every sealed code with the issuer URL, so that nothing else sealed
+    /// under the master key (the signing keys) can pass for one, nor a code made for
+    /// another issuer that shares the master key (a staging copy).
+    var context: String { "tessera console sign-in v1 " + issuer }
     /// The namespace under which spent codes are kept beside assertion ids.
     static let spentNamespace = "tessera:console-sign-in"
     /// The longest code accepted, in characters.
@@ -72,13 +73,14 @@ public struct ConsoleSignIn: Sendable {
         withUnsafeBytes(of: expires.bigEndian) { plain.append(contentsOf: $0) }
         plain += dependencies.randomBytes(16)
         plain += Array(clientID.utf8)
-        let code = Self.prefix + Base64URL.encode(try masterKey.seal(plain, context: Self.context))
+        let code = Self.prefix + Base64URL.encode(try masterKey.seal(plain, context: context))
         try await record(admin, action: "console.sign_in_link.create", outcome: .success, status: 201, actor: actor, requestID: nil)
         return Link(code: code, expiresAt: Date(timeIntervalSince1970: TimeInterval(expires)))
     }
 
     /// Redeems a code once: an access token for the issuer (the admin API's
-    /// audience), of the account the code names, with its scopes as they are now.
+    /// audience), of the account the code names, carrying `tessera:admin` (and
+    /// `tessera:super` when its roles grant it) as they are now.
     /// Refused when the code is not one of ours, has expired, was used before, or
     /// names an account that is gone, disabled or no longer an administrator. Every
     /// attempt with a genuine code is recorded in the audit log.
@@ -89,7 +91,7 @@ public struct ConsoleSignIn: Sendable {
         else { throw invalid }
         let plain: [UInt8]
         do {
-            plain = try masterKey.unseal(sealed, context: Self.context)
+            plain = try masterKey.unseal(sealed, context: context)
         } catch {
             throw invalid
         }
@@ -115,8 +117,13 @@ public struct ConsoleSignIn: Sendable {
         guard current.allowedScopes.contains(TesseraScope.admin) else {
             throw await refuse("the account of this sign-in link is no longer an administrator")
         }
-        let issued = try tokens.issue(for: .init(record: current, secret: nil), scope: nil, audiences: [issuer])
-        try await record(current, action: "console.sign_in", outcome: .success, status: 200, actor: current.account.id.lowercased, requestID: requestID)
+        // Only the console's authority: administration (of every tenant for a super
+        // admin), not the account's other scopes, and only for the admin API.
+        let scope = [TesseraScope.admin, TesseraScope.superAdmin].filter(current.allowedScopes.contains).joined(separator: " ")
+        let issued = try tokens.issue(for: .init(record: current, secret: nil), scope: scope, audiences: [issuer])
+        // A token already made is answered even when the audit write fails, as the
+        // admin API answers a change it made; the failure is the store's to report.
+        try? await record(current, action: "console.sign_in", outcome: .success, status: 200, actor: current.account.id.lowercased, requestID: requestID)
         return (issued, current)
     }
 

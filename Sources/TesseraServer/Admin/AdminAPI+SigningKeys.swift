@@ -79,7 +79,7 @@ extension AdminAPI {
         let algorithm = keyPolicy?.algorithm ?? tessera.keyRing.snapshot?.active.algorithm ?? .es256
         let publishAhead = keyPolicy?.publishAhead ?? TimeInterval(jwksMaxAge + 10)
         let change = try await tessera.keyRing.rotate(algorithm: algorithm, publishAhead: publishAhead, now: now)
-        try await tessera.keyRing.load(generating: nil, now: now)
+        try await tessera.keyRing.load(generating: nil, now: now, retirementGrace: keyPolicy?.retirementGrace ?? KeyPolicy.defaultRetirementGrace)
         let body: KeyChangeJSON
         switch change {
         case .scheduled(let kid, let at): body = KeyChangeJSON(kid: kid, result: "scheduled", activatesAt: at)

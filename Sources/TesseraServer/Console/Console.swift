@@ -13,7 +13,7 @@ struct Console: Sendable {
 
     /// No inline script or style, nothing from another origin, never in a frame.
     static let contentSecurityPolicy =
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
         + "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
     /// The headers of every console response.
@@ -83,7 +83,7 @@ struct Console: Sendable {
             response = Problem(.badRequest, refused.description, field: "code").response
         } catch let limited as TokenService.RateLimited {
             response = Problem(.tooManyRequests, "too many tokens for this account", headers: [.retryAfter: "\(limited.retryAfter)"]).response
-        } catch let error as OAuthError {
+        } catch let error as OAuthError where error.code == "temporarily_unavailable" {
             response = Problem(.serviceUnavailable, error.errorDescription, headers: [.retryAfter: "1"]).response
         } catch {
             let problem = Problem(error)

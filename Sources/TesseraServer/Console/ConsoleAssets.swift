@@ -12,7 +12,7 @@ enum ConsoleAssets {
 
     static let files: [String: Asset] = [
         "account.js": Asset(
-            contentType: "text/javascript; charset=utf-8", etag: "\"a1e5fa17064e90806f7f\"",
+            contentType: "text/javascript; charset=utf-8", etag: "\"8c0a0d8eabb1358ff5d3\"",
             body: ##"""
 // One service account: its settings, status, deletion, client secrets, API tokens and
 // the public keys it registered for private_key_jwt.
@@ -27,6 +27,7 @@ export async function accountPage(main, tenant, id) {
   const base = `/tenants/${t}/service-accounts/${enc(id)}`;
   const [account, roles] = await Promise.all([api('GET', base), api('GET', `/tenants/${t}/roles`)]);
   const status = h('div', { role: 'status', class: 'status-line' });
+  const expired = account.expires_at && new Date(account.expires_at) <= new Date();
   const reload = async (message) => {
     clear(main);
     await accountPage(main, tenant, id);
@@ -40,7 +41,8 @@ export async function accountPage(main, tenant, id) {
       ['Account ID', h('code', {}, account.id)],
       ['Client ID', h('code', {}, account.client_id)],
       ['Type', badge('Service')],
-      ['Status', badge(account.status === 'active' ? 'Active' : 'Disabled', account.status)],
+      ['Status', expired ? badge('Expired', 'disabled') : badge(account.status === 'active' ? 'Active' : 'Disabled', account.status)],
+      ['Expires', account.expires_at ? time(account.expires_at) : 'never'],
       ['Roles', account.roles.join(', ') || '—'],
       ['Teams', account.groups.join(', ') || '—'],
       ['Audiences', account.audiences.join(', ') || 'the issuer (default)'],
@@ -263,7 +265,7 @@ async function keys(base) {
 """##
         ),
         "accounts.js": Asset(
-            contentType: "text/javascript; charset=utf-8", etag: "\"e6eb2f0084f2ef13ac9e\"",
+            contentType: "text/javascript; charset=utf-8", etag: "\"0809005b8af1184650d9\"",
             body: ##"""
 // Service accounts: search, filters, cursor paging, and the "Add → Service User"
 // wizard (an account and its first API token in two steps).
@@ -293,7 +295,8 @@ export async function accountsPage(main, tenant) {
 export async function accountList(container, tenant) {
   const t = enc(tenant);
   const roles = await api('GET', `/tenants/${t}/roles`);
-  const results = h('section', { 'aria-label': 'Service users', 'aria-live': 'polite' });
+  const results = h('section', { 'aria-label': 'Service users' });
+  const count = h('p', { class: 'visually-hidden', role: 'status' });
   const state = { name_prefix: '', role: '', status: '', history: [] };
 
   async function load() {
@@ -302,6 +305,7 @@ export async function accountList(container, tenant) {
       'GET',
       `/tenants/${t}/service-accounts${query({ name_prefix: state.name_prefix, role: state.role, status: state.status, limit: 20, cursor })}`,
     );
+    count.textContent = `${page.items.length} service ${page.items.length === 1 ? 'account' : 'accounts'} shown${page.next_cursor ? ', more on the next page' : ''}.`;
     clear(
       results,
       table(
@@ -319,7 +323,7 @@ export async function accountList(container, tenant) {
       ),
       pager(page.next_cursor, state.history, (history) => {
         state.history = history;
-        load().catch((error) => results.append(notice(error.message, 'error')));
+        return load().catch((error) => results.append(notice(error.message, 'error')));
       }),
     );
   }
@@ -371,7 +375,7 @@ export async function accountList(container, tenant) {
     }
   });
 
-  append(container, [h('div', { class: 'toolbar' }, filters, h('div', { class: 'add' }, add, menu)), results]);
+  append(container, [h('div', { class: 'toolbar' }, filters, h('div', { class: 'add' }, add, menu)), count, results]);
   await load();
 }
 
@@ -413,6 +417,7 @@ export function wizard(tenant, catalogue, done) {
 
     function stepTwo() {
       step.textContent = 'Step 2 of 2: the token';
+      const grantsScim = (catalogue.find((role) => role.name === draft.role)?.scopes || []).includes('scim');
       const expiration = select('expires_in_days', expirations);
       expiration.value = draft.expiration;
       const two = form(
@@ -422,7 +427,11 @@ export function wizard(tenant, catalogue, done) {
           field('Expiration', expiration),
           field('Type', input('type', { value: 'Service', readonly: true })),
           field('Service User', input('service_user', { value: draft.name, readonly: true })),
-          field('SCIM Administration Token', h('input', { type: 'checkbox', name: 'scim', checked: draft.scim }), 'The token may only call the SCIM API.'),
+          field(
+            'SCIM Administration Token',
+            h('input', { type: 'checkbox', name: 'scim', checked: draft.scim && grantsScim, disabled: !grantsScim }),
+            grantsScim ? 'The token may only call the SCIM API.' : `The ${draft.role} role grants no SCIM access, so a SCIM token could do nothing.`,
+          ),
           h(
             'div',
             { class: 'actions' },
@@ -477,6 +486,7 @@ export function wizard(tenant, catalogue, done) {
         revealSecret('API token', token.token, `${draft.name}-${draft.tokenName}.token`),
         h('div', { class: 'actions' }, button('Done', close, { class: 'primary' })),
       );
+      content.querySelector('textarea')?.focus();
     }
 
     stepOne();
@@ -490,7 +500,7 @@ export function wizard(tenant, catalogue, done) {
 """##
         ),
         "api.js": Asset(
-            contentType: "text/javascript; charset=utf-8", etag: "\"e96107248ddb1e2beb23\"",
+            contentType: "text/javascript; charset=utf-8", etag: "\"3fafebc3cf8cb82a0e6d\"",
             body: ##"""
 // The console's only ways to the server: the public admin API under /v1, the token
 // endpoint and the sign-in link exchange. The access token lives in sessionStorage
@@ -591,6 +601,12 @@ export async function api(method, path, body) {
     return await send('/v1' + path, init);
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) session.end('The server no longer accepts this session. Sign in again.');
+    // Refused for want of a scope: if the account is no longer an administrator at
+    // all (its roles changed), the session is over.
+    if (error instanceof ApiError && error.status === 403) {
+      const who = await whoami(current.token).catch(() => null);
+      if (!who || !who.scopes.includes('tessera:admin')) session.end('This account is no longer an administrator. Sign in with another.');
+    }
     throw error;
   }
 }
@@ -603,6 +619,14 @@ export function query(params) {
   }
   const text = search.toString();
   return text ? `?${text}` : '';
+}
+
+let knownIssuer = null;
+
+// The issuer URL from the server's metadata (RFC 8414): the audience of the admin API.
+export async function issuer() {
+  if (!knownIssuer) knownIssuer = (await send('/.well-known/oauth-authorization-server', { method: 'GET' })).issuer;
+  return knownIssuer;
 }
 
 // client_credentials at the token endpoint (client_secret_post).
@@ -635,12 +659,12 @@ export const enc = encodeURIComponent;
 """##
         ),
         "app.js": Asset(
-            contentType: "text/javascript; charset=utf-8", etag: "\"a65a8a35c4632b746128\"",
+            contentType: "text/javascript; charset=utf-8", etag: "\"13e1acfd7c1cbcdbd74e\"",
             body: ##"""
 // The console's shell: sign-in, the navigation and a router over the paths under
 // /console. Pages live in their own modules and reach the server only through
 // api.js: the admin API every client uses, and the sign-in link exchange.
-import { ApiError, redeemSignInCode, requestToken, session, whoami } from './api.js';
+import { ApiError, issuer, redeemSignInCode, requestToken, session, whoami } from './api.js';
 import { button, clear, field, form, go, h, input, notice, paths } from './ui.js';
 import { accountsPage } from './accounts.js';
 import { accountPage } from './account.js';
@@ -664,7 +688,12 @@ const isSuper = (who) => who.scopes.includes('tessera:super');
 // /console/tenants/{t}/service-accounts[/{id}], …/settings, …/roles, …/audit-log,
 // …/try-it; /console/signing-keys and /console/tenants for super admins.
 function resolve(who) {
-  const parts = location.pathname.replace(/^\/console\/?/, '').split('/').filter(Boolean).map(decodeURIComponent);
+  let parts;
+  try {
+    parts = location.pathname.replace(/^\/console\/?/, '').split('/').filter(Boolean).map(decodeURIComponent);
+  } catch {
+    return { key: null, tenant: who.tenant.slug, page: null };
+  }
   if (parts.length === 0) return null;
   if (parts[0] === 'signing-keys' && parts.length === 1) return { key: 'keys', tenant: who.tenant.slug, page: (main) => keysPage(main, who) };
   if (parts[0] === 'tenants' && parts.length === 1) return { key: 'tenants', tenant: who.tenant.slug, page: (main) => tenantsPage(main, who) };
@@ -716,6 +745,9 @@ function shell(who, tenant, current, main) {
 }
 
 let rendering = 0;
+// Set when the person changed page: the new page's main region takes the focus, so
+// the keyboard and a screen reader start at its top.
+let moveFocus = false;
 
 async function render() {
   const current = session.current();
@@ -732,6 +764,10 @@ async function render() {
   const ticket = ++rendering;
   const main = h('main', { id: 'main', tabindex: '-1', class: 'page' });
   clear(root, shell(who, target.tenant, target.key, main));
+  if (moveFocus) {
+    moveFocus = false;
+    main.focus();
+  }
   if (!target.page) {
     main.append(h('h1', {}, 'Not found'), notice('There is no such page in the console.', 'error'));
     return;
@@ -776,7 +812,8 @@ function renderSignIn(error) {
       const clientId = String(data.get('client_id') || '').trim();
       const secret = String(data.get('client_secret') || '');
       if (!clientId || !secret) throw new Error('Enter the client ID and the client secret of an admin service account.');
-      const answer = await requestToken(clientId, secret);
+      // Meant for the admin API (the issuer), whatever the tenant's default audience.
+      const answer = await requestToken(clientId, secret, { resource: await issuer() });
       await begin(answer.access_token, answer.expires_in);
     },
   );
@@ -794,57 +831,87 @@ function renderSignIn(error) {
   );
 }
 
-async function start() {
-  // A sign-in link carries its code in the fragment, which never reaches a server
-  // log; it leaves the address bar before anything else happens.
-  const match = /^#sign-in=(tsl_[A-Za-z0-9_-]+)$/.exec(location.hash);
-  if (location.hash) history.replaceState(null, '', location.pathname + location.search);
-  if (match) {
-    session.end(null);
+// A sign-in link is used only when the person holding it presses the button: a
+// link scanner or a preview that runs the page must not spend it, and a link sent
+// by someone else must not end the session already open.
+function renderLink(code) {
+  document.title = 'Sign in · Tessera';
+  const use = button('Use sign-in link', async () => {
+    use.disabled = true;
     try {
-      const answer = await redeemSignInCode(match[1]);
+      const answer = await redeemSignInCode(code);
       await begin(answer.access_token, answer.expires_in);
     } catch (error) {
       renderSignIn(`This sign-in link does not work: ${error.message}`);
     }
+  }, { class: 'primary' });
+  clear(
+    root,
+    h(
+      'main',
+      { id: 'main', class: 'sign-in-page' },
+      h('h1', {}, 'Sign in to Tessera'),
+      h('p', {}, 'This one-time link signs you in as the account it was made for. It works once: pressing the button uses it up.'),
+      session.current() ? notice('You are signed in already in this tab; using the link replaces that session.', 'info') : null,
+      h('div', { class: 'actions' }, use),
+    ),
+  );
+  use.focus();
+}
+
+async function start() {
+  // A sign-in link carries its code in the fragment, which never reaches a server
+  // log; it leaves the address bar before anything else happens.
+  const match = /^#sign-in=(tsl_[A-Za-z0-9_-]+)$/.exec(location.hash);
+  if (location.hash.startsWith('#sign-in=')) history.replaceState(null, '', location.pathname + location.search);
+  if (match) {
+    renderLink(match[1]);
     return;
   }
   session.watch();
   render();
 }
 
-// Links inside the console change page without reloading it.
+// Links inside the console change page without reloading it; links within the
+// page (the skip link) keep their usual behaviour.
 document.addEventListener('click', (event) => {
   const link = event.target.closest('a[href]');
   if (!link || event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+  if (link.getAttribute('href').startsWith('#')) return;
   const url = new URL(link.href, location.href);
   if (url.origin !== location.origin || !url.pathname.startsWith('/console') || link.hasAttribute('download')) return;
   event.preventDefault();
+  moveFocus = true;
   go(url.pathname);
 });
-window.addEventListener('popstate', render);
+window.addEventListener('popstate', () => {
+  moveFocus = true;
+  render();
+});
 window.addEventListener('console:navigate', render);
 start();
 
 """##
         ),
         "audit.js": Asset(
-            contentType: "text/javascript; charset=utf-8", etag: "\"4fc13b5ce15f3093c8d4\"",
+            contentType: "text/javascript; charset=utf-8", etag: "\"4105b4d1cfe21b68f06a\"",
             body: ##"""
 // The audit log, newest first, with its filters and cursor paging.
 import { api, enc, query } from './api.js';
-import { append, badge, clear, field, form, h, input, pager, select, showError, table, time } from './ui.js';
+import { append, badge, clear, field, form, h, input, notice, pager, select, table, time } from './ui.js';
 
 export async function auditPage(main, tenant) {
   const t = enc(tenant);
   const state = { action: '', actor: '', resource_id: '', outcome: '', history: [] };
-  const results = h('section', { 'aria-label': 'Audit events', 'aria-live': 'polite' });
+  const results = h('section', { 'aria-label': 'Audit events' });
+  const count = h('p', { class: 'visually-hidden', role: 'status' });
   async function load() {
     const cursor = state.history[state.history.length - 1];
     const page = await api(
       'GET',
       `/tenants/${t}/audit-events${query({ action: state.action, actor: state.actor, resource_id: state.resource_id, outcome: state.outcome, limit: 50, cursor })}`,
     );
+    count.textContent = `${page.items.length} ${page.items.length === 1 ? 'event' : 'events'} shown${page.next_cursor ? ', more on the next page' : ''}.`;
     clear(
       results,
       table(
@@ -863,7 +930,7 @@ export async function auditPage(main, tenant) {
       ),
       pager(page.next_cursor, state.history, (history) => {
         state.history = history;
-        load().catch((error) => showError(results, error));
+        return load().catch((error) => results.append(notice(error.message, 'error')));
       }),
     );
   }
@@ -884,7 +951,7 @@ export async function auditPage(main, tenant) {
   );
   // A change of outcome applies at once, as Enter in a text field does.
   filters.querySelector('select').addEventListener('change', () => filters.requestSubmit());
-  append(main, [h('h1', {}, 'Audit log'), h('p', { class: 'lead' }, 'Every change, and every refused attempt, newest first.'), filters, results]);
+  append(main, [h('h1', {}, 'Audit log'), h('p', { class: 'lead' }, 'Every change, and every refused attempt, newest first.'), filters, count, results]);
   await load();
 }
 
@@ -1206,11 +1273,11 @@ export async function rolesPage(main, tenant) {
 """##
         ),
         "settings.js": Asset(
-            contentType: "text/javascript; charset=utf-8", etag: "\"3049890d23e2ecf904e6\"",
+            contentType: "text/javascript; charset=utf-8", etag: "\"edb0e319f12d2e3c5f49\"",
             body: ##"""
 // Settings: the Security tab holds the service users and the Add → Service User
 // wizard (where Qualytics keeps them); the Tenant tab shows this tenant's settings.
-import { append, clear, h, time, uid } from './ui.js';
+import { append, clear, h, notice, time, uid } from './ui.js';
 import { accountList } from './accounts.js';
 
 export async function settingsPage(main, tenant, who) {
@@ -1251,14 +1318,23 @@ export async function settingsPage(main, tenant, who) {
     return h('button', { type: 'button', role: 'tab', id, 'aria-selected': 'false', tabindex: '-1', onclick: () => select(index), onkeydown: (event) => keys(event, index) }, name);
   });
   list.append(...buttons);
+  // Each tab fills a panel of its own, shown only if it is still the chosen tab when
+  // it is ready, so a quick change of tab never mixes two tabs' contents.
+  let chosen = 0;
   async function select(index) {
+    chosen = index;
     buttons.forEach((tab, i) => {
       tab.setAttribute('aria-selected', String(i === index));
       tab.tabIndex = i === index ? 0 : -1;
     });
     panel.setAttribute('aria-labelledby', buttons[index].id);
-    clear(panel);
-    await tabs[index][1](panel);
+    const content = h('div');
+    try {
+      await tabs[index][1](content);
+    } catch (error) {
+      clear(content, notice(error.message, 'error'));
+    }
+    if (chosen === index) clear(panel, content);
   }
   // Arrow keys move between tabs, as the ARIA tabs pattern has it.
   function keys(event, index) {
@@ -1275,7 +1351,7 @@ export async function settingsPage(main, tenant, who) {
 """##
         ),
         "tenants.js": Asset(
-            contentType: "text/javascript; charset=utf-8", etag: "\"f8b5538287213a974084\"",
+            contentType: "text/javascript; charset=utf-8", etag: "\"3032ab701a65e009b843\"",
             body: ##"""
 // Tenants (super admins): their limits and default audience, changed and created.
 import { api, enc } from './api.js';
@@ -1289,7 +1365,13 @@ function numberOrNull(value) {
 export async function tenantsPage(main) {
   const list = h('section', { 'aria-label': 'Tenants' });
   async function load() {
-    const tenants = await api('GET', '/tenants?limit=200');
+    const tenants = { items: [] };
+    let cursor = null;
+    do {
+      const page = await api('GET', `/tenants?limit=200${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+      tenants.items.push(...page.items);
+      cursor = page.next_cursor;
+    } while (cursor);
     clear(
       list,
       table(
@@ -1413,7 +1495,7 @@ export async function tryItPage(main) {
 """##
         ),
         "ui.js": Asset(
-            contentType: "text/javascript; charset=utf-8", etag: "\"89f54a4f38d185672b66\"",
+            contentType: "text/javascript; charset=utf-8", etag: "\"b4a2904da7fc1e98ae82\"",
             body: ##"""
 // DOM helpers. Every text goes in through textContent or attributes, never as HTML,
 // so nothing a server or a user wrote can run as markup.
@@ -1667,12 +1749,19 @@ export const expirations = [
   ['', 'Never'],
 ];
 
+// Previous and Next over cursor pages; after a page loads, the focus goes back to
+// the pager, which is rebuilt with the new page.
 export function pager(nextCursor, history, go) {
+  const turn = async (pages, name) => {
+    await go(pages);
+    const buttons = [...document.querySelectorAll('nav.pager button')];
+    (buttons.find((b) => b.textContent === name && !b.disabled) || buttons.find((b) => !b.disabled))?.focus();
+  };
   return h(
     'nav',
     { class: 'pager', 'aria-label': 'Pages' },
-    button('Previous page', () => go(history.slice(0, -1)), { disabled: history.length === 0 }),
-    button('Next page', () => go([...history, nextCursor]), { disabled: !nextCursor }),
+    button('Previous page', () => turn(history.slice(0, -1), 'Previous page'), { disabled: history.length === 0 }),
+    button('Next page', () => turn([...history, nextCursor], 'Next page'), { disabled: !nextCursor }),
   );
 }
 

@@ -447,7 +447,7 @@ enum OpenAPIDocument {
     "additionalProperties": false,
     "properties": {
      "code": {
-      "maxLength": 1000,
+      "maxLength": 256,
       "type": "string"
      }
     },
