@@ -115,6 +115,33 @@ def credential(value_member, pattern, description):
     )
 
 
+TOKEN_TYPES = ["urn:ietf:params:oauth:token-type:access_token", "urn:ietf:params:oauth:token-type:id_token",
+               "urn:ietf:params:oauth:token-type:jwt"]
+PATTERN = {"type": "string", "minLength": 1, "maxLength": 512, "description": "Matched whole; `*` stands for any run of characters."}
+FEDERATED = {
+    "name": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$"},
+    "issuer": {"type": "string", "maxLength": 512, "description": "Exactly the tokens' iss: https, or http on a loopback host when allowed."},
+    "audience": {"type": "string", "maxLength": 512, "description": "What the token's aud must contain; by default Tessera's issuer URL."},
+    "subject": PATTERN,
+    "claims": {"type": "object", "additionalProperties": PATTERN, "maxProperties": 16,
+               "description": "Claim name (a dotted path through nested objects, e.g. kubernetes.io.namespace) to pattern."},
+    "scopes": {"type": "array", "items": {"type": "string"}, "maxItems": 50},
+    "jwks_uri": {"type": "string", "maxLength": 512},
+    "jwks": ref("JWKSet"),
+    "allow_without_jti": {"type": "boolean"},
+}
+FEDERATED_READ = {
+    **FEDERATED,
+    "id": UUID, "service_account_id": UUID, "created_at": TIME,
+    "audience": {"type": "string"}, "subject": {"type": ["string", "null"]},
+    "claims": {"type": "object", "additionalProperties": {"type": "string"}},
+    "scopes": {"type": ["array", "null"], "items": {"type": "string"}},
+    "jwks_uri": {"type": ["string", "null"]}, "jwks": {"oneOf": [ref("JWKSet"), {"type": "null"}]},
+}
+FEDERATION_MATCH = {"service_account_id": UUID, "client_id": {"type": ["string", "null"]}, "credential_id": UUID,
+                    "credential_name": {"type": "string"}}
+
+
 def page(item):
     return obj({"items": {"type": "array", "items": ref(item)}, "next_cursor": {"type": ["string", "null"]}}, ["items", "next_cursor"])
 
@@ -219,6 +246,7 @@ schemas = {
         {
             "access_token": {"type": "string"},
             "token_type": {"type": "string", "enum": ["Bearer"]},
+            "issued_token_type": {"type": "string", "enum": [TOKEN_TYPES[0]], "description": "Token exchange only."},
             "expires_in": {"type": "integer"},
             "scope": {"type": "string"},
         },
@@ -285,8 +313,9 @@ schemas = {
             "status": {"type": "integer"},
             "request_id": {"type": ["string", "null"]},
             "at": TIME,
+            "detail": {"type": ["string", "null"], "description": "Why, in words, when the outcome needs explaining (a refused federated token)."},
         },
-        ["id", "tenant_id", "actor", "action", "resource_type", "resource_id", "outcome", "status", "request_id", "at"],
+        ["id", "tenant_id", "actor", "action", "resource_type", "resource_id", "outcome", "status", "request_id", "at", "detail"],
     ),
     "WhoAmI": obj(
         {
@@ -301,7 +330,7 @@ schemas = {
     ),
     "TokenRequest": obj(
         {
-            "grant_type": {"type": "string", "enum": ["client_credentials"]},
+            "grant_type": {"type": "string", "enum": ["client_credentials", "urn:ietf:params:oauth:grant-type:token-exchange"]},
             "scope": {"type": "string"},
             "client_id": {"type": "string"},
             "client_secret": {"type": "string"},
@@ -309,6 +338,11 @@ schemas = {
             "client_assertion": {"type": "string"},
             "resource": {"type": "string"},
             "audience": {"type": "string"},
+            "subject_token": {"type": "string", "description": "Token exchange: the token exchanged (docs/federation.md)."},
+            "subject_token_type": {"type": "string", "enum": TOKEN_TYPES},
+            "actor_token": {"type": "string", "description": "Token exchange: a Tessera access token of the party acting (RFC 8693 §4.1)."},
+            "actor_token_type": {"type": "string", "enum": TOKEN_TYPES[::2]},
+            "requested_token_type": {"type": "string", "enum": TOKEN_TYPES[::2]},
         },
         ["grant_type"],
     ),
@@ -316,6 +350,7 @@ schemas = {
         {
             "access_token": {"type": "string"},
             "token_type": {"type": "string", "enum": ["Bearer"]},
+            "issued_token_type": {"type": "string", "enum": [TOKEN_TYPES[0]], "description": "Token exchange only."},
             "expires_in": {"type": "integer"},
             "scope": {"type": "string"},
         },
@@ -331,6 +366,21 @@ schemas = {
         ["active"],
     ),
     "JWKSet": obj({"keys": {"type": "array", "items": {"type": "object"}}}, ["keys"], additional=True),
+    "FederatedCredential": obj(FEDERATED_READ, list(FEDERATED_READ)),
+    "FederatedCredentialCreate": obj(FEDERATED, ["name", "issuer"]),
+    "FederationTest": obj({"token": {"type": "string"}, "client_id": {"type": "string"}}, ["token"]),
+    "FederationTestResult": obj(
+        {
+            "matched": {"oneOf": [obj(FEDERATION_MATCH, list(FEDERATION_MATCH)), {"type": "null"}]},
+            "token": obj({"iss": {"type": "string"}, "sub": {"type": ["string", "null"]}, "aud": {"type": "array", "items": {"type": "string"}},
+                          "exp": {"type": ["integer", "null"]}, "iat": {"type": ["integer", "null"]}, "jti": {"type": ["string", "null"]}},
+                         ["iss", "sub", "aud", "exp", "iat", "jti"]),
+            "candidates": {"type": "array", "items": obj(
+                {**FEDERATION_MATCH, "matches": {"type": "boolean"}, "reasons": {"type": "array", "items": {"type": "string"}}},
+                [*FEDERATION_MATCH, "matches", "reasons"])},
+        },
+        ["matched", "token", "candidates"],
+    ),
     "Metadata": obj({"issuer": {"type": "string"}, "token_endpoint": {"type": "string"}, "jwks_uri": {"type": "string"}},
                     ["issuer", "token_endpoint", "jwks_uri"], additional=True),
     "Health": obj({"status": {"type": "string"}, "checks": {"type": "object", "additionalProperties": {"type": "string"}}}, ["status"]),
@@ -345,7 +395,7 @@ THROTTLED = {
 paths = {
     "/oauth2/token": {
         "post": {
-            "summary": "Client-credentials grant (RFC 6749 §4.4)",
+            "summary": "Client-credentials grant (RFC 6749 §4.4) and token exchange (RFC 8693)",
             "operationId": "token",
             "security": [{"basic": []}, {}],
             "requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": ref("TokenRequest")}}},
@@ -469,6 +519,24 @@ paths = {
         "delete": operation("Delete a public key", NO_CONTENT,
                             parameters=[TENANT, ACCOUNT, path_param("kid", {"type": "string", "minLength": 1}, "The key's kid.")],
                             operation_id="deleteClientKey"),
+    },
+    "/v1/tenants/{tenant}/service-accounts/{id}/federated-credentials": {
+        "get": operation("List an account's federated credentials (docs/federation.md)",
+                         {"200": json_response("All of them.", page("FederatedCredential"))},
+                         parameters=[TENANT, ACCOUNT], operation_id="listFederatedCredentials"),
+        "post": operation("Trust an outside issuer's tokens for this account", {"201": json_response("Created.", ref("FederatedCredential"), LOCATION)},
+                          body=ref("FederatedCredentialCreate"), parameters=[TENANT, ACCOUNT], body_errors=True,
+                          operation_id="createFederatedCredential"),
+    },
+    "/v1/tenants/{tenant}/service-accounts/{id}/federated-credentials/{credential}": {
+        "delete": operation("Delete a federated credential", NO_CONTENT,
+                            parameters=[TENANT, ACCOUNT, path_param("credential", UUID, "The credential's id.")],
+                            operation_id="deleteFederatedCredential"),
+    },
+    "/v1/tenants/{tenant}/federated-credentials:test": {
+        "post": operation("Which of the tenant's federated credentials a token matches, and why not the others; issues nothing",
+                          {"200": json_response("The verdicts.", ref("FederationTestResult"))}, body=ref("FederationTest"),
+                          parameters=[TENANT], body_errors=True, operation_id="testFederatedToken"),
     },
     "/v1/tenants/{tenant}/roles": {
         "get": operation("List the role catalogue", {"200": json_response("All roles.", page("Role"))}, parameters=[TENANT], operation_id="listRoles"),

@@ -20,6 +20,11 @@ public struct Tessera: Sendable {
     public let tokenStatus: TokenStatusService
     /// One-time sign-in links for the web console.
     public let consoleSignIn: ConsoleSignIn
+    /// Outside issuers' tokens exchanged for Tessera's (docs/federation.md).
+    public let federation: FederationService
+    public let federatedCredentials: FederatedCredentialService
+    /// The outside issuers' keys, as fetched and cached.
+    public let federatedKeys: FederatedKeys
     /// The denylist of revoked tokens: the store itself when it is shared (it feeds
     /// changes to several processes), else a ``RevocationList`` in front of it.
     public let revocations: any RevocationStorage
@@ -29,7 +34,8 @@ public struct Tessera: Sendable {
         issuer: String, storage: any Storage, masterKey: MasterKey,
         dependencies: Dependencies = .live, clientCacheTTL: TimeInterval = 30,
         throttle: AuthenticationThrottle.Policy? = AuthenticationThrottle.Policy(),
-        tokenRateLimit: Double? = nil, maximumAssertionLifetime: Int64 = ClientAssertion.defaultMaximumLifetime
+        tokenRateLimit: Double? = nil, maximumAssertionLifetime: Int64 = ClientAssertion.defaultMaximumLifetime,
+        federationPolicy: FederationURLPolicy = FederationURLPolicy(), federationFetch: FederatedKeys.Fetch? = nil
     ) {
         let issuer = Tessera.normalizeIssuer(issuer)
         self.issuer = issuer
@@ -54,6 +60,13 @@ public struct Tessera: Sendable {
         consoleSignIn = ConsoleSignIn(
             issuer: issuer, masterKey: masterKey, clients: clients, tokens: tokens, spent: storage, audit: audit, dependencies: dependencies
         )
+        let now = dependencies.now
+        federatedKeys = FederatedKeys(policy: federationPolicy, now: { now() }, fetch: federationFetch ?? Self.cannotFetch)
+        federation = FederationService(
+            issuer: issuer, storage: storage, clients: clients, keys: federatedKeys, validator: validator, audit: audit, dependencies: dependencies
+        )
+        federatedCredentials = FederatedCredentialService(
+            issuer: issuer, accounts: accounts, storage: storage, policy: federationPolicy, dependencies: dependencies)
     }
 
     /// Loads the signing keys, generating a key for `signingAlgorithm` on first
@@ -72,6 +85,11 @@ public struct Tessera: Sendable {
                     outcome: .success, status: 200, requestID: nil, at: dependencies.now()
                 ))
         }
+    }
+
+    /// Without an HTTP client, only credentials with inline keys can be used.
+    private static let cannotFetch: FederatedKeys.Fetch = { url in
+        throw FederatedKeys.Unavailable(description: "this process fetches no URLs (\(url))")
     }
 
     /// `issuer` without trailing slashes.

@@ -20,11 +20,27 @@ public struct AccessTokenClaims: Codable, Sendable, Hashable {
     /// The tenant id.
     public var tenant: String
     public var roles: [String]
+    /// The delegation chain of a token obtained by token exchange with an actor token
+    /// (RFC 8693 §4.1): the current actor first, then the actors before it, nested
+    /// in the `act` claim in that order; empty, the token carries no `act`.
+    public var act: [Actor]
+
+    /// One party in an `act` claim.
+    public struct Actor: Sendable, Hashable {
+        public var sub: String
+        public var clientID: String?
+
+        public init(sub: String, clientID: String? = nil) {
+            self.sub = sub
+            self.clientID = clientID
+        }
+    }
 
     public init(
         iss: String, sub: String, aud: [String], exp: Int64, iat: Int64, nbf: Int64, jti: String,
-        clientID: String, scope: String, tenant: String, roles: [String]
+        clientID: String, scope: String, tenant: String, roles: [String], act: [Actor] = []
     ) {
+        self.act = act
         self.iss = iss
         self.sub = sub
         self.aud = aud
@@ -44,8 +60,26 @@ public struct AccessTokenClaims: Codable, Sendable, Hashable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case iss, sub, aud, exp, iat, nbf, jti, scope, tenant, roles
+        case iss, sub, aud, exp, iat, nbf, jti, scope, tenant, roles, act
         case clientID = "client_id"
+    }
+
+    /// How deep an `act` chain may nest.
+    static let maximumActorDepth = 8
+
+    /// The `act` chain of a parsed claim: an object with a string `sub`, an optional
+    /// string `client_id`, and an optional nested `act`.
+    static func actors(_ value: JSONValue?) throws -> [Actor] {
+        var chain: [Actor] = []
+        var next = value
+        while let current = next, current != .null {
+            guard let members = current.object, let sub = members["sub"]?.string, chain.count < maximumActorDepth else {
+                throw JOSEError.malformed("act is not an actor claim")
+            }
+            chain.append(Actor(sub: sub, clientID: try members.optional("client_id", \.string)))
+            next = members["act"]
+        }
+        return chain
     }
 
     public init(from decoder: any Decoder) throws {
@@ -64,6 +98,13 @@ public struct AccessTokenClaims: Codable, Sendable, Hashable {
         scope = try container.decodeIfPresent(String.self, forKey: .scope) ?? ""
         tenant = try container.decodeIfPresent(String.self, forKey: .tenant) ?? ""
         roles = try container.decodeIfPresent([String].self, forKey: .roles) ?? []
+        act = []
+        var level = container
+        while level.contains(.act), try !level.decodeNil(forKey: .act), act.count < Self.maximumActorDepth {
+            let nested = try level.nestedContainer(keyedBy: CodingKeys.self, forKey: .act)
+            act.append(Actor(sub: try nested.decode(String.self, forKey: .sub), clientID: try nested.decodeIfPresent(String.self, forKey: .clientID)))
+            level = nested
+        }
     }
 
     /// Reads the claims from a JWT payload, as ``init(from:)`` does (`aud` a
@@ -87,6 +128,7 @@ public struct AccessTokenClaims: Codable, Sendable, Hashable {
         scope = try members.optional("scope", \.string) ?? ""
         tenant = try members.optional("tenant", \.string) ?? ""
         roles = try members.optional("roles", \.strings) ?? []
+        act = try Self.actors(members["act"])
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -106,6 +148,13 @@ public struct AccessTokenClaims: Codable, Sendable, Hashable {
         try container.encode(scope, forKey: .scope)
         try container.encode(tenant, forKey: .tenant)
         try container.encode(roles, forKey: .roles)
+        var level = container
+        for actor in act {
+            var nested = level.nestedContainer(keyedBy: CodingKeys.self, forKey: .act)
+            try nested.encode(actor.sub, forKey: .sub)
+            try nested.encodeIfPresent(actor.clientID, forKey: .clientID)
+            level = nested
+        }
     }
 
     /// Whether a JWS header's `typ` marks an access token: `at+jwt`, or its full
@@ -139,6 +188,12 @@ public struct AccessTokenClaims: Codable, Sendable, Hashable {
         output.member("scope", scope)
         output.member("tenant", tenant)
         output.member("roles", roles)
+        for actor in act {
+            output.beginObject("act")
+            output.member("sub", actor.sub)
+            if let clientID = actor.clientID { output.member("client_id", clientID) }
+        }
+        for _ in act { output.endObject() }
         output.endObject()
         return output.bytes
     }

@@ -17,6 +17,13 @@ public struct JSONOutput {
         needsComma = false
     }
 
+    /// Opens an object as the value of member `name`.
+    public mutating func beginObject(_ name: String) {
+        key(name)
+        bytes.append(UInt8(ascii: "{"))
+        needsComma = false
+    }
+
     public mutating func endObject() {
         bytes.append(UInt8(ascii: "}"))
         needsComma = true
@@ -47,6 +54,31 @@ public struct JSONOutput {
             string(value)
         }
         bytes.append(UInt8(ascii: "]"))
+        needsComma = true
+    }
+
+    /// Writes a parsed JSON value as it was read (numbers keep their text).
+    public mutating func value(_ value: JSONValue) {
+        separate()
+        switch value {
+        case .object(let members):
+            bytes.append(UInt8(ascii: "{"))
+            needsComma = false
+            for name in members.keys.sorted() {
+                key(name)
+                self.value(members[name] ?? .null)
+            }
+            bytes.append(UInt8(ascii: "}"))
+        case .array(let values):
+            bytes.append(UInt8(ascii: "["))
+            needsComma = false
+            for element in values { self.value(element) }
+            bytes.append(UInt8(ascii: "]"))
+        case .string(let text): string(text)
+        case .number(let text): bytes.append(contentsOf: text.utf8)
+        case .bool(let flag): bytes.append(contentsOf: (flag ? "true" : "false").utf8)
+        case .null: bytes.append(contentsOf: "null".utf8)
+        }
         needsComma = true
     }
 

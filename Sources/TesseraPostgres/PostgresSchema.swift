@@ -145,6 +145,33 @@ extension PostgresStorage {
                 "CREATE INDEX client_secrets_digest ON client_secrets(digest)",
             ]
         ),
+        (
+            "v8",
+            [
+                // Federated credentials (docs/federation.md), found by issuer when a
+                // token is exchanged; audit events say why, in words, when that needs saying.
+                """
+                CREATE TABLE federated_credentials (
+                    id UUID PRIMARY KEY,
+                    tenant_id UUID NOT NULL,
+                    account_id UUID NOT NULL REFERENCES service_accounts(id) ON DELETE CASCADE,
+                    name TEXT NOT NULL,
+                    issuer TEXT NOT NULL,
+                    audience TEXT,
+                    subject TEXT,
+                    claims TEXT NOT NULL,
+                    scopes TEXT,
+                    jwks_uri TEXT,
+                    jwks TEXT,
+                    allow_without_jti BOOLEAN NOT NULL,
+                    created_at DOUBLE PRECISION NOT NULL,
+                    UNIQUE (account_id, name)
+                )
+                """,
+                "CREATE INDEX federated_credentials_issuer ON federated_credentials(issuer)",
+                "ALTER TABLE audit_events ADD COLUMN detail TEXT",
+            ]
+        ),
     ]
 
     /// Every migration this build knows, oldest first.

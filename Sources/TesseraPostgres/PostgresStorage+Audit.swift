@@ -11,9 +11,9 @@ extension PostgresStorage {
         try await transaction { connection in
             try await connection.query(
                 """
-                INSERT INTO audit_events (tenant_id, actor, action, resource_type, resource_id, outcome, status, request_id, at)
+                INSERT INTO audit_events (tenant_id, actor, action, resource_type, resource_id, outcome, status, request_id, at, detail)
                 VALUES (\(event.tenantID), \(event.actor), \(event.action), \(event.resourceType), \(event.resourceID),
-                        \(event.outcome.rawValue), \(event.status), \(event.requestID), \(event.at.timeIntervalSince1970))
+                        \(event.outcome.rawValue), \(event.status), \(event.requestID), \(event.at.timeIntervalSince1970), \(event.detail))
                 """, logger: self.logger)
         }
     }
@@ -37,7 +37,7 @@ extension PostgresStorage {
                 resourceID: try row["resource_id"].decode(String?.self),
                 outcome: AuditEvent.Outcome(rawValue: try row["outcome"].decode(String.self)) ?? .failure,
                 status: try row["status"].decode(Int.self), requestID: try row["request_id"].decode(String?.self),
-                at: Date(timeIntervalSince1970: try row["at"].decode(Double.self))
+                at: Date(timeIntervalSince1970: try row["at"].decode(Double.self)), detail: try row["detail"].decode(String?.self)
             )
         }
     }

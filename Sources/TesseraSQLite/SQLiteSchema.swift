@@ -163,6 +163,31 @@ extension SQLiteStorage {
                     CREATE INDEX client_secrets_digest ON client_secrets(digest);
                     """)
         }
+        migrator.registerMigration("v8") { db in
+            // Federated credentials (docs/federation.md), found by issuer when a token
+            // is exchanged; audit events say why, in words, when that needs saying.
+            try db.execute(
+                sql: """
+                    CREATE TABLE federated_credentials (
+                        id TEXT PRIMARY KEY,
+                        tenant_id TEXT NOT NULL,
+                        account_id TEXT NOT NULL REFERENCES service_accounts(id) ON DELETE CASCADE,
+                        name TEXT NOT NULL,
+                        issuer TEXT NOT NULL,
+                        audience TEXT,
+                        subject TEXT,
+                        claims TEXT NOT NULL,
+                        scopes TEXT,
+                        jwks_uri TEXT,
+                        jwks TEXT,
+                        allow_without_jti INTEGER NOT NULL,
+                        created_at REAL NOT NULL,
+                        UNIQUE (account_id, name)
+                    );
+                    CREATE INDEX federated_credentials_issuer ON federated_credentials(issuer);
+                    ALTER TABLE audit_events ADD COLUMN detail TEXT;
+                    """)
+        }
         return migrator
     }
 

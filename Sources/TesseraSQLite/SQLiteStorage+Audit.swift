@@ -11,12 +11,12 @@ extension SQLiteStorage {
         try await write { db in
             try db.execute(
                 sql: """
-                    INSERT INTO audit_events (tenant_id, actor, action, resource_type, resource_id, outcome, status, request_id, at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO audit_events (tenant_id, actor, action, resource_type, resource_id, outcome, status, request_id, at, detail)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
                     event.tenantID?.text, event.actor, event.action, event.resourceType, event.resourceID,
-                    event.outcome.rawValue, event.status, event.requestID, event.at.timeIntervalSince1970,
+                    event.outcome.rawValue, event.status, event.requestID, event.at.timeIntervalSince1970, event.detail,
                 ]
             )
         }
@@ -41,7 +41,7 @@ extension SQLiteStorage {
                     id: row["id"], tenantID: (row["tenant_id"] as String?).flatMap(UUID.init(uuidString:)), actor: row["actor"],
                     action: row["action"], resourceType: row["resource_type"], resourceID: row["resource_id"],
                     outcome: AuditEvent.Outcome(rawValue: row["outcome"]) ?? .failure, status: row["status"],
-                    requestID: row["request_id"], at: Date(timeIntervalSince1970: row["at"])
+                    requestID: row["request_id"], at: Date(timeIntervalSince1970: row["at"]), detail: row["detail"]
                 )
             }
         }

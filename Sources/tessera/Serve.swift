@@ -94,6 +94,12 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Serve the web console at /console: on or off (env TESSERA_CONSOLE; default on when listening on a loopback address, else off).")
     var console: String?
 
+    @Flag(
+        name: .customLong("federation-allow-loopback-http"),
+        help: "Let federated credentials name http:// issuers on a loopback host (env TESSERA_FEDERATION_ALLOW_LOOPBACK_HTTP=1; docs/federation.md)."
+    )
+    var federationAllowLoopbackHTTP = false
+
     @Flag(name: .customLong("no-migrate"), help: "Do not migrate a PostgreSQL database at start; refuse to start when it is behind (env TESSERA_NO_MIGRATE=1).")
     var noMigrate = false
 
@@ -205,7 +211,10 @@ struct Serve: AsyncParsableCommand {
                 maximumAssertionLifetime: Int64(
                     maxAssertionLifetime ?? Env.value("TESSERA_MAX_ASSERTION_LIFETIME").flatMap(Int.init)
                         ?? Int(ClientAssertion.defaultMaximumLifetime)
-                )
+                ),
+                federationPolicy: FederationURLPolicy(
+                    allowsLoopbackHTTP: federationAllowLoopbackHTTP || Env.value("TESSERA_FEDERATION_ALLOW_LOOPBACK_HTTP") == "1"),
+                federationFetch: FederationFetch.fetch
             )
             try await tessera.start(signingAlgorithm: try store.signingAlgorithm())
         } catch let error as ValidationError {

@@ -12,14 +12,18 @@ struct CoreHarness {
 
     static let issuer = "https://issuer.example"
 
-    init(clientCacheTTL: TimeInterval = 30) async throws {
+    init(
+        clientCacheTTL: TimeInterval = 30, federationPolicy: FederationURLPolicy = FederationURLPolicy(),
+        federationFetch: FederatedKeys.Fetch? = nil
+    ) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-core-\(UUID().uuidString)")
         let storage = try SQLiteStorage(path: directory.appendingPathComponent("tessera.sqlite").path)
         let clock = TestClock()
         self.clock = clock
         let dependencies = Dependencies(now: { clock.now }, randomBytes: Dependencies.live.randomBytes)
         tessera = Tessera(
-            issuer: Self.issuer + "/", storage: storage, masterKey: .generate(), dependencies: dependencies, clientCacheTTL: clientCacheTTL
+            issuer: Self.issuer + "/", storage: storage, masterKey: .generate(), dependencies: dependencies, clientCacheTTL: clientCacheTTL,
+            federationPolicy: federationPolicy, federationFetch: federationFetch
         )
         try await tessera.start(signingAlgorithm: .es256)
     }

@@ -18,7 +18,12 @@ import Testing
             #expect(body["issuer"] as? String == "http://tessera.test")
             #expect(body["token_endpoint"] as? String == "http://tessera.test/oauth2/token")
             #expect(body["jwks_uri"] as? String == "http://tessera.test/.well-known/jwks.json")
-            #expect(body["grant_types_supported"] as? [String] == ["client_credentials"])
+            #expect(body["grant_types_supported"] as? [String] == ["client_credentials", "urn:ietf:params:oauth:grant-type:token-exchange"])
+            #expect(
+                body["token_exchange_subject_token_types_supported"] as? [String] == [
+                    "urn:ietf:params:oauth:token-type:access_token", "urn:ietf:params:oauth:token-type:id_token",
+                    "urn:ietf:params:oauth:token-type:jwt",
+                ])
             #expect(body["token_endpoint_auth_methods_supported"] as? [String] == ["client_secret_basic", "client_secret_post", "private_key_jwt"])
             #expect(body["token_endpoint_auth_signing_alg_values_supported"] as? [String] == ["ES256", "EdDSA", "RS256", "PS256"])
             #expect(body["access_token_signing_alg_values_supported"] as? [String] == ["ES256"])

@@ -86,7 +86,8 @@ import Testing
                 (try Self.assertion(setup, aud: "https://elsewhere.example/token"), "aud of the client assertion must be the token endpoint or the issuer"),
                 (try Self.assertion(setup, exp: 3600 + 40), "the client assertion is refused: exp is more than 3600 s ahead"),
                 (try Self.assertion(setup, exp: -40), "the client assertion is refused: the token has expired"),
-                (try Self.assertion(setup, sub: "tsc_other"), "iss and sub of the client assertion must both be the client id"),
+                // iss ≠ sub is another issuer's token, which no federated credential trusts (docs/federation.md).
+                (try Self.assertion(setup, sub: "tsc_other"), "client_id is required with another issuer's token as client assertion"),
                 (try Self.assertion(setup, key: stranger), "the client assertion's signature does not verify"),
                 (try Self.assertion(setup, kid: "k2"), "no registered key matches the client assertion"),
                 ("not.a.jwt", "the client assertion is malformed"),

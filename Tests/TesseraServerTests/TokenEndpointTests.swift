@@ -75,7 +75,7 @@ import Testing
         ErrorCase(name: "missing grant_type", form: "scope=api%3Aread", status: .badRequest, error: "invalid_request", description: "grant_type is missing"),
         ErrorCase(
             name: "password grant", form: "grant_type=password", status: .badRequest, error: "unsupported_grant_type",
-            description: "only client_credentials is supported"),
+            description: "the grant types are client_credentials and urn:ietf:params:oauth:grant-type:token-exchange"),
         ErrorCase(
             name: "repeated parameter", form: "grant_type=client_credentials&scope=a&scope=b", status: .badRequest, error: "invalid_request",
             description: "parameter scope is repeated"),

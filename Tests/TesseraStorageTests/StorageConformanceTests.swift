@@ -417,6 +417,76 @@ enum Fixtures {
     }
 
     @Test(arguments: Backend.all)
+    func federatedCredentialsAreFoundByAccountAndIssuerAndGoWithTheAccount(_ backend: Backend) async throws {
+        let (storage, cleanup) = try await backend.make()
+        defer { cleanup() }
+        let acme = try await storage.createTenant(Fixtures.tenant("acme"), roles: [])
+        let umbrella = try await storage.createTenant(Fixtures.tenant("umbrella"), roles: [])
+        let (account, secret) = Fixtures.account(in: acme, name: "deploy")
+        _ = try await storage.createServiceAccount(account, secret: secret, limit: nil)
+        let (other, otherSecret) = Fixtures.account(in: umbrella, name: "deploy")
+        _ = try await storage.createServiceAccount(other, secret: otherSecret, limit: nil)
+        let github = "https://token.actions.githubusercontent.com"
+        let first = FederatedCredential(
+            id: UUID(), tenantID: acme.id, accountID: account.id, name: "main", issuer: github, audience: "https://auth.example",
+            subject: "repo:acme/deploy:ref:refs/heads/main", claims: ["environment": "prod*", "kubernetes.io.namespace": "shop"],
+            scopes: ["deploy", "read"], jwksURI: nil, jwks: #"{"keys":[]}"#, allowWithoutJTI: true, createdAt: Fixtures.now
+        )
+        try await storage.createFederatedCredential(first, limit: 2)
+        var renamed = first
+        renamed.id = UUID()
+        let duplicate = await #expect(throws: StoreError.self) { try await storage.createFederatedCredential(renamed, limit: 2) }
+        #expect(duplicate?.isConflict == true)
+        renamed.name = "tags"
+        renamed.scopes = nil
+        renamed.jwks = nil
+        renamed.jwksURI = "https://example.org/jwks"
+        renamed.allowWithoutJTI = false
+        renamed.createdAt = Fixtures.now.addingTimeInterval(1)
+        try await storage.createFederatedCredential(renamed, limit: 2)
+        var third = renamed
+        third.id = UUID()
+        third.name = "third"
+        let full = await #expect(throws: StoreError.self) { try await storage.createFederatedCredential(third, limit: 2) }
+        #expect(full?.isLimitReached == true)
+        var elsewhere = first
+        elsewhere.id = UUID()
+        elsewhere.tenantID = umbrella.id
+        elsewhere.accountID = other.id
+        elsewhere.createdAt = Fixtures.now.addingTimeInterval(2)
+        try await storage.createFederatedCredential(elsewhere, limit: 2)
+        var orphan = first
+        orphan.id = UUID()
+        orphan.accountID = UUID()
+        let missing = await #expect(throws: StoreError.self) { try await storage.createFederatedCredential(orphan, limit: 2) }
+        #expect(missing?.isNotFound == true)
+
+        #expect(try await storage.federatedCredentials(accountID: account.id) == [first, renamed])
+        #expect(try await storage.federatedCredentials(issuer: github) == [first, renamed, elsewhere])
+        #expect(try await storage.federatedCredentials(issuer: github + "/") == [])
+        #expect(try await storage.deleteFederatedCredential(id: first.id, accountID: other.id) == false)
+        #expect(try await storage.deleteFederatedCredential(id: first.id, accountID: account.id))
+        #expect(try await storage.deleteFederatedCredential(id: first.id, accountID: account.id) == false)
+        #expect(try await storage.deleteServiceAccount(id: account.id, tenantID: acme.id))
+        #expect(try await storage.federatedCredentials(issuer: github) == [elsewhere])
+    }
+
+    @Test(arguments: Backend.all)
+    func anAuditEventKeepsItsDetail(_ backend: Backend) async throws {
+        let (storage, cleanup) = try await backend.make()
+        defer { cleanup() }
+        let tenant = try await storage.createTenant(Fixtures.tenant("acme"), roles: [])
+        let event = AuditEvent(
+            tenantID: tenant.id, actor: "system:serviceaccount:shop:default", action: "federation.exchange", resourceType: "federated_credential",
+            resourceID: nil, outcome: .failure, status: 400, requestID: "r1", at: Fixtures.now, detail: "jti \"x\" was used before"
+        )
+        try await storage.appendAuditEvent(event)
+        let stored = try await storage.auditEvents(tenantID: tenant.id, filter: AuditFilter(), beforeID: nil, limit: 10)
+        #expect(stored.map(\.detail) == ["jti \"x\" was used before"])
+        #expect(stored.map(\.actor) == ["system:serviceaccount:shop:default"])
+    }
+
+    @Test(arguments: Backend.all)
     func pingAnswers(_ backend: Backend) async throws {
         let (storage, cleanup) = try await backend.make()
         defer { cleanup() }
@@ -437,7 +507,7 @@ enum Fixtures {
             _ = try await storage.createServiceAccount(account, secret: secret, limit: nil)
         }
         let reopened = try SQLiteStorage(path: path)
-        #expect(try reopened.appliedMigrations() == ["v1", "v2", "v3", "v4", "v5", "v6", "v7"])
+        #expect(try reopened.appliedMigrations() == ["v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8"])
         // Both stores carry one numbering, so a migration id means one change.
         #expect(try reopened.appliedMigrations() == PostgresStorage.migrationIDs)
         #expect(try await reopened.tenant(slug: "acme")?.id == tenant.id)

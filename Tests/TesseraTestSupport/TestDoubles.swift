@@ -206,6 +206,22 @@ public final class SwitchableStorage: Storage {
         try check()
         return try await base.purgeAssertionIDs(expiredBefore: date)
     }
+    public func createFederatedCredential(_ credential: FederatedCredential, limit: Int) async throws {
+        try check()
+        try await base.createFederatedCredential(credential, limit: limit)
+    }
+    public func federatedCredentials(accountID: UUID) async throws -> [FederatedCredential] {
+        try check()
+        return try await base.federatedCredentials(accountID: accountID)
+    }
+    public func federatedCredentials(issuer: String) async throws -> [FederatedCredential] {
+        try check()
+        return try await base.federatedCredentials(issuer: issuer)
+    }
+    public func deleteFederatedCredential(id: UUID, accountID: UUID) async throws -> Bool {
+        try check()
+        return try await base.deleteFederatedCredential(id: id, accountID: accountID)
+    }
     public func ping() async throws {
         try check()
         try await base.ping()

@@ -23,11 +23,15 @@ public struct AuditEvent: Sendable, Hashable {
     public var status: Int
     public var requestID: String?
     public var at: Date
+    /// Why, in words, when the outcome needs explaining to an administrator (a refused
+    /// federated token says which rule failed); never a secret or a token.
+    public var detail: String?
 
     public init(
         id: Int64 = 0, tenantID: UUID?, actor: String, action: String, resourceType: String, resourceID: String?,
-        outcome: Outcome, status: Int, requestID: String?, at: Date
+        outcome: Outcome, status: Int, requestID: String?, at: Date, detail: String? = nil
     ) {
+        self.detail = detail
         self.id = id
         self.tenantID = tenantID
         self.actor = actor

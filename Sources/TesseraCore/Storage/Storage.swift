@@ -120,6 +120,21 @@ public protocol ClientKeyStorage: Sendable {
     func purgeAssertionIDs(expiredBefore date: Date) async throws -> Int
 }
 
+/// Federated credentials: which outside issuers' tokens stand for an account
+/// (docs/federation.md). Deleting an account deletes its credentials.
+public protocol FederatedCredentialStorage: Sendable {
+    /// Throws ``StoreError/conflict(_:)`` when the account has a credential with this
+    /// name, ``StoreError/limitReached(_:)`` when it holds `limit` of them, and
+    /// ``StoreError/notFound(_:)`` when the account is gone.
+    func createFederatedCredential(_ credential: FederatedCredential, limit: Int) async throws
+    /// The account's credentials, oldest first.
+    func federatedCredentials(accountID: UUID) async throws -> [FederatedCredential]
+    /// Every credential, of any tenant, that trusts this issuer (its `iss` exactly), oldest first.
+    func federatedCredentials(issuer: String) async throws -> [FederatedCredential]
+    /// False when the account had no such credential.
+    func deleteFederatedCredential(id: UUID, accountID: UUID) async throws -> Bool
+}
+
 /// The audit log.
 public protocol AuditStorage: Sendable {
     /// Appends an event; the store assigns its id.
@@ -145,7 +160,8 @@ public protocol SigningKeyStorage: Sendable {
 
 /// Everything Tessera keeps. Each backend implements all of it and passes the
 /// shared conformance suite.
-public typealias Storage = TenantStorage & ServiceAccountStorage & SigningKeyStorage & AuditStorage & RevocationStorage & ClientKeyStorage & StorageHealth
+public typealias Storage = TenantStorage & ServiceAccountStorage & SigningKeyStorage & AuditStorage & RevocationStorage & ClientKeyStorage
+    & FederatedCredentialStorage & StorageHealth
 
 /// A cheap round trip to the database, for readiness checks.
 public protocol StorageHealth: Sendable {

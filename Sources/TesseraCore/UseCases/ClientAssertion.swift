@@ -75,6 +75,16 @@ public struct ClientAssertion: Sendable {
         }
     }
 
+    /// Whether an assertion comes from another issuer (a federated credential's
+    /// token, docs/federation.md) rather than from the client itself: its `iss` is
+    /// not its `sub`, where a `private_key_jwt` assertion names the client in both.
+    public static func isFederated(_ text: String) -> Bool {
+        guard let jws = try? CompactJWS(text), let members = try? JSONValue.parse(jws.payload).object, let iss = members["iss"]?.string else {
+            return false
+        }
+        return iss != members["sub"]?.string
+    }
+
     /// Until when the `jti` must be remembered: past `exp` and the leeway, it
     /// would be refused as expired anyway.
     public var replayWindowEnd: Date {

@@ -357,7 +357,7 @@ extension ServiceAccountService {
 
     /// The account and the tenant's roles, once the caller may change it: an account
     /// holding a role with `tessera:super` is changed by super admins only.
-    private func guarded(_ id: UUID, in tenant: Tenant, by caller: Caller) async throws -> (ServiceAccount, [Role]) {
+    func guarded(_ id: UUID, in tenant: Tenant, by caller: Caller) async throws -> (ServiceAccount, [Role]) {
         let account = try await get(id, in: tenant)
         let roles = try await storeCall { try await storage.roles(tenantID: tenant.id) }
         try Self.checkGrant(account.roles + account.projects.map(\.role), of: roles, by: caller)

@@ -43,10 +43,29 @@ public struct TokenService: Sendable {
         self.dependencies = dependencies
     }
 
-    /// The authenticated client and the secret it used (`nil` for `private_key_jwt`).
+    /// The authenticated client and the secret it used (`nil` for `private_key_jwt`
+    /// and federated tokens), with what else bounds the token it may obtain.
     public struct AuthenticatedClient: Sendable {
         public let record: ClientRecord
         public let secret: ClientSecret?
+        /// The most the token may carry beyond the secret's restriction (a federated
+        /// credential's scopes, an exchanged token's); `nil` for no further limit.
+        public let scopeLimit: Set<String>?
+        /// The latest `exp` the token may have (that of an exchanged token).
+        public let expiresNoLaterThan: Int64?
+        /// The `act` chain (token exchange with an actor token).
+        public let actors: [AccessTokenClaims.Actor]
+
+        public init(
+            record: ClientRecord, secret: ClientSecret?, scopeLimit: Set<String>? = nil, expiresNoLaterThan: Int64? = nil,
+            actors: [AccessTokenClaims.Actor] = []
+        ) {
+            self.record = record
+            self.secret = secret
+            self.scopeLimit = scopeLimit
+            self.expiresNoLaterThan = expiresNoLaterThan
+            self.actors = actors
+        }
     }
 
     /// `client_assertion_type` of `private_key_jwt` (RFC 7523 §2.2).
@@ -85,6 +104,31 @@ public struct TokenService: Sendable {
         }
     }
 
+    /// Checks another issuer's token presented as `clientID`'s client assertion through
+    /// `federation` (docs/federation.md), with failures counted as for any client.
+    public func authenticate(
+        federatedAssertion assertion: String, clientID: String, from address: String? = nil, with federation: FederationService,
+        requestID: String? = nil
+    ) async throws -> AuthenticatedClient {
+        let client = try await throttled(clientID: clientID, address: address) {
+            try await federation.authenticate(assertion: assertion, clientID: clientID, requestID: requestID)
+        }
+        usage.record(accountID: client.record.account.id, secretID: nil, at: dependencies.now())
+        return client
+    }
+
+    /// Token exchange of another issuer's token through `federation`, with failures
+    /// counted per address as failed authentications are.
+    public func exchange(
+        subjectToken: String, clientID: String?, from address: String? = nil, with federation: FederationService, requestID: String? = nil
+    ) async throws -> AuthenticatedClient {
+        let client = try await throttled(clientID: clientID ?? "token-exchange", address: address) {
+            try await federation.exchange(subjectToken: subjectToken, clientID: clientID, requestID: requestID)
+        }
+        usage.record(accountID: client.record.account.id, secretID: nil, at: dependencies.now())
+        return client
+    }
+
     private func throttled(clientID: String, address: String?, _ body: () async throws -> AuthenticatedClient) async throws -> AuthenticatedClient {
         guard let throttle, let address else { return try await body() }
         let now = dependencies.now()
@@ -95,7 +139,7 @@ public struct TokenService: Sendable {
             let client = try await body()
             throttle.recordSuccess(clientID: clientID, address: address)
             return client
-        } catch let error as OAuthError where error.code == "invalid_client" {
+        } catch let error as OAuthError where error.code == "invalid_client" || error.code == "invalid_grant" {
             throttle.recordFailure(clientID: clientID, address: address, now: now)
             throw error
         }
@@ -245,7 +289,8 @@ public struct TokenService: Sendable {
     /// authenticated directly on an API and needs no token.
     public func claims(for client: AuthenticatedClient, scope: String?, audiences: [String]) throws -> AccessTokenClaims {
         let record = client.record
-        let restriction = client.secret?.scopes
+        var restriction = client.secret?.scopes.map { Set($0) }
+        if let limit = client.scopeLimit { restriction = restriction.map { $0.intersection(limit) } ?? limit }
         var allowed = record.allowedScopes
         if let restriction { allowed.formIntersection(restriction) }
 
@@ -275,18 +320,22 @@ public struct TokenService: Sendable {
 
         let now = TimeClaims.seconds(dependencies.now())
         let lifetime = record.account.tokenLifetime ?? record.tenant.tokenLifetime ?? Self.defaultLifetime
+        var exp = now + Int64(lifetime)
+        if let latest = client.expiresNoLaterThan { exp = min(exp, latest) }
+        guard exp > now else { throw OAuthError.invalidGrant("the subject token has expired") }
         return AccessTokenClaims(
             iss: issuer,
             sub: record.subject,
             aud: audience,
-            exp: now + Int64(lifetime),
+            exp: exp,
             iat: now,
             nbf: now,
             jti: Base64URL.encode(dependencies.randomBytes(16)),
             clientID: record.account.clientID,
             scope: granted.joined(separator: " "),
             tenant: record.tenantClaim,
-            roles: record.account.roles
+            roles: record.account.roles,
+            act: client.actors
         )
     }
 

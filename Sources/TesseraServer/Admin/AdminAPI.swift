@@ -204,6 +204,7 @@ struct AdminAPI: Sendable {
                 request, context, scope: .tenant, audit: Audit(action: "service_account.delete", resource: "service_account", idParameter: "id"), deleteAccount)
         }
         registerCredentials(on: accounts)
+        registerFederation(on: v1)
 
         let roles = v1.group("tenants/:tenant/roles")
         roles.get { request, context in await handle(request, context, scope: .tenant, listRoles) }

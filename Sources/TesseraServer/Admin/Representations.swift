@@ -232,8 +232,10 @@ enum Representation {
         let status: Int
         let requestID: String?
         let at: Date
+        let detail: String?
 
         init(_ event: AuditEvent) {
+            detail = event.detail
             id = event.id
             tenantID = event.tenantID?.lowercased
             actor = event.actor
@@ -247,7 +249,7 @@ enum Representation {
         }
 
         enum CodingKeys: String, CodingKey {
-            case id, actor, action, outcome, status, at
+            case id, actor, action, outcome, status, at, detail
             case tenantID = "tenant_id"
             case resourceType = "resource_type"
             case resourceID = "resource_id"
@@ -266,6 +268,7 @@ enum Representation {
             try container.encode(status, forKey: .status)
             try container.encode(requestID, forKey: .requestID)
             try container.encode(at, forKey: .at)
+            try container.encode(detail, forKey: .detail)
         }
     }
 

@@ -23,11 +23,21 @@ struct ClientCredentials {
     let method: Method
 
     /// Authenticates the client a request presents; no credentials at all is `invalid_client` too.
+    /// With `federation`, a client assertion another issuer signed is checked against
+    /// the client's federated credentials (docs/federation.md).
     static func authenticate(
-        _ request: Request, form: FormBody, peer: String, with tokens: TokenService
+        _ request: Request, form: FormBody, peer: String, with tokens: TokenService, federation: FederationService? = nil,
+        requestID: String? = nil
     ) async throws -> TokenService.AuthenticatedClient {
         do {
             if let assertion = try assertion(from: request.headers, form: form) {
+                if let federation, ClientAssertion.isFederated(assertion) {
+                    guard let clientID = form["client_id"] else {
+                        throw OAuthError.invalidClient("client_id is required with another issuer's token as client assertion")
+                    }
+                    return try await tokens.authenticate(
+                        federatedAssertion: assertion, clientID: clientID, from: peer, with: federation, requestID: requestID)
+                }
                 return try await tokens.authenticate(assertion: assertion, clientID: form["client_id"], from: peer)
             }
             guard let credentials = try extract(from: request.headers, form: form) else {

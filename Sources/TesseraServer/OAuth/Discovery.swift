@@ -27,7 +27,11 @@ struct Discovery: Sendable {
         let revocationEndpoint: String
         let introspectionEndpointAuthMethodsSupported = ["client_secret_basic", "client_secret_post"]
         let revocationEndpointAuthMethodsSupported = ["client_secret_basic", "client_secret_post"]
-        let grantTypesSupported = ["client_credentials"]
+        let grantTypesSupported = ["client_credentials", "urn:ietf:params:oauth:grant-type:token-exchange"]
+        /// The token types token exchange accepts and issues (RFC 8693 §3; docs/federation.md).
+        let tokenExchangeSubjectTokenTypesSupported = TokenEndpoint.subjectTokenTypes.sorted()
+        let tokenExchangeActorTokenTypesSupported = [TokenEndpoint.accessTokenType, "urn:ietf:params:oauth:token-type:jwt"]
+        let tokenExchangeIssuedTokenTypesSupported = [TokenEndpoint.accessTokenType]
         let tokenEndpointAuthMethodsSupported = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
         let tokenEndpointAuthSigningAlgValuesSupported = JWSAlgorithm.allCases.map(\.rawValue)
         let responseTypesSupported: [String] = []
@@ -43,6 +47,9 @@ struct Discovery: Sendable {
             case introspectionEndpointAuthMethodsSupported = "introspection_endpoint_auth_methods_supported"
             case revocationEndpointAuthMethodsSupported = "revocation_endpoint_auth_methods_supported"
             case grantTypesSupported = "grant_types_supported"
+            case tokenExchangeSubjectTokenTypesSupported = "token_exchange_subject_token_types_supported"
+            case tokenExchangeActorTokenTypesSupported = "token_exchange_actor_token_types_supported"
+            case tokenExchangeIssuedTokenTypesSupported = "token_exchange_issued_token_types_supported"
             case tokenEndpointAuthMethodsSupported = "token_endpoint_auth_methods_supported"
             case tokenEndpointAuthSigningAlgValuesSupported = "token_endpoint_auth_signing_alg_values_supported"
             case responseTypesSupported = "response_types_supported"

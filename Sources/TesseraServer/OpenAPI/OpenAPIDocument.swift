@@ -336,6 +336,13 @@ enum OpenAPIDocument {
       "format": "date-time",
       "type": "string"
      },
+     "detail": {
+      "description": "Why, in words, when the outcome needs explaining (a refused federated token).",
+      "type": [
+       "string",
+       "null"
+      ]
+     },
      "id": {
       "type": "integer"
      },
@@ -382,7 +389,8 @@ enum OpenAPIDocument {
      "outcome",
      "status",
      "request_id",
-     "at"
+     "at",
+     "detail"
     ],
     "type": "object"
    },
@@ -465,6 +473,13 @@ enum OpenAPIDocument {
      "expires_in": {
       "type": "integer"
      },
+     "issued_token_type": {
+      "description": "Token exchange only.",
+      "enum": [
+       "urn:ietf:params:oauth:token-type:access_token"
+      ],
+      "type": "string"
+     },
      "scope": {
       "type": "string"
      },
@@ -480,6 +495,300 @@ enum OpenAPIDocument {
      "token_type",
      "expires_in",
      "scope"
+    ],
+    "type": "object"
+   },
+   "FederatedCredential": {
+    "additionalProperties": false,
+    "properties": {
+     "allow_without_jti": {
+      "type": "boolean"
+     },
+     "audience": {
+      "type": "string"
+     },
+     "claims": {
+      "additionalProperties": {
+       "type": "string"
+      },
+      "type": "object"
+     },
+     "created_at": {
+      "format": "date-time",
+      "type": "string"
+     },
+     "id": {
+      "format": "uuid",
+      "type": "string"
+     },
+     "issuer": {
+      "description": "Exactly the tokens' iss: https, or http on a loopback host when allowed.",
+      "maxLength": 512,
+      "type": "string"
+     },
+     "jwks": {
+      "oneOf": [
+       {
+        "$ref": "#/components/schemas/JWKSet"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "jwks_uri": {
+      "type": [
+       "string",
+       "null"
+      ]
+     },
+     "name": {
+      "pattern": "^[A-Za-z0-9._-]{1,64}$",
+      "type": "string"
+     },
+     "scopes": {
+      "items": {
+       "type": "string"
+      },
+      "type": [
+       "array",
+       "null"
+      ]
+     },
+     "service_account_id": {
+      "format": "uuid",
+      "type": "string"
+     },
+     "subject": {
+      "type": [
+       "string",
+       "null"
+      ]
+     }
+    },
+    "required": [
+     "name",
+     "issuer",
+     "audience",
+     "subject",
+     "claims",
+     "scopes",
+     "jwks_uri",
+     "jwks",
+     "allow_without_jti",
+     "id",
+     "service_account_id",
+     "created_at"
+    ],
+    "type": "object"
+   },
+   "FederatedCredentialCreate": {
+    "additionalProperties": false,
+    "properties": {
+     "allow_without_jti": {
+      "type": "boolean"
+     },
+     "audience": {
+      "description": "What the token's aud must contain; by default Tessera's issuer URL.",
+      "maxLength": 512,
+      "type": "string"
+     },
+     "claims": {
+      "additionalProperties": {
+       "description": "Matched whole; `*` stands for any run of characters.",
+       "maxLength": 512,
+       "minLength": 1,
+       "type": "string"
+      },
+      "description": "Claim name (a dotted path through nested objects, e.g. kubernetes.io.namespace) to pattern.",
+      "maxProperties": 16,
+      "type": "object"
+     },
+     "issuer": {
+      "description": "Exactly the tokens' iss: https, or http on a loopback host when allowed.",
+      "maxLength": 512,
+      "type": "string"
+     },
+     "jwks": {
+      "$ref": "#/components/schemas/JWKSet"
+     },
+     "jwks_uri": {
+      "maxLength": 512,
+      "type": "string"
+     },
+     "name": {
+      "pattern": "^[A-Za-z0-9._-]{1,64}$",
+      "type": "string"
+     },
+     "scopes": {
+      "items": {
+       "type": "string"
+      },
+      "maxItems": 50,
+      "type": "array"
+     },
+     "subject": {
+      "description": "Matched whole; `*` stands for any run of characters.",
+      "maxLength": 512,
+      "minLength": 1,
+      "type": "string"
+     }
+    },
+    "required": [
+     "name",
+     "issuer"
+    ],
+    "type": "object"
+   },
+   "FederationTest": {
+    "additionalProperties": false,
+    "properties": {
+     "client_id": {
+      "type": "string"
+     },
+     "token": {
+      "type": "string"
+     }
+    },
+    "required": [
+     "token"
+    ],
+    "type": "object"
+   },
+   "FederationTestResult": {
+    "additionalProperties": false,
+    "properties": {
+     "candidates": {
+      "items": {
+       "additionalProperties": false,
+       "properties": {
+        "client_id": {
+         "type": [
+          "string",
+          "null"
+         ]
+        },
+        "credential_id": {
+         "format": "uuid",
+         "type": "string"
+        },
+        "credential_name": {
+         "type": "string"
+        },
+        "matches": {
+         "type": "boolean"
+        },
+        "reasons": {
+         "items": {
+          "type": "string"
+         },
+         "type": "array"
+        },
+        "service_account_id": {
+         "format": "uuid",
+         "type": "string"
+        }
+       },
+       "required": [
+        "service_account_id",
+        "client_id",
+        "credential_id",
+        "credential_name",
+        "matches",
+        "reasons"
+       ],
+       "type": "object"
+      },
+      "type": "array"
+     },
+     "matched": {
+      "oneOf": [
+       {
+        "additionalProperties": false,
+        "properties": {
+         "client_id": {
+          "type": [
+           "string",
+           "null"
+          ]
+         },
+         "credential_id": {
+          "format": "uuid",
+          "type": "string"
+         },
+         "credential_name": {
+          "type": "string"
+         },
+         "service_account_id": {
+          "format": "uuid",
+          "type": "string"
+         }
+        },
+        "required": [
+         "service_account_id",
+         "client_id",
+         "credential_id",
+         "credential_name"
+        ],
+        "type": "object"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "token": {
+      "additionalProperties": false,
+      "properties": {
+       "aud": {
+        "items": {
+         "type": "string"
+        },
+        "type": "array"
+       },
+       "exp": {
+        "type": [
+         "integer",
+         "null"
+        ]
+       },
+       "iat": {
+        "type": [
+         "integer",
+         "null"
+        ]
+       },
+       "iss": {
+        "type": "string"
+       },
+       "jti": {
+        "type": [
+         "string",
+         "null"
+        ]
+       },
+       "sub": {
+        "type": [
+         "string",
+         "null"
+        ]
+       }
+      },
+      "required": [
+       "iss",
+       "sub",
+       "aud",
+       "exp",
+       "iat",
+       "jti"
+      ],
+      "type": "object"
+     }
+    },
+    "required": [
+     "matched",
+     "token",
+     "candidates"
     ],
     "type": "object"
    },
@@ -1047,6 +1356,17 @@ enum OpenAPIDocument {
    "TokenRequest": {
     "additionalProperties": false,
     "properties": {
+     "actor_token": {
+      "description": "Token exchange: a Tessera access token of the party acting (RFC 8693 §4.1).",
+      "type": "string"
+     },
+     "actor_token_type": {
+      "enum": [
+       "urn:ietf:params:oauth:token-type:access_token",
+       "urn:ietf:params:oauth:token-type:jwt"
+      ],
+      "type": "string"
+     },
      "audience": {
       "type": "string"
      },
@@ -1067,7 +1387,15 @@ enum OpenAPIDocument {
      },
      "grant_type": {
       "enum": [
-       "client_credentials"
+       "client_credentials",
+       "urn:ietf:params:oauth:grant-type:token-exchange"
+      ],
+      "type": "string"
+     },
+     "requested_token_type": {
+      "enum": [
+       "urn:ietf:params:oauth:token-type:access_token",
+       "urn:ietf:params:oauth:token-type:jwt"
       ],
       "type": "string"
      },
@@ -1075,6 +1403,18 @@ enum OpenAPIDocument {
       "type": "string"
      },
      "scope": {
+      "type": "string"
+     },
+     "subject_token": {
+      "description": "Token exchange: the token exchanged (docs/federation.md).",
+      "type": "string"
+     },
+     "subject_token_type": {
+      "enum": [
+       "urn:ietf:params:oauth:token-type:access_token",
+       "urn:ietf:params:oauth:token-type:id_token",
+       "urn:ietf:params:oauth:token-type:jwt"
+      ],
       "type": "string"
      }
     },
@@ -1091,6 +1431,13 @@ enum OpenAPIDocument {
      },
      "expires_in": {
       "type": "integer"
+     },
+     "issued_token_type": {
+      "description": "Token exchange only.",
+      "enum": [
+       "urn:ietf:params:oauth:token-type:access_token"
+      ],
+      "type": "string"
      },
      "scope": {
       "type": "string"
@@ -1678,7 +2025,7 @@ enum OpenAPIDocument {
      },
      {}
     ],
-    "summary": "Client-credentials grant (RFC 6749 §4.4)"
+    "summary": "Client-credentials grant (RFC 6749 §4.4) and token exchange (RFC 8693)"
    }
   },
   "/v1/signing-keys": {
@@ -2520,6 +2867,141 @@ enum OpenAPIDocument {
      }
     ],
     "summary": "List admin actions, newest first"
+   }
+  },
+  "/v1/tenants/{tenant}/federated-credentials:test": {
+   "post": {
+    "operationId": "testFederatedToken",
+    "parameters": [
+     {
+      "description": "The tenant's id or slug.",
+      "in": "path",
+      "name": "tenant",
+      "required": true,
+      "schema": {
+       "minLength": 1,
+       "type": "string"
+      }
+     }
+    ],
+    "requestBody": {
+     "content": {
+      "application/json": {
+       "schema": {
+        "$ref": "#/components/schemas/FederationTest"
+       }
+      }
+     },
+     "required": true
+    },
+    "responses": {
+     "200": {
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/FederationTestResult"
+        }
+       }
+      },
+      "description": "The verdicts."
+     },
+     "400": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "The request breaks a rule; `field` names the member."
+     },
+     "401": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "No access token, or one that is invalid or expired."
+     },
+     "403": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "The token lacks the scope this needs."
+     },
+     "404": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "No such resource in a tenant the caller may see."
+     },
+     "409": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "A uniqueness rule or a limit would break."
+     },
+     "413": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "The body exceeds 64 KiB."
+     },
+     "415": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "The body is not application/json."
+     },
+     "503": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "The store is unavailable; retry after `Retry-After`."
+     },
+     "default": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "Any other error."
+     }
+    },
+    "security": [
+     {
+      "bearer": []
+     }
+    ],
+    "summary": "Which of the tenant's federated credentials a token matches, and why not the others; issues nothing"
    }
   },
   "/v1/tenants/{tenant}/roles": {
@@ -4226,6 +4708,391 @@ enum OpenAPIDocument {
      }
     ],
     "summary": "Enable or disable (revoke) an API token"
+   }
+  },
+  "/v1/tenants/{tenant}/service-accounts/{id}/federated-credentials": {
+   "get": {
+    "operationId": "listFederatedCredentials",
+    "parameters": [
+     {
+      "description": "The tenant's id or slug.",
+      "in": "path",
+      "name": "tenant",
+      "required": true,
+      "schema": {
+       "minLength": 1,
+       "type": "string"
+      }
+     },
+     {
+      "description": "The service account: its id (a UUID), or any id a seed API gave it: Rezolve's `sa-<uuid>`, Keycard's 26-character id, Mixpanel's and Qualytics' integer, Qualytics' `<name>@service`.",
+      "in": "path",
+      "name": "id",
+      "required": true,
+      "schema": {
+       "maxLength": 100,
+       "minLength": 1,
+       "type": "string"
+      }
+     }
+    ],
+    "responses": {
+     "200": {
+      "content": {
+       "application/json": {
+        "schema": {
+         "additionalProperties": false,
+         "properties": {
+          "items": {
+           "items": {
+            "$ref": "#/components/schemas/FederatedCredential"
+           },
+           "type": "array"
+          },
+          "next_cursor": {
+           "type": [
+            "string",
+            "null"
+           ]
+          }
+         },
+         "required": [
+          "items",
+          "next_cursor"
+         ],
+         "type": "object"
+        }
+       }
+      },
+      "description": "All of them."
+     },
+     "400": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "The request breaks a rule; `field` names the member."
+     },
+     "401": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "No access token, or one that is invalid or expired."
+     },
+     "403": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "The token lacks the scope this needs."
+     },
+     "404": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "No such resource in a tenant the caller may see."
+     },
+     "503": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "The store is unavailable; retry after `Retry-After`."
+     },
+     "default": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "Any other error."
+     }
+    },
+    "security": [
+     {
+      "bearer": []
+     }
+    ],
+    "summary": "List an account's federated credentials (docs/federation.md)"
+   },
+   "post": {
+    "operationId": "createFederatedCredential",
+    "parameters": [
+     {
+      "description": "The tenant's id or slug.",
+      "in": "path",
+      "name": "tenant",
+      "required": true,
+      "schema": {
+       "minLength": 1,
+       "type": "string"
+      }
+     },
+     {
+      "description": "The service account: its id (a UUID), or any id a seed API gave it: Rezolve's `sa-<uuid>`, Keycard's 26-character id, Mixpanel's and Qualytics' integer, Qualytics' `<name>@service`.",
+      "in": "path",
+      "name": "id",
+      "required": true,
+      "schema": {
+       "maxLength": 100,
+       "minLength": 1,
+       "type": "string"
+      }
+     }
+    ],
+    "requestBody": {
+     "content": {
+      "application/json": {
+       "schema": {
+        "$ref": "#/components/schemas/FederatedCredentialCreate"
+       }
+      }
+     },
+     "required": true
+    },
+    "responses": {
+     "201": {
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/FederatedCredential"
+        }
+       }
+      },
+      "description": "Created.",
+      "headers": {
+       "Location": {
+        "schema": {
+         "type": "string"
+        }
+       }
+      }
+     },
+     "400": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "The request breaks a rule; `field` names the member."
+     },
+     "401": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "No access token, or one that is invalid or expired."
+     },
+     "403": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "The token lacks the scope this needs."
+     },
+     "404": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "No such resource in a tenant the caller may see."
+     },
+     "409": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "A uniqueness rule or a limit would break."
+     },
+     "413": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "The body exceeds 64 KiB."
+     },
+     "415": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "The body is not application/json."
+     },
+     "503": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "The store is unavailable; retry after `Retry-After`."
+     },
+     "default": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "Any other error."
+     }
+    },
+    "security": [
+     {
+      "bearer": []
+     }
+    ],
+    "summary": "Trust an outside issuer's tokens for this account"
+   }
+  },
+  "/v1/tenants/{tenant}/service-accounts/{id}/federated-credentials/{credential}": {
+   "delete": {
+    "operationId": "deleteFederatedCredential",
+    "parameters": [
+     {
+      "description": "The tenant's id or slug.",
+      "in": "path",
+      "name": "tenant",
+      "required": true,
+      "schema": {
+       "minLength": 1,
+       "type": "string"
+      }
+     },
+     {
+      "description": "The service account: its id (a UUID), or any id a seed API gave it: Rezolve's `sa-<uuid>`, Keycard's 26-character id, Mixpanel's and Qualytics' integer, Qualytics' `<name>@service`.",
+      "in": "path",
+      "name": "id",
+      "required": true,
+      "schema": {
+       "maxLength": 100,
+       "minLength": 1,
+       "type": "string"
+      }
+     },
+     {
+      "description": "The credential's id.",
+      "in": "path",
+      "name": "credential",
+      "required": true,
+      "schema": {
+       "format": "uuid",
+       "type": "string"
+      }
+     }
+    ],
+    "responses": {
+     "204": {
+      "description": "Done."
+     },
+     "400": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "The request breaks a rule; `field` names the member."
+     },
+     "401": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "No access token, or one that is invalid or expired."
+     },
+     "403": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "The token lacks the scope this needs."
+     },
+     "404": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "No such resource in a tenant the caller may see."
+     },
+     "503": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "The store is unavailable; retry after `Retry-After`."
+     },
+     "default": {
+      "content": {
+       "application/problem+json": {
+        "schema": {
+         "$ref": "#/components/schemas/Problem"
+        }
+       }
+      },
+      "description": "Any other error."
+     }
+    },
+    "security": [
+     {
+      "bearer": []
+     }
+    ],
+    "summary": "Delete a federated credential"
    }
   },
   "/v1/tenants/{tenant}/service-accounts/{id}/keys": {
