@@ -56,6 +56,11 @@ def jwt_header(token: str) -> dict:
     return json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
 
 
+def jwt_claims(token: str) -> dict:
+    body = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+
+
 def dialog(page):
     """The open modal: a dialog or an alert dialog."""
     return page.get_by_role("dialog").or_(page.get_by_role("alertdialog"))
@@ -820,3 +825,185 @@ def test_an_admin_of_a_tenant_with_another_default_audience_signs_in(server, roo
     expect(page.get_by_role("heading", name="Service accounts").first).to_be_visible()
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
     expect(alert(page)).to_have_count(0)
+
+
+# MARK: federated credentials (docs/federation.md)
+
+
+def ec_signer(kid: str):
+    """An EC P-256 key made here: its public JWK (with `kid` and `alg`) and a function
+    that signs claims with it as ES256."""
+    import jwt
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    public = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(key.public_key()))
+    public.update(kid=kid, alg="ES256", use="sig")
+    return public, lambda claims: jwt.encode(claims, key, algorithm="ES256", headers={"kid": kid})
+
+
+def test_account_detail_adds_lists_and_deletes_a_federated_credential(server, acme, api, console):
+    admin = api(acme)
+    account = server.create_account(acme, name=unique("deployer"), roles=["editor"])
+    path = f"{ACCOUNTS}/{account['id']}/federated-credentials"
+    name = "deploy-from-main"
+    issuer = "https://token.actions.githubusercontent.com"
+    subject = "repo:acme/deploy:ref:refs/heads/main"
+    before = admin.last_audit_id("acme")
+
+    c = console()
+    page = c.signed_in(acme)
+    open_account(page, account["name"])
+    section = page.get_by_role("region", name="Federated credentials")
+    expect(section).to_contain_text("No federated credentials.")
+    section.get_by_role("button", name="Add federated credential").click()
+    modal = dialog(page)
+    expect(modal.get_by_label("Name", exact=True)).to_be_focused()
+    modal.get_by_label("Name", exact=True).fill(name)
+    modal.get_by_label("Issuer", exact=True).fill("http://example.com")
+    modal.get_by_label("Subject pattern").fill(subject)
+    modal.get_by_label("Claim conditions").fill("environment=production\n")
+    modal.get_by_label("Scopes", exact=True).fill("deploy")
+    c.shot("federated-credential-form")
+
+    # An issuer the server refuses: its words, next to the Issuer field.
+    with page.expect_response(lambda r: r.request.method == "POST" and r.url.endswith("/federated-credentials")) as answer:
+        modal.get_by_role("button", name="Create").click()
+    assert answer.value.status == 400, answer.value.text()
+    problem = answer.value.json()
+    assert problem.get("field") == "issuer", problem
+    issuer_box = modal.get_by_label("Issuer", exact=True)
+    expect(issuer_box).to_have_attribute("aria-invalid", "true")
+    expect(issuer_box).to_have_accessible_description(re.compile(re.escape(problem["detail"])))
+    expect(issuer_box).to_be_focused()
+    assert admin.ok("GET", path)["items"] == []
+
+    issuer_box.fill(issuer)
+    with page.expect_request(lambda r: r.method == "POST" and r.url.endswith("/federated-credentials")) as sent:
+        modal.get_by_role("button", name="Create").click()
+    expect(modal).to_have_count(0)
+    # Empty optional members are left out, not sent as "".
+    assert sent.value.post_data_json == {"name": name, "issuer": issuer, "subject": subject,
+                                         "claims": {"environment": "production"}, "scopes": ["deploy"]}, sent.value.post_data_json
+    listed = row(section, name)
+    expect(listed).to_be_visible()
+    for shown in (issuer, subject, "environment=production", "deploy", server.issuer):
+        expect(listed).to_contain_text(shown)
+    expect(section.get_by_role("status")).to_contain_text("1 federated credential.")
+
+    (stored,) = admin.ok("GET", path)["items"]
+    assert {k: v for k, v in stored.items() if k not in ("id", "created_at")} == {
+        "service_account_id": account["id"], "name": name, "issuer": issuer, "audience": server.issuer, "subject": subject,
+        "claims": {"environment": "production"}, "scopes": ["deploy"], "jwks_uri": None, "jwks": None,
+        "allow_without_jti": False,
+    }, stored
+    assert about(stored["created_at"], 0), stored
+    c.shot("account-federated")
+
+    # Delete asks first: Cancel keeps it, Delete removes it.
+    listed.get_by_role("button", name="Delete", exact=True).click()
+    dialog(page).get_by_role("button", name="Cancel").click()
+    expect(dialog(page)).to_have_count(0)
+    assert len(admin.ok("GET", path)["items"]) == 1
+    listed.get_by_role("button", name="Delete", exact=True).click()
+    confirm_delete(page)
+    expect(row(section, name)).to_have_count(0)
+    expect(section).to_contain_text("No federated credentials.")
+    assert admin.ok("GET", path)["items"] == []
+
+    events = admin.audit("acme", before)
+    actions = [(e["action"], e["outcome"]) for e in events if e["action"].startswith("federated_credential.")]
+    assert sorted(actions) == sorted([("federated_credential.create", "failure"), ("federated_credential.create", "success"),
+                                      ("federated_credential.delete", "success")]), actions
+
+
+def test_federation_test_page_explains_the_match_and_does_not_spend_the_token(server, acme, api, console):
+    admin = api(acme)
+    account = server.create_account(acme, name=unique("ci-runner"), roles=["analyst"])
+    issuer = f"https://ci-{secrets.token_hex(4)}.example.test"
+    main_ref, dev_ref = "repo:acme/app:ref:refs/heads/main", "repo:acme/app:ref:refs/heads/dev"
+    jwk, sign = ec_signer("ci-k1")
+    credential = admin.ok("POST", f"{ACCOUNTS}/{account['id']}/federated-credentials", 201, json={
+        "name": "ci-main", "issuer": issuer, "subject": main_ref, "jwks": {"keys": [jwk]}})
+
+    def external(sub: str) -> str:
+        now = int(time.time())
+        return sign({"iss": issuer, "sub": sub, "aud": server.issuer, "iat": now, "exp": now + 300, "jti": secrets.token_hex(8)})
+
+    matching, other = external(main_ref), external(dev_ref)
+    before = admin.last_audit_id("acme")
+
+    c = console()
+    page = c.signed_in(acme)
+    c.nav("Federation test")
+    expect(page.get_by_role("heading", name="Federation test", level=1)).to_be_visible()
+    assert page.url.startswith(server.issuer + "/console/"), page.url
+    main = page.get_by_role("main")
+
+    # A token that cannot be read: the server's words, next to the Token field.
+    box = page.get_by_label("Token", exact=True)
+    box.fill("not a token")
+    page.get_by_role("button", name="Test", exact=True).click()
+    expect(box).to_have_attribute("aria-invalid", "true")
+    expect(box).to_have_accessible_description(re.compile(r"cannot be read"))
+
+    box.fill(matching)
+    page.get_by_role("button", name="Test", exact=True).click()
+    result = page.get_by_role("region", name="Result", exact=True)
+    expect(result).to_contain_text(f"Matches credential ci-main of account {account['client_id']}")
+    expect(page.get_by_role("status").filter(has_text="Matches credential ci-main")).to_have_count(1)
+    expect(box).not_to_have_attribute("aria-invalid", "true")
+    summary = page.get_by_role("region", name="Decoded token")
+    for shown in (issuer, main_ref, server.issuer):
+        expect(summary).to_contain_text(shown)
+    exp = jwt_claims(matching)["exp"]
+    expect(summary).to_contain_text(str(exp))
+    candidate = row(page, "ci-main")
+    expect(candidate).to_have_count(1)
+    expect(candidate).to_contain_text(account["client_id"])
+    expect(candidate.get_by_role("cell", name="Yes", exact=True)).to_be_visible()
+    c.shot("federation-test")
+
+    box.fill(other)
+    page.get_by_role("button", name="Test", exact=True).click()
+    expect(result).to_contain_text("No credential matches")
+    expect(page.get_by_role("status").filter(has_text="No credential matches")).to_have_count(1)
+    candidate = row(page, "ci-main")
+    expect(candidate.get_by_role("cell", name="No", exact=True)).to_be_visible()
+    reasons = candidate.get_by_role("listitem")
+    expect(reasons.filter(has_text=dev_ref)).to_have_count(1)
+    expect(reasons.filter(has_text=dev_ref)).to_contain_text(main_ref)
+    expect(summary).to_contain_text(dev_ref)
+    c.shot("federation-test-no-match")
+
+    # Only this tenant's credentials are candidates: the client id of another account narrows them to none.
+    page.get_by_label("Client ID", exact=True).fill(acme["client_id"])
+    page.get_by_role("button", name="Test", exact=True).click()
+    expect(main).to_contain_text(f"{acme['client_id']} has no federated credential that trusts {issuer}")
+    expect(row(page, "ci-main")).to_have_count(0)
+
+    # At 360 px the page reads without sideways scrolling.
+    narrow = console(width=360, height=780)
+    page = narrow.signed_in(acme, "/console/tenants/acme/federation-test")
+    page.get_by_label("Token", exact=True).fill(other)
+    page.get_by_role("button", name="Test", exact=True).click()
+    expect(row(page, "ci-main")).to_contain_text(dev_ref)
+    narrow.shot("federation-test")
+    overflow = page.evaluate("() => document.documentElement.scrollWidth")
+    assert overflow <= 360, f"the federation test page is {overflow} px wide at 360 px: it scrolls sideways"
+
+    # The dry runs spent nothing: the matching token is exchanged once, and only once.
+    def exchange() -> requests.Response:
+        return requests.post(server.issuer + "/oauth2/token", timeout=10, data={
+            "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+            "subject_token_type": "urn:ietf:params:oauth:token-type:jwt", "subject_token": matching})
+
+    exchanged = exchange()
+    assert exchanged.status_code == 200, exchanged.text
+    issued = exchanged.json()
+    assert issued["token_type"] == "Bearer" and issued["issued_token_type"] == "urn:ietf:params:oauth:token-type:access_token", issued
+    assert jwt_claims(issued["access_token"])["client_id"] == account["client_id"], jwt_claims(issued["access_token"])
+    again = exchange()
+    assert again.status_code == 400 and again.json().get("error") == "invalid_grant", again.text
+    events = [e for e in admin.audit("acme", before) if e["action"] == "federation.exchange" and e["resource_id"] == credential["id"]]
+    assert [e["outcome"] for e in events] == ["success"], events

@@ -1,9 +1,10 @@
-// One service account: its settings, status, deletion, client secrets, API tokens and
-// the public keys it registered for private_key_jwt.
-import { api, enc } from './api.js';
+// One service account: its settings, status, deletion, client secrets, API tokens,
+// the public keys it registered for private_key_jwt and its federated credentials
+// (docs/federation.md).
+import { api, enc, issuer } from './api.js';
 import {
-  append, badge, button, clear, confirmAction, expirations, field, form, go, h, input, modal, notice, paths, revealSecret,
-  select, splitCommas, splitList, table, time,
+  append, badge, button, clear, confirmAction, expirations, field, fieldProblem, form, go, h, input, modal, notice, paths,
+  revealSecret, select, splitCommas, splitList, table, time,
 } from './ui.js';
 
 export async function accountPage(main, tenant, id) {
@@ -113,6 +114,7 @@ export async function accountPage(main, tenant, id) {
     await credentials(base, { path: 'secrets', title: 'Client secrets', noun: 'secret', label: 'Client secret', value: 'client_secret', off: 'Disable' }),
     await credentials(base, { path: 'api-tokens', title: 'API tokens', noun: 'API token', label: 'API token', value: 'token', off: 'Revoke' }),
     await keys(base),
+    await federated(base, tenant),
   ]);
 }
 
@@ -242,6 +244,143 @@ async function keys(base) {
       problems,
     );
   }
+  await load();
+  return section;
+}
+
+// `claim=pattern` lines: an object of claim name → pattern. The pattern is what
+// follows the first "=", so it may hold "=" itself.
+function parseClaims(text) {
+  const claims = {};
+  for (const [index, raw] of String(text || '').split('\n').entries()) {
+    const line = raw.trim();
+    if (!line) continue;
+    const at = line.indexOf('=');
+    const name = at < 0 ? '' : line.slice(0, at).trim();
+    const pattern = at < 0 ? '' : line.slice(at + 1).trim();
+    if (!name || !pattern) throw fieldProblem('claims', `Line ${index + 1} is not claim=pattern, e.g. repository=acme/deploy.`);
+    if (Object.hasOwn(claims, name)) throw fieldProblem('claims', `The claim ${name} has two conditions: give it one.`);
+    claims[name] = pattern;
+  }
+  return claims;
+}
+
+// Federated credentials: which outside issuer's tokens stand for the account.
+async function federated(base, tenant) {
+  const section = h('section', { class: 'card', 'aria-labelledby': 'federated-title' });
+  const heading = h('h2', { id: 'federated-title', tabindex: '-1' }, 'Federated credentials');
+  const count = h('p', { class: 'visually-hidden', role: 'status' });
+  const list = h('div');
+  const problems = h('div');
+  const ownIssuer = await issuer();
+
+  function add() {
+    modal('Add federated credential', (body, close) => {
+      body.append(
+        form(
+          {},
+          [
+            field('Name', input('name', { required: true, maxlength: 64, spellcheck: 'false' }), '1–64 characters of A–Z a–z 0–9 . _ -, unique on this account.'),
+            field('Issuer', input('issuer', { type: 'url', required: true, spellcheck: 'false', placeholder: 'https://token.actions.githubusercontent.com' }), 'The issuer’s URL exactly as its tokens’ iss says, with https://.'),
+            field('Subject pattern', input('subject', { spellcheck: 'false', placeholder: 'repo:acme/deploy:ref:refs/heads/main' }), 'What the token’s sub must be. * stands for any run of characters.'),
+            field(
+              'Claim conditions',
+              h('textarea', { name: 'claims', rows: 3, spellcheck: 'false', placeholder: 'environment=production' }),
+              'One claim=pattern a line. Nested claims join their names with dots: kubernetes.io.namespace=shop. At least the subject or one claim must be more than *.',
+            ),
+            field('Audience', input('audience', { spellcheck: 'false' }), `Optional: what the token’s aud must contain. Empty: ${ownIssuer}.`),
+            field('Scopes', input('scopes', { spellcheck: 'false' }), 'Optional: the most a token obtained through it may carry, separated by spaces. Empty: the account’s roles decide.'),
+            field('JWKS URI', input('jwks_uri', { type: 'url', spellcheck: 'false' }), 'Optional: where the issuer’s keys are. Empty: found through the issuer’s discovery document.'),
+            field(
+              'Inline JWKS',
+              h('textarea', { name: 'jwks', rows: 4, spellcheck: 'false', placeholder: '{"keys": [{"kty": "EC", "crv": "P-256", "kid": "…", "x": "…", "y": "…"}]}' }),
+              'Optional: the issuer’s public keys as JSON, for an issuer Tessera cannot reach. Then nothing is fetched.',
+            ),
+            field('Accept tokens without a jti', h('input', { type: 'checkbox', name: 'allow_without_jti' }), 'Off: a token without a jti is accepted only if it lives under 10 minutes.'),
+            h('div', { class: 'actions' }, button('Cancel', close), h('button', { type: 'submit', class: 'primary' }, 'Create')),
+          ],
+          async (data) => {
+            const text = (name) => String(data.get(name) || '').trim();
+            const request = { name: text('name'), issuer: text('issuer') };
+            if (text('subject')) request.subject = text('subject');
+            const claims = parseClaims(data.get('claims'));
+            if (Object.keys(claims).length > 0) request.claims = claims;
+            if (text('audience')) request.audience = text('audience');
+            const scopes = splitList(data.get('scopes'));
+            if (scopes.length > 0) request.scopes = scopes;
+            if (text('jwks_uri')) request.jwks_uri = text('jwks_uri');
+            if (text('jwks')) {
+              let jwks;
+              try {
+                jwks = JSON.parse(text('jwks'));
+              } catch {
+                throw fieldProblem('jwks', 'The JWKS is not JSON: paste a JWK Set such as {"keys": [{"kty": "EC", …}]}.');
+              }
+              if (!jwks || typeof jwks !== 'object' || Array.isArray(jwks)) throw fieldProblem('jwks', 'The JWKS must be a JSON object: {"keys": […]}.');
+              request.jwks = jwks;
+            }
+            if (data.get('allow_without_jti') === 'on') request.allow_without_jti = true;
+            const created = await api('POST', `${base}/federated-credentials`, request);
+            close();
+            await load(`Federated credential ${created.name} added.`);
+          },
+        ),
+      );
+    });
+  }
+
+  async function remove(credential) {
+    if (!(await confirmAction(`Delete federated credential ${credential.name}?`, `Tokens of ${credential.issuer} that it matched are refused from now on.`))) return;
+    try {
+      await api('DELETE', `${base}/federated-credentials/${enc(credential.id)}`);
+      await load(`Federated credential ${credential.name} deleted.`);
+      heading.focus();
+    } catch (error) {
+      clear(problems, notice(error.message, 'error'));
+    }
+  }
+
+  function keySource(credential) {
+    if (credential.jwks) return `Keys: inline JWKS (${(credential.jwks.keys || []).length})`;
+    if (credential.jwks_uri) return ['Keys: ', h('code', {}, credential.jwks_uri)];
+    return 'Keys: from the issuer’s discovery document';
+  }
+
+  async function load(message) {
+    const listed = await api('GET', `${base}/federated-credentials`);
+    const items = listed.items;
+    const rows = items.map((credential) => {
+      const claims = Object.entries(credential.claims || {});
+      return [
+        [h('strong', {}, credential.name), credential.allow_without_jti ? [' ', badge('jti optional', 'next')] : null],
+        [h('code', {}, credential.issuer), h('p', { class: 'hint' }, keySource(credential))],
+        credential.subject ? h('code', {}, credential.subject) : '—',
+        claims.length ? h('ul', { class: 'plain' }, claims.map(([claim, pattern]) => h('li', {}, h('code', {}, `${claim}=${pattern}`)))) : '—',
+        h('code', {}, credential.audience),
+        credential.scopes ? h('span', { class: 'scopes' }, credential.scopes.map((scope) => h('code', {}, scope))) : 'all of the account’s',
+        time(credential.created_at),
+        button('Delete', () => remove(credential), { class: 'danger' }),
+      ];
+    });
+    const total = `${items.length} federated ${items.length === 1 ? 'credential' : 'credentials'}.`;
+    count.textContent = message ? `${message} ${total}` : total;
+    clear(problems);
+    clear(list, table('Federated credentials', ['Name', 'Issuer', 'Subject', 'Claims', 'Audience', 'Scopes', 'Created', 'Actions'], rows, 'No federated credentials.'));
+  }
+
+  append(section, [
+    h('div', { class: 'section-head' }, heading, button('Add federated credential', add)),
+    h(
+      'p',
+      { class: 'hint' },
+      'Tokens of an outside issuer (Kubernetes, GitHub Actions, SPIFFE) that stand for this account, with no secret. ',
+      h('a', { href: paths.federationTest(tenant) }, 'Test a token against them'),
+      '.',
+    ),
+    count,
+    list,
+    problems,
+  ]);
   await load();
   return section;
 }

@@ -11,6 +11,7 @@ import { auditPage } from './audit.js';
 import { keysPage } from './keys.js';
 import { tenantsPage } from './tenants.js';
 import { tryItPage } from './tryit.js';
+import { federationTestPage } from './federation.js';
 
 const root = document.getElementById('app');
 let signInMessage = null;
@@ -23,7 +24,7 @@ session.onEnd((reason) => {
 const isSuper = (who) => who.scopes.includes('tessera:super');
 
 // /console/tenants/{t}/service-accounts[/{id}], …/settings, …/roles, …/audit-log,
-// …/try-it; /console/signing-keys and /console/tenants for super admins.
+// …/try-it, …/federation-test; /console/signing-keys and /console/tenants for super admins.
 function resolve(who) {
   let parts;
   try {
@@ -43,6 +44,7 @@ function resolve(who) {
     roles: parts.length === 3 ? (main) => rolesPage(main, tenant, who) : null,
     'audit-log': parts.length === 3 ? (main) => auditPage(main, tenant, who) : null,
     'try-it': parts.length === 3 ? (main) => tryItPage(main, tenant, who) : null,
+    'federation-test': parts.length === 3 ? (main) => federationTestPage(main, tenant, who) : null,
   };
   return { key: section, tenant, page: pages[section] || null };
 }
@@ -60,6 +62,7 @@ function navigation(who, tenant, current) {
       h('li', {}, link(paths.audit(tenant), 'Audit log', 'audit-log')),
       h('li', {}, link(paths.settings(tenant), 'Settings', 'settings')),
       h('li', {}, link(paths.tryIt(tenant), 'Try it', 'try-it')),
+      h('li', {}, link(paths.federationTest(tenant), 'Federation test', 'federation-test')),
       isSuper(who) ? h('li', {}, link(paths.keys(), 'Signing keys', 'keys')) : null,
       isSuper(who) ? h('li', {}, link(paths.tenants(), 'Tenants', 'tenants')) : null,
     ),

@@ -118,6 +118,10 @@ export function showError(node, error, fieldAliases = {}) {
   status.hidden = false;
 }
 
+// An error the console finds in a form before sending it, shown next to the control
+// named `field` as the API's own problems are.
+export const fieldProblem = (field, detail) => new ApiError(400, { detail, field });
+
 export function errorText(error) {
   if (error instanceof ApiError) {
     if (error.status === 0) return error.message;
@@ -291,6 +295,7 @@ export const paths = {
   roles: (tenant) => `/console/tenants/${encodeURIComponent(tenant)}/roles`,
   audit: (tenant) => `/console/tenants/${encodeURIComponent(tenant)}/audit-log`,
   tryIt: (tenant) => `/console/tenants/${encodeURIComponent(tenant)}/try-it`,
+  federationTest: (tenant) => `/console/tenants/${encodeURIComponent(tenant)}/federation-test`,
   keys: () => '/console/signing-keys',
   tenants: () => '/console/tenants',
 };

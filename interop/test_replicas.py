@@ -210,11 +210,11 @@ def test_migrate_command_and_no_migrate(postgres_url):
     refused = subprocess.run([BIN, "serve", "--no-migrate", "--port", "0"], env=env, capture_output=True, text=True, timeout=60)
     assert refused.returncode == 64, refused.stderr
     # That line exactly (log warnings from the PostgreSQL client may come before it).
-    assert "Error: the database lacks migrations v1, v2, v3, v4, v5, v6, v7; run `tessera migrate` first" in refused.stderr.splitlines(), refused.stderr
+    assert "Error: the database lacks migrations v1, v2, v3, v4, v5, v6, v7, v8; run `tessera migrate` first" in refused.stderr.splitlines(), refused.stderr
     first = subprocess.run([BIN, "migrate"], env=env, capture_output=True, text=True, timeout=60, check=True)
-    assert first.stdout == "applied v1, v2, v3, v4, v5, v6, v7\n"
+    assert first.stdout == "applied v1, v2, v3, v4, v5, v6, v7, v8\n"
     again = subprocess.run([BIN, "migrate"], env=env, capture_output=True, text=True, timeout=60, check=True)
-    assert again.stdout == "already up to date (v1, v2, v3, v4, v5, v6, v7)\n"
+    assert again.stdout == "already up to date (v1, v2, v3, v4, v5, v6, v7, v8)\n"
 
 
 @pytest.fixture

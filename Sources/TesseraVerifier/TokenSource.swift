@@ -25,6 +25,11 @@ public actor TokenSource {
         case secret(String)
         /// `private_key_jwt` (RFC 7523 §2.2): assertions signed with `key`, naming `kid`.
         case privateKey(SigningKey, kid: String)
+        /// A federated credential (docs/federation.md): the token another issuer gave
+        /// this workload, read from the file at `path` on every request, so a token
+        /// the platform rotates (a Kubernetes projected service-account token) is
+        /// picked up; sent as the client assertion with `client_id`.
+        case federatedTokenFile(String)
     }
 
     /// A token and when it expires.
@@ -149,6 +154,10 @@ public actor TokenSource {
             form["client_assertion_type"] = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
             form["client_assertion"] = try assertion(key: key, kid: kid)
             form["client_id"] = clientID
+        case .federatedTokenFile(let path):
+            form["client_assertion_type"] = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+            form["client_assertion"] = try Self.readToken(path)
+            form["client_id"] = clientID
         }
         request.body = .bytes(
             ByteBuffer(
@@ -173,6 +182,18 @@ public actor TokenSource {
             throw Failure(status: Int(response.status.code), error: nil, description: "the token response lacks access_token or expires_in")
         }
         return Token(accessToken: accessToken, expiresAt: issuedAt.addingTimeInterval(TimeInterval(expiresIn)), scope: object?["scope"] as? String)
+    }
+
+    /// The token in the file at `path`, without surrounding whitespace. A missing or
+    /// unreadable file is a ``Failure`` without a status, so it is retried: the
+    /// platform may be writing the file anew.
+    static func readToken(_ path: String) throws -> String {
+        guard let data = FileManager.default.contents(atPath: path), data.count <= 64 * 1024 else {
+            throw Failure(status: nil, error: nil, description: "the federated token file \(path) cannot be read")
+        }
+        let token = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !token.isEmpty else { throw Failure(status: nil, error: nil, description: "the federated token file \(path) is empty") }
+        return token
     }
 
     private func assertion(key: SigningKey, kid: String) throws -> String {

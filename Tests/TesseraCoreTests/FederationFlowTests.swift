@@ -88,6 +88,16 @@ import Testing
         #expect(try await s.refusal(token)?.contains("was used before") == true)
         let events = try await s.harness.tessera.audit.list(in: s.tenant, filter: AuditFilter(outcome: .success), before: nil, limit: 5)
         #expect(events.items.contains { $0.action == "federation.exchange" && $0.actor == s.account.account.id.lowercased })
+
+        // A disabled account matches nothing, at the token endpoint and in the dry run.
+        var patch = ServiceAccountPatch()
+        patch.status = .disabled
+        _ = try await s.harness.tessera.accounts.update(s.account.account.id, in: s.tenant, patch, by: Caller(id: "test", isSuperAdmin: true))
+        let fresh = try s.token()
+        #expect(try await s.refusal(fresh)?.contains("disabled or expired") == true)
+        let dryRun = try await s.harness.tessera.federation.test(fresh, clientID: nil, in: s.tenant)
+        #expect(dryRun.matched == nil)
+        #expect(dryRun.candidates.map(\.reasons) == [["the service account is disabled or expired"]])
     }
 
     @Test func eachSafetyRuleRefusesOnItsOwn() async throws {

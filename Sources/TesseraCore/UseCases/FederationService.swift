@@ -126,7 +126,7 @@ public struct FederationService: Sendable {
         }
         let trusting: [FederatedCredential] = try await storeCall { try await self.candidates(for: token, clientID: clientID) }
         let candidates = trusting.filter { $0.tenantID == tenant.id }
-        let verdicts = await verdicts(candidates, token: token)
+        let verdicts = await verdicts(candidates, token: token, naming: true)
         let accounts = Set(verdicts.filter { $0.matches }.map { $0.credential.accountID })
         var reported = verdicts
         if accounts.count > 1 {
@@ -230,17 +230,23 @@ public struct FederationService: Sendable {
 
     /// Each credential's verdict: its conditions first, then (for those whose
     /// conditions hold) the signature with the issuer's keys.
-    private func verdicts(_ candidates: [FederatedCredential], token: ExternalToken) async -> [Verdict] {
-        var clientIDs: [UUID: String?] = [:]
+    /// Client ids are looked up for every candidate when `naming` (the dry run shows
+    /// them), else only for those that match: a popular issuer may be trusted by many.
+    private func verdicts(_ candidates: [FederatedCredential], token: ExternalToken, naming: Bool = false) async -> [Verdict] {
+        var accounts: [UUID: ServiceAccount?] = [:]
         var verdicts: [Verdict] = []
+        let now = dependencies.now()
         for credential in candidates {
-            if clientIDs[credential.accountID] == nil {
-                let account = try? await storage.serviceAccount(id: credential.accountID, tenantID: credential.tenantID)
-                clientIDs[credential.accountID] = .some(account?.clientID)
-            }
             var reasons = mismatches(credential, token: token)
             if reasons.isEmpty, let problem = await signatureProblem(credential, token: token) { reasons.append(problem) }
-            verdicts.append(Verdict(credential: credential, clientID: clientIDs[credential.accountID] ?? nil, reasons: reasons))
+            if accounts[credential.accountID] == nil, naming || reasons.isEmpty {
+                accounts[credential.accountID] = .some(try? await storage.serviceAccount(id: credential.accountID, tenantID: credential.tenantID))
+            }
+            let account = accounts[credential.accountID] ?? nil
+            if reasons.isEmpty, account?.isUsable(at: now) != true {
+                reasons.append(account == nil ? "the service account no longer exists" : "the service account is disabled or expired")
+            }
+            verdicts.append(Verdict(credential: credential, clientID: account?.clientID, reasons: reasons))
         }
         return verdicts
     }

@@ -12,14 +12,15 @@ enum ConsoleAssets {
 
     static let files: [String: Asset] = [
         "account.js": Asset(
-            contentType: "text/javascript; charset=utf-8", etag: "\"8c0a0d8eabb1358ff5d3\"",
+            contentType: "text/javascript; charset=utf-8", etag: "\"331f1df2625470b6eac6\"",
             body: ##"""
-// One service account: its settings, status, deletion, client secrets, API tokens and
-// the public keys it registered for private_key_jwt.
-import { api, enc } from './api.js';
+// One service account: its settings, status, deletion, client secrets, API tokens,
+// the public keys it registered for private_key_jwt and its federated credentials
+// (docs/federation.md).
+import { api, enc, issuer } from './api.js';
 import {
-  append, badge, button, clear, confirmAction, expirations, field, form, go, h, input, modal, notice, paths, revealSecret,
-  select, splitCommas, splitList, table, time,
+  append, badge, button, clear, confirmAction, expirations, field, fieldProblem, form, go, h, input, modal, notice, paths,
+  revealSecret, select, splitCommas, splitList, table, time,
 } from './ui.js';
 
 export async function accountPage(main, tenant, id) {
@@ -129,6 +130,7 @@ export async function accountPage(main, tenant, id) {
     await credentials(base, { path: 'secrets', title: 'Client secrets', noun: 'secret', label: 'Client secret', value: 'client_secret', off: 'Disable' }),
     await credentials(base, { path: 'api-tokens', title: 'API tokens', noun: 'API token', label: 'API token', value: 'token', off: 'Revoke' }),
     await keys(base),
+    await federated(base, tenant),
   ]);
 }
 
@@ -258,6 +260,143 @@ async function keys(base) {
       problems,
     );
   }
+  await load();
+  return section;
+}
+
+// `claim=pattern` lines: an object of claim name → pattern. The pattern is what
+// follows the first "=", so it may hold "=" itself.
+function parseClaims(text) {
+  const claims = {};
+  for (const [index, raw] of String(text || '').split('\n').entries()) {
+    const line = raw.trim();
+    if (!line) continue;
+    const at = line.indexOf('=');
+    const name = at < 0 ? '' : line.slice(0, at).trim();
+    const pattern = at < 0 ? '' : line.slice(at + 1).trim();
+    if (!name || !pattern) throw fieldProblem('claims', `Line ${index + 1} is not claim=pattern, e.g. repository=acme/deploy.`);
+    if (Object.hasOwn(claims, name)) throw fieldProblem('claims', `The claim ${name} has two conditions: give it one.`);
+    claims[name] = pattern;
+  }
+  return claims;
+}
+
+// Federated credentials: which outside issuer's tokens stand for the account.
+async function federated(base, tenant) {
+  const section = h('section', { class: 'card', 'aria-labelledby': 'federated-title' });
+  const heading = h('h2', { id: 'federated-title', tabindex: '-1' }, 'Federated credentials');
+  const count = h('p', { class: 'visually-hidden', role: 'status' });
+  const list = h('div');
+  const problems = h('div');
+  const ownIssuer = await issuer();
+
+  function add() {
+    modal('Add federated credential', (body, close) => {
+      body.append(
+        form(
+          {},
+          [
+            field('Name', input('name', { required: true, maxlength: 64, spellcheck: 'false' }), '1–64 characters of A–Z a–z 0–9 . _ -, unique on this account.'),
+            field('Issuer', input('issuer', { type: 'url', required: true, spellcheck: 'false', placeholder: 'https://token.actions.githubusercontent.com' }), 'The issuer’s URL exactly as its tokens’ iss says, with https://.'),
+            field('Subject pattern', input('subject', { spellcheck: 'false', placeholder: 'repo:acme/deploy:ref:refs/heads/main' }), 'What the token’s sub must be. * stands for any run of characters.'),
+            field(
+              'Claim conditions',
+              h('textarea', { name: 'claims', rows: 3, spellcheck: 'false', placeholder: 'environment=production' }),
+              'One claim=pattern a line. Nested claims join their names with dots: kubernetes.io.namespace=shop. At least the subject or one claim must be more than *.',
+            ),
+            field('Audience', input('audience', { spellcheck: 'false' }), `Optional: what the token’s aud must contain. Empty: ${ownIssuer}.`),
+            field('Scopes', input('scopes', { spellcheck: 'false' }), 'Optional: the most a token obtained through it may carry, separated by spaces. Empty: the account’s roles decide.'),
+            field('JWKS URI', input('jwks_uri', { type: 'url', spellcheck: 'false' }), 'Optional: where the issuer’s keys are. Empty: found through the issuer’s discovery document.'),
+            field(
+              'Inline JWKS',
+              h('textarea', { name: 'jwks', rows: 4, spellcheck: 'false', placeholder: '{"keys": [{"kty": "EC", "crv": "P-256", "kid": "…", "x": "…", "y": "…"}]}' }),
+              'Optional: the issuer’s public keys as JSON, for an issuer Tessera cannot reach. Then nothing is fetched.',
+            ),
+            field('Accept tokens without a jti', h('input', { type: 'checkbox', name: 'allow_without_jti' }), 'Off: a token without a jti is accepted only if it lives under 10 minutes.'),
+            h('div', { class: 'actions' }, button('Cancel', close), h('button', { type: 'submit', class: 'primary' }, 'Create')),
+          ],
+          async (data) => {
+            const text = (name) => String(data.get(name) || '').trim();
+            const request = { name: text('name'), issuer: text('issuer') };
+            if (text('subject')) request.subject = text('subject');
+            const claims = parseClaims(data.get('claims'));
+            if (Object.keys(claims).length > 0) request.claims = claims;
+            if (text('audience')) request.audience = text('audience');
+            const scopes = splitList(data.get('scopes'));
+            if (scopes.length > 0) request.scopes = scopes;
+            if (text('jwks_uri')) request.jwks_uri = text('jwks_uri');
+            if (text('jwks')) {
+              let jwks;
+              try {
+                jwks = JSON.parse(text('jwks'));
+              } catch {
+                throw fieldProblem('jwks', 'The JWKS is not JSON: paste a JWK Set such as {"keys": [{"kty": "EC", …}]}.');
+              }
+              if (!jwks || typeof jwks !== 'object' || Array.isArray(jwks)) throw fieldProblem('jwks', 'The JWKS must be a JSON object: {"keys": […]}.');
+              request.jwks = jwks;
+            }
+            if (data.get('allow_without_jti') === 'on') request.allow_without_jti = true;
+            const created = await api('POST', `${base}/federated-credentials`, request);
+            close();
+            await load(`Federated credential ${created.name} added.`);
+          },
+        ),
+      );
+    });
+  }
+
+  async function remove(credential) {
+    if (!(await confirmAction(`Delete federated credential ${credential.name}?`, `Tokens of ${credential.issuer} that it matched are refused from now on.`))) return;
+    try {
+      await api('DELETE', `${base}/federated-credentials/${enc(credential.id)}`);
+      await load(`Federated credential ${credential.name} deleted.`);
+      heading.focus();
+    } catch (error) {
+      clear(problems, notice(error.message, 'error'));
+    }
+  }
+
+  function keySource(credential) {
+    if (credential.jwks) return `Keys: inline JWKS (${(credential.jwks.keys || []).length})`;
+    if (credential.jwks_uri) return ['Keys: ', h('code', {}, credential.jwks_uri)];
+    return 'Keys: from the issuer’s discovery document';
+  }
+
+  async function load(message) {
+    const listed = await api('GET', `${base}/federated-credentials`);
+    const items = listed.items;
+    const rows = items.map((credential) => {
+      const claims = Object.entries(credential.claims || {});
+      return [
+        [h('strong', {}, credential.name), credential.allow_without_jti ? [' ', badge('jti optional', 'next')] : null],
+        [h('code', {}, credential.issuer), h('p', { class: 'hint' }, keySource(credential))],
+        credential.subject ? h('code', {}, credential.subject) : '—',
+        claims.length ? h('ul', { class: 'plain' }, claims.map(([claim, pattern]) => h('li', {}, h('code', {}, `${claim}=${pattern}`)))) : '—',
+        h('code', {}, credential.audience),
+        credential.scopes ? h('span', { class: 'scopes' }, credential.scopes.map((scope) => h('code', {}, scope))) : 'all of the account’s',
+        time(credential.created_at),
+        button('Delete', () => remove(credential), { class: 'danger' }),
+      ];
+    });
+    const total = `${items.length} federated ${items.length === 1 ? 'credential' : 'credentials'}.`;
+    count.textContent = message ? `${message} ${total}` : total;
+    clear(problems);
+    clear(list, table('Federated credentials', ['Name', 'Issuer', 'Subject', 'Claims', 'Audience', 'Scopes', 'Created', 'Actions'], rows, 'No federated credentials.'));
+  }
+
+  append(section, [
+    h('div', { class: 'section-head' }, heading, button('Add federated credential', add)),
+    h(
+      'p',
+      { class: 'hint' },
+      'Tokens of an outside issuer (Kubernetes, GitHub Actions, SPIFFE) that stand for this account, with no secret. ',
+      h('a', { href: paths.federationTest(tenant) }, 'Test a token against them'),
+      '.',
+    ),
+    count,
+    list,
+    problems,
+  ]);
   await load();
   return section;
 }
@@ -659,7 +798,7 @@ export const enc = encodeURIComponent;
 """##
         ),
         "app.js": Asset(
-            contentType: "text/javascript; charset=utf-8", etag: "\"13e1acfd7c1cbcdbd74e\"",
+            contentType: "text/javascript; charset=utf-8", etag: "\"606777c4a160347f0db3\"",
             body: ##"""
 // The console's shell: sign-in, the navigation and a router over the paths under
 // /console. Pages live in their own modules and reach the server only through
@@ -674,6 +813,7 @@ import { auditPage } from './audit.js';
 import { keysPage } from './keys.js';
 import { tenantsPage } from './tenants.js';
 import { tryItPage } from './tryit.js';
+import { federationTestPage } from './federation.js';
 
 const root = document.getElementById('app');
 let signInMessage = null;
@@ -686,7 +826,7 @@ session.onEnd((reason) => {
 const isSuper = (who) => who.scopes.includes('tessera:super');
 
 // /console/tenants/{t}/service-accounts[/{id}], …/settings, …/roles, …/audit-log,
-// …/try-it; /console/signing-keys and /console/tenants for super admins.
+// …/try-it, …/federation-test; /console/signing-keys and /console/tenants for super admins.
 function resolve(who) {
   let parts;
   try {
@@ -706,6 +846,7 @@ function resolve(who) {
     roles: parts.length === 3 ? (main) => rolesPage(main, tenant, who) : null,
     'audit-log': parts.length === 3 ? (main) => auditPage(main, tenant, who) : null,
     'try-it': parts.length === 3 ? (main) => tryItPage(main, tenant, who) : null,
+    'federation-test': parts.length === 3 ? (main) => federationTestPage(main, tenant, who) : null,
   };
   return { key: section, tenant, page: pages[section] || null };
 }
@@ -723,6 +864,7 @@ function navigation(who, tenant, current) {
       h('li', {}, link(paths.audit(tenant), 'Audit log', 'audit-log')),
       h('li', {}, link(paths.settings(tenant), 'Settings', 'settings')),
       h('li', {}, link(paths.tryIt(tenant), 'Try it', 'try-it')),
+      h('li', {}, link(paths.federationTest(tenant), 'Federation test', 'federation-test')),
       isSuper(who) ? h('li', {}, link(paths.keys(), 'Signing keys', 'keys')) : null,
       isSuper(who) ? h('li', {}, link(paths.tenants(), 'Tenants', 'tenants')) : null,
     ),
@@ -958,7 +1100,7 @@ export async function auditPage(main, tenant) {
 """##
         ),
         "console.css": Asset(
-            contentType: "text/css; charset=utf-8", etag: "\"61cac02c0e6bf1443d53\"",
+            contentType: "text/css; charset=utf-8", etag: "\"eca1c9e4b68af926e352\"",
             body: ##"""
 /* The console's one stylesheet: system fonts, no external assets. Text colours keep
    a contrast of at least 4.5:1 against their backgrounds. */
@@ -1092,6 +1234,12 @@ dialog.modal::backdrop { background: rgb(17 24 39 / 0.55); }
 .tabs [role="tab"] { border: 0; border-bottom: 3px solid transparent; border-radius: 6px 6px 0 0; background: transparent; padding: 0.5rem 1rem; }
 .tabs [role="tab"][aria-selected="true"] { border-bottom-color: var(--accent); color: #1e3a8a; font-weight: 600; }
 td time, td .badge { white-space: nowrap; }
+ul.plain { list-style: none; margin: 0; padding: 0; }
+ul.reasons { margin: 0; padding-left: 1.1rem; min-width: 14rem; }
+ul.reasons li { overflow-wrap: break-word; }
+.notice.match { background: var(--ok-wash); color: var(--ok); }
+textarea.token { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 0.9em; overflow-wrap: anywhere; }
+.card > dl.facts { border: 0; padding: 0; margin: 0; }
 
 """##
         ),
@@ -1099,6 +1247,140 @@ td time, td .badge { white-space: nowrap; }
             contentType: "image/svg+xml", etag: "\"ee903293f95bfa2cda8e\"",
             body: ##"""
 <svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="6" fill="#1d4ed8"/><path d="M8 8h16v4h-6v12h-4V12H8z" fill="#fff"/></svg>
+
+"""##
+        ),
+        "federation.js": Asset(
+            contentType: "text/javascript; charset=utf-8", etag: "\"21c7b0a428fa3cba368e\"",
+            body: ##"""
+// "Federation test": the dry run of docs/federation.md. A token from an outside
+// issuer is checked against the tenant's federated credentials: which one would
+// accept it, and why the others would not. Nothing is issued and the token's jti is
+// not spent.
+import { api, enc } from './api.js';
+import { append, badge, clear, field, form, formatDate, h, input, paths, table } from './ui.js';
+
+// A NumericDate (seconds since 1970) as a date, with the number itself.
+function numericDate(seconds) {
+  if (typeof seconds !== 'number') return 'none';
+  const date = new Date(seconds * 1000);
+  if (Number.isNaN(date.getTime())) return String(seconds);
+  const iso = date.toISOString();
+  return [h('time', { datetime: iso }, formatDate(iso)), ` (${seconds})`];
+}
+
+const code = (value) => (value === null || value === undefined || value === '' ? 'none' : h('code', {}, value));
+
+function account(tenant, candidate) {
+  const label = candidate.client_id || candidate.service_account_id;
+  return h('a', { href: paths.account(tenant, candidate.service_account_id) }, h('code', {}, label));
+}
+
+export async function federationTestPage(main, tenant) {
+  const t = enc(tenant);
+  // Says the outcome in one sentence when a test ends; the details follow it.
+  const verdict = h('p', { role: 'status', class: 'visually-hidden' });
+  const output = h('div', { class: 'federation-result' });
+
+  function show(result, clientId) {
+    const token = result.token || {};
+    const candidates = result.candidates || [];
+    const matched = result.matched;
+    const summary = h(
+      'dl',
+      { class: 'facts' },
+      [
+        ['Issuer (iss)', code(token.iss)],
+        ['Subject (sub)', code(token.sub)],
+        ['Audience (aud)', (token.aud || []).length ? h('ul', { class: 'plain' }, token.aud.map((value) => h('li', {}, h('code', {}, value)))) : 'none'],
+        ['Expires (exp)', numericDate(token.exp)],
+        token.iat !== undefined ? ['Issued (iat)', numericDate(token.iat)] : null,
+        token.jti !== undefined ? ['Token ID (jti)', code(token.jti)] : null,
+      ]
+        .filter(Boolean)
+        .map(([term, value]) => [h('dt', {}, term), h('dd', {}, value)]),
+    );
+    const outcome = matched
+      ? h(
+          'p',
+          { class: 'notice match' },
+          'Matches credential ',
+          h('strong', {}, matched.credential_name),
+          ' of account ',
+          account(tenant, matched),
+          '.',
+        )
+      : h(
+          'p',
+          { class: 'notice error' },
+          candidates.length
+            ? 'No credential matches: the reasons are below.'
+            : clientId
+              ? `No credential matches: account ${clientId} has no federated credential that trusts ${token.iss}.`
+              : `No credential matches: no federated credential of this tenant trusts ${token.iss}.`,
+        );
+    verdict.textContent = matched
+      ? `Matches credential ${matched.credential_name} of account ${matched.client_id || matched.service_account_id}.`
+      : `No credential matches. ${candidates.length} ${candidates.length === 1 ? 'candidate' : 'candidates'}.`;
+    clear(
+      output,
+      h('section', { 'aria-labelledby': 'federation-outcome', class: 'card' }, h('h2', { id: 'federation-outcome' }, 'Result'), outcome),
+      h('section', { 'aria-labelledby': 'federation-token', class: 'card' }, h('h2', { id: 'federation-token' }, 'Decoded token'), summary),
+      h(
+        'section',
+        { 'aria-labelledby': 'federation-candidates', class: 'card' },
+        h('h2', { id: 'federation-candidates' }, 'Candidates'),
+        h('p', { class: 'hint' }, 'Every credential of this tenant whose issuer is the token’s iss.'),
+        table(
+          'Candidates',
+          ['Account', 'Credential', 'Matches', 'Reasons'],
+          candidates.map((candidate) => [
+            account(tenant, candidate),
+            candidate.credential_name,
+            candidate.matches ? badge('Yes', 'active') : badge('No', 'disabled'),
+            candidate.reasons && candidate.reasons.length
+              ? h('ul', { class: 'reasons' }, candidate.reasons.map((reason) => h('li', {}, reason)))
+              : '—',
+          ]),
+          'No candidates: no credential of this tenant trusts this issuer.',
+        ),
+      ),
+    );
+  }
+
+  const ask = form(
+    { class: 'card', 'aria-label': 'Test a token' },
+    [
+      field(
+        'Token',
+        h('textarea', { name: 'token', rows: 6, required: true, spellcheck: 'false', autocomplete: 'off', class: 'token' }),
+        'A JWT from the outside issuer: a Kubernetes service-account token, a GitHub Actions OIDC token, a SPIFFE JWT-SVID.',
+      ),
+      field('Client ID', input('client_id', { spellcheck: 'false' }), 'Optional: test only the credentials of this account.'),
+      h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Test')),
+    ],
+    async (data) => {
+      clear(output);
+      verdict.textContent = '';
+      const request = { token: String(data.get('token') || '').trim() };
+      const clientId = String(data.get('client_id') || '').trim();
+      if (clientId) request.client_id = clientId;
+      show(await api('POST', `/tenants/${t}/federated-credentials:test`, request), clientId);
+    },
+  );
+
+  append(main, [
+    h('h1', {}, 'Federation test'),
+    h(
+      'p',
+      { class: 'lead' },
+      'See which federated credential would accept a token, and why the others would not. Nothing is issued and the token is not used up.',
+    ),
+    ask,
+    verdict,
+    output,
+  ]);
+}
 
 """##
         ),
@@ -1495,7 +1777,7 @@ export async function tryItPage(main) {
 """##
         ),
         "ui.js": Asset(
-            contentType: "text/javascript; charset=utf-8", etag: "\"b4a2904da7fc1e98ae82\"",
+            contentType: "text/javascript; charset=utf-8", etag: "\"410378435f070e1a5307\"",
             body: ##"""
 // DOM helpers. Every text goes in through textContent or attributes, never as HTML,
 // so nothing a server or a user wrote can run as markup.
@@ -1616,6 +1898,10 @@ export function showError(node, error, fieldAliases = {}) {
   status.textContent = message;
   status.hidden = false;
 }
+
+// An error the console finds in a form before sending it, shown next to the control
+// named `field` as the API's own problems are.
+export const fieldProblem = (field, detail) => new ApiError(400, { detail, field });
 
 export function errorText(error) {
   if (error instanceof ApiError) {
@@ -1790,6 +2076,7 @@ export const paths = {
   roles: (tenant) => `/console/tenants/${encodeURIComponent(tenant)}/roles`,
   audit: (tenant) => `/console/tenants/${encodeURIComponent(tenant)}/audit-log`,
   tryIt: (tenant) => `/console/tenants/${encodeURIComponent(tenant)}/try-it`,
+  federationTest: (tenant) => `/console/tenants/${encodeURIComponent(tenant)}/federation-test`,
   keys: () => '/console/signing-keys',
   tenants: () => '/console/tenants',
 };
