@@ -18,6 +18,13 @@ import Testing
         )
     }
 
+    /// The `detail` of the tenant's `console.sign_in` failures, newest first.
+    private func refusedSignIns(_ harness: ServerHarness) async throws -> [String?] {
+        let tenant = try #require(try await harness.storage.tenant(slug: "acme"))
+        let filter = AuditFilter(action: "console.sign_in", outcome: .failure)
+        return try await harness.tessera.audit.list(in: tenant, filter: filter, before: nil, limit: 20).items.map(\.detail)
+    }
+
     private func auditActions(_ client: any TestClientProtocol, token: String) async throws -> [(String, String)] {
         let events = try await client.call(.get, "/v1/tenants/acme/audit-events", token: token)
         #expect(events.status == .ok)
@@ -120,6 +127,7 @@ import Testing
             #expect(late.status == .badRequest)
             #expect(try late.jsonObject()["detail"] as? String == "this sign-in link has expired; ask for a new one")
         }
+        #expect(try await refusedSignIns(harness) == ["this sign-in link has expired; ask for a new one"])
     }
 
     @Test func forgedTamperedAndMalformedCodesAreRefusedWithoutACrash() async throws {
@@ -152,7 +160,11 @@ import Testing
             #expect(wrongType.status == .unsupportedMediaType)
             // The genuine link still works: refusals spent nothing.
             #expect(try await signIn(client, code: link.code).status == .ok)
+            // Codes that are not this server's name no account, so they are logged, not audited.
+            #expect(try await refusedSignIns(harness).isEmpty)
+            #expect(try await signIn(client, code: link.code).status == .badRequest)
         }
+        #expect(try await refusedSignIns(harness) == ["this sign-in link was already used; a link works once"])
     }
 
     @Test func authorityIsCheckedWhenTheLinkIsUsedNotOnlyWhenMade() async throws {
@@ -186,6 +198,10 @@ import Testing
             let refused = try await signIn(client, code: disabled.code)
             #expect(try refused.jsonObject()["detail"] as? String == "the account of this sign-in link is disabled or no longer exists")
         }
+        #expect(
+            try await refusedSignIns(harness) == [
+                "the account of this sign-in link is disabled or no longer exists", "the account of this sign-in link is no longer an administrator",
+            ])
     }
 
     @Test func signingKeysAreListedAndRotatedBySuperAdminsOnly() async throws {

@@ -4,7 +4,7 @@ import TesseraCore
 import TesseraJOSE
 
 /// fuzz-assertion: an input that starts with a 0x00 byte is time claims, any other
-/// a client assertion.
+/// a client assertion and another issuer's token.
 ///
 /// - Assertion: `ClientAssertion(_:)` on the input as text and, when it parses,
 ///   `check(clientID:issuer:now:maximumLifetime:)` with fixed values (the seeds are
@@ -37,6 +37,7 @@ enum Fixed {
 }
 
 func fuzzClientAssertion(_ text: String) {
+    fuzzExternalToken(text)
     guard let assertion = try? ClientAssertion(text) else { return }
     require(assertion.clientID.utf8.count <= 256, "the client id is at most 256 bytes")
     require(!assertion.jti.isEmpty && assertion.jti.utf8.count <= 256, "the jti is 1–256 bytes")
@@ -49,6 +50,24 @@ func fuzzClientAssertion(_ text: String) {
         }
     }
     _ = assertion.replayWindowEnd
+}
+
+/// The same text as another issuer's token (docs/federation.md): `isFederated`,
+/// `ExternalToken`, the claim paths and the patterns built from its own claims.
+/// Oracles: a parsed token has an `iss` of 1–1024 bytes, and a value matches
+/// itself as a pattern, and `*` matches anything.
+func fuzzExternalToken(_ text: String) {
+    _ = ClientAssertion.isFederated(text)
+    guard let token = try? ExternalToken(text) else { return }
+    require(!token.issuer.isEmpty && token.issuer.utf8.count <= 1024, "iss is 1–1024 bytes")
+    for (name, _) in token.claims.prefix(8) {
+        guard let value = token.claims.claimText(name) else { continue }
+        require(Pattern.matches(value, "*"), "* matches every value")
+        require(value.contains("*") || Pattern.matches(value, value), "a value without * matches itself")
+        _ = Pattern.matches(value, "*" + value.prefix(16) + "*")
+    }
+    _ = token.claims.claimText("kubernetes.io.serviceaccount.name")
+    _ = token.kubernetesDefaultServiceAccount
 }
 
 func fuzzTimeClaims(_ input: [UInt8]) {

@@ -78,8 +78,14 @@ public struct ClientAssertion: Sendable {
     /// Whether an assertion comes from another issuer (a federated credential's
     /// token, docs/federation.md) rather than from the client itself: its `iss` is
     /// not its `sub`, where a `private_key_jwt` assertion names the client in both.
+    /// Read from the payload alone, so that another issuer's token that is no valid JWS
+    /// (an `alg: none` token has no signature) is refused as such a token, in the
+    /// same words as every other (docs/federation.md).
     public static func isFederated(_ text: String) -> Bool {
-        guard let jws = try? CompactJWS(text), let members = try? JSONValue.parse(jws.payload).object, let iss = members["iss"]?.string else {
+        let segments = text.utf8.split(separator: UInt8(ascii: "."), maxSplits: 3, omittingEmptySubsequences: false)
+        guard text.utf8.count <= CompactJWS.maximumLength, segments.count == 3, let payload = Base64URL.decode(bytes: segments[1]),
+            let members = try? JSONValue.parse(payload).object, let iss = members["iss"]?.string
+        else {
             return false
         }
         return iss != members["sub"]?.string

@@ -102,7 +102,9 @@ public struct ConsoleSignIn: Sendable {
         let known = try await clients.client(id: clientID, now: now)
         func refuse(_ reason: String) async -> Refused {
             if let known {
-                try? await record(known, action: "console.sign_in", outcome: .failure, status: 400, actor: known.account.id.lowercased, requestID: requestID)
+                try? await record(
+                    known, action: "console.sign_in", outcome: .failure, status: 400, actor: known.account.id.lowercased, requestID: requestID,
+                    detail: reason)
             }
             return Refused(description: reason)
         }
@@ -137,13 +139,16 @@ public struct ConsoleSignIn: Sendable {
         return record
     }
 
+    /// `detail` says why a sign-in was refused, as the caller was told.
     private func record(
-        _ client: ClientRecord, action: String, outcome: AuditEvent.Outcome, status: Int, actor: String, requestID: String?
+        _ client: ClientRecord, action: String, outcome: AuditEvent.Outcome, status: Int, actor: String, requestID: String?,
+        detail: String? = nil
     ) async throws {
         try await audit.record(
             AuditEvent(
                 tenantID: client.tenant.id, actor: actor, action: action, resourceType: "service_account",
-                resourceID: client.account.id.lowercased, outcome: outcome, status: status, requestID: requestID, at: dependencies.now()
+                resourceID: client.account.id.lowercased, outcome: outcome, status: status, requestID: requestID, at: dependencies.now(),
+                detail: detail
             ))
     }
 }

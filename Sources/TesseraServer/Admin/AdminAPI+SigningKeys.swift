@@ -5,70 +5,13 @@ import TesseraCore
 /// The issuer's signing keys under `/v1/signing-keys` (super admins): listed without
 /// key material, and rotated under the rule `tessera keys rotate` follows.
 extension AdminAPI {
-    struct SigningKeyJSON: Encodable {
-        let kid: String
-        let alg: String
-        let state: String
-        let createdAt: Date
-        let activatesAt: Date?
-        let activatedAt: Date?
-        let retiredAt: Date?
-
-        enum CodingKeys: String, CodingKey {
-            case kid, alg, state
-            case createdAt = "created_at"
-            case activatesAt = "activates_at"
-            case activatedAt = "activated_at"
-            case retiredAt = "retired_at"
-        }
-
-        init(_ key: StoredSigningKey) {
-            kid = key.kid
-            alg = key.algorithm.rawValue
-            state = key.state.rawValue
-            createdAt = key.createdAt
-            activatesAt = key.activatesAt
-            activatedAt = key.activatedAt
-            retiredAt = key.retiredAt
-        }
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(kid, forKey: .kid)
-            try container.encode(alg, forKey: .alg)
-            try container.encode(state, forKey: .state)
-            try container.encode(createdAt, forKey: .createdAt)
-            try container.encode(activatesAt, forKey: .activatesAt)
-            try container.encode(activatedAt, forKey: .activatedAt)
-            try container.encode(retiredAt, forKey: .retiredAt)
-        }
-    }
-
-    struct KeyChangeJSON: Encodable {
-        let kid: String
-        let result: String
-        let activatesAt: Date?
-
-        enum CodingKeys: String, CodingKey {
-            case kid, result
-            case activatesAt = "activates_at"
-        }
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(kid, forKey: .kid)
-            try container.encode(result, forKey: .result)
-            try container.encode(activatesAt, forKey: .activatesAt)
-        }
-    }
-
     /// The next key first, then the active one, then retired keys, newest first.
     func listSigningKeys(_ call: Call) async throws -> (Response, resourceID: String?) {
         let order: [StoredSigningKey.State: Int] = [.next: 0, .active: 1, .retired: 2]
         let keys = try await tessera.storage.signingKeys().sorted {
             (order[$0.state] ?? 3, -$0.createdAt.timeIntervalSince1970) < (order[$1.state] ?? 3, -$1.createdAt.timeIntervalSince1970)
         }
-        return (.json(Representation.PageJSON(items: keys.map(SigningKeyJSON.init), nextCursor: nil)), nil)
+        return (.json(Representation.PageJSON(items: keys.map(Representation.SigningKey.init), nextCursor: nil)), nil)
     }
 
     /// Without a next key, publishes a new one that signs once it has been published
@@ -80,12 +23,12 @@ extension AdminAPI {
         let publishAhead = keyPolicy?.publishAhead ?? TimeInterval(jwksMaxAge + 10)
         let change = try await tessera.keyRing.rotate(algorithm: algorithm, publishAhead: publishAhead, now: now)
         try await tessera.keyRing.load(generating: nil, now: now, retirementGrace: keyPolicy?.retirementGrace ?? KeyPolicy.defaultRetirementGrace)
-        let body: KeyChangeJSON
+        let body: Representation.KeyChange
         switch change {
-        case .scheduled(let kid, let at): body = KeyChangeJSON(kid: kid, result: "scheduled", activatesAt: at)
-        case .pending(let kid, let at): body = KeyChangeJSON(kid: kid, result: "pending", activatesAt: at)
-        case .promoted(let kid): body = KeyChangeJSON(kid: kid, result: "promoted", activatesAt: nil)
-        case .removed(let kid): body = KeyChangeJSON(kid: kid, result: "removed", activatesAt: nil)
+        case .scheduled(let kid, let at): body = Representation.KeyChange(kid: kid, result: "scheduled", activatesAt: at)
+        case .pending(let kid, let at): body = Representation.KeyChange(kid: kid, result: "pending", activatesAt: at)
+        case .promoted(let kid): body = Representation.KeyChange(kid: kid, result: "promoted", activatesAt: nil)
+        case .removed(let kid): body = Representation.KeyChange(kid: kid, result: "removed", activatesAt: nil)
         }
         return (.json(body), change.kid)
     }

@@ -272,6 +272,65 @@ enum Representation {
         }
     }
 
+    /// A signing key as `GET /v1/signing-keys` lists it, never its key material.
+    struct SigningKey: Encodable {
+        let kid: String
+        let alg: String
+        let state: String
+        let createdAt: Date
+        let activatesAt: Date?
+        let activatedAt: Date?
+        let retiredAt: Date?
+
+        enum CodingKeys: String, CodingKey {
+            case kid, alg, state
+            case createdAt = "created_at"
+            case activatesAt = "activates_at"
+            case activatedAt = "activated_at"
+            case retiredAt = "retired_at"
+        }
+
+        init(_ key: StoredSigningKey) {
+            kid = key.kid
+            alg = key.algorithm.rawValue
+            state = key.state.rawValue
+            createdAt = key.createdAt
+            activatesAt = key.activatesAt
+            activatedAt = key.activatedAt
+            retiredAt = key.retiredAt
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(kid, forKey: .kid)
+            try container.encode(alg, forKey: .alg)
+            try container.encode(state, forKey: .state)
+            try container.encode(createdAt, forKey: .createdAt)
+            try container.encode(activatesAt, forKey: .activatesAt)
+            try container.encode(activatedAt, forKey: .activatedAt)
+            try container.encode(retiredAt, forKey: .retiredAt)
+        }
+    }
+
+    /// What `POST /v1/signing-keys/rotate` did.
+    struct KeyChange: Encodable {
+        let kid: String
+        let result: String
+        let activatesAt: Date?
+
+        enum CodingKeys: String, CodingKey {
+            case kid, result
+            case activatesAt = "activates_at"
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(kid, forKey: .kid)
+            try container.encode(result, forKey: .result)
+            try container.encode(activatesAt, forKey: .activatesAt)
+        }
+    }
+
     /// `{"items": [...], "next_cursor": "…" or null}`.
     struct PageJSON<Item: Encodable>: Encodable {
         let items: [Item]
