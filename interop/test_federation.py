@@ -1316,3 +1316,74 @@ def test_dry_run_needs_an_admin(tessera, acme, gh, ledger_client):
     anonymous = requests.post(tessera.issuer + "/v1/tenants/acme/federated-credentials:test",
                               json={"token": gh.mint()}, timeout=10)
     assert anonymous.status_code == 401, anonymous.text
+
+
+# MARK: attacks a review found (each written as the attacker would send it)
+
+
+def test_a_resource_server_cannot_trade_a_token_it_received(tessera, acme):
+    """A service that receives a caller's token meant for it cannot exchange it for a
+    token the admin API or another service would take: only tokens meant for Tessera
+    itself are exchanged, as subject or as actor."""
+    caller = acme.account("trader-victim", roles=("admin",), issue_secret=True, audiences=[ORDERS])
+    received = tessera.token(caller["client_id"], caller["client_secret"], resource=ORDERS)["access_token"]
+    assert audiences(verify_tessera(tessera, received)) == [ORDERS]
+    for form in ({}, {"audience": tessera.issuer}, {"resource": tessera.issuer}, {"scope": "tessera:admin"}):
+        response = exchange_own(tessera, received, **form)
+        refused("exchange", response, f"the orders service trading the caller's token {form}")
+    # As actor, such a token does not act either.
+    own = tessera.token(caller["client_id"], caller["client_secret"])["access_token"]
+    refused("exchange", exchange_own(tessera, own, actor_token=received, actor_token_type=ACCESS_TOKEN_TYPE),
+            "a received token as actor")
+
+
+def test_without_client_id_nothing_is_chosen_across_tenants(tessera, acme, globex):
+    """Another tenant trusting the same issuer for the same audience cannot take this
+    tenant's workloads, whether or not this tenant's own rule fits: without client_id
+    such a token is refused, and client_id chooses."""
+    shared = StandInIssuer("contested", jwks_path="/.well-known/jwks").start()
+    try:
+        repo = f"acme/{unique('contested')}"
+        owner = acme.account("contested-owner")
+        acme.credential(owner, issuer=shared.issuer, subject=f"repo:{repo}:ref:refs/heads/main")
+        granted(tessera, "exchange", owner, shared.github_token(repo, tessera.issuer), "one tenant trusts the issuer")
+
+        thief = globex.account("contested-thief", roles=("consumer",))
+        globex.credential(thief, issuer=shared.issuer, subject="repo:acme/*")
+        unregistered = f"acme/{unique('unregistered')}"
+        for token, what in ((shared.github_token(unregistered, tessera.issuer), "a workflow only globex's rule fits"),
+                            (shared.github_token(repo, tessera.issuer), "acme's registered workflow")):
+            response = exchange(tessera, token)
+            refused("exchange", response, f"{what}, without client_id")
+        _, claims = granted(tessera, "exchange", owner, shared.github_token(repo, tessera.issuer), "client_id chooses",
+                            client_id=owner["client_id"])
+        assert claims["sub"] == owner["id"], claims
+        # The dry run says the same, without naming the other tenant.
+        dry = acme.dry_run(shared.github_token(repo, tessera.issuer))
+        assert dry.status_code == 200 and dry.json()["matched"] is None, dry.text
+        assert "client_id" in json.dumps(dry.json()["candidates"]) and "globex" not in dry.text, dry.text
+    finally:
+        shared.stop()
+
+
+def test_inline_keys_never_keep_a_private_member(acme):
+    """A private JWK pasted as inline keys is refused, never stored nor served back."""
+    account = acme.account("inline-private")
+    key = new_key("ES256")
+    private = key.as_dict(private=True)
+    response = acme.add_credential(account, issuer="https://cluster.example.com", subject="system:serviceaccount:a:b",
+                                   jwks={"keys": [private]})
+    assert response.status_code == 400 and response.json().get("field") == "jwks", response.text
+    assert acme.list_credentials(account) == []
+    stored = acme.credential(account, issuer="https://cluster.example.com", subject="system:serviceaccount:a:b",
+                             jwks={"keys": [key.as_dict(private=False)]})
+    assert "d" not in stored["jwks"]["keys"][0] and stored["jwks"]["keys"][0]["alg"] == "ES256", stored
+
+
+def test_fetches_never_aim_at_private_addresses(acme):
+    account = acme.account("ssrf")
+    for url in ("https://169.254.169.254", "https://10.0.0.7", "https://[fd00::1]", "https://192.168.1.1"):
+        for field, body in (("issuer", {"issuer": url}),
+                            ("jwks_uri", {"issuer": "https://cluster.example.com", "jwks_uri": url + "/keys"})):
+            response = acme.add_credential(account, subject="system:serviceaccount:a:b", **body)
+            assert response.status_code == 400 and response.json().get("field") == field, f"{url}: {response.text}"

@@ -89,7 +89,7 @@ public struct Tessera: Sendable {
 
     /// Without an HTTP client, only credentials with inline keys can be used.
     private static let cannotFetch: FederatedKeys.Fetch = { url in
-        throw FederatedKeys.Unavailable(description: "this process fetches no URLs (\(url))")
+        throw FederatedKeys.Unavailable("this process fetches no URLs (\(url))")
     }
 
     /// `issuer` without trailing slashes.

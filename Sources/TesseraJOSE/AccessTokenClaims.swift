@@ -65,7 +65,7 @@ public struct AccessTokenClaims: Codable, Sendable, Hashable {
     }
 
     /// How deep an `act` chain may nest.
-    static let maximumActorDepth = 8
+    public static let maximumActorDepth = 8
 
     /// The `act` chain of a parsed claim: an object with a string `sub`, an optional
     /// string `client_id`, and an optional nested `act`.

@@ -29,8 +29,9 @@ extension PostgresStorage {
         try await query("SELECT * FROM federated_credentials WHERE account_id = \(accountID) ORDER BY created_at, name").map(Self.federatedCredential)
     }
 
-    public func federatedCredentials(issuer: String) async throws -> [FederatedCredential] {
-        try await query("SELECT * FROM federated_credentials WHERE issuer = \(issuer) ORDER BY created_at, id").map(Self.federatedCredential)
+    public func federatedCredentials(issuer: String, limit: Int) async throws -> [FederatedCredential] {
+        try await query("SELECT * FROM federated_credentials WHERE issuer = \(issuer) ORDER BY created_at, id LIMIT \(limit)")
+            .map(Self.federatedCredential)
     }
 
     public func deleteFederatedCredential(id: UUID, accountID: UUID) async throws -> Bool {

@@ -36,10 +36,12 @@ extension SQLiteStorage {
         }
     }
 
-    public func federatedCredentials(issuer: String) async throws -> [FederatedCredential] {
+    public func federatedCredentials(issuer: String, limit: Int) async throws -> [FederatedCredential] {
         try await read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM federated_credentials WHERE issuer = ? ORDER BY created_at, id", arguments: [issuer])
-                .map(Self.federatedCredential)
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM federated_credentials WHERE issuer = ? ORDER BY created_at, id LIMIT ?", arguments: [issuer, limit]
+            )
+            .map(Self.federatedCredential)
         }
     }
 

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import NIOCore
+import Synchronization
 import TesseraCore
 
 /// How `serve` fetches outside issuers' discovery documents and keys
@@ -13,15 +14,51 @@ enum FederationFetch {
         configuration: HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(5), read: .seconds(5)))
     )
 
+    /// No fetch outlives this, from connecting to the last byte of the body: the
+    /// client's own deadline ends with the response head, and its read timeout only
+    /// bounds the time between two bytes, so a source that trickles would hold a fetch
+    /// (and every token request waiting on it) for as long as it liked.
+    static let deadline: Duration = .seconds(5)
+
+    struct TimedOut: Error {}
+
     static let fetch: FederatedKeys.Fetch = { url in
-        var request = HTTPClientRequest(url: url)
-        request.headers.add(name: "Accept", value: "application/json, application/jwk-set+json")
-        request.headers.add(name: "User-Agent", value: "tessera")
-        let response = try await client.execute(request, timeout: .seconds(5))
-        let body = try await response.body.collect(upTo: FederatedKeys.maximumDocumentSize)
-        return FetchedDocument(
-            status: Int(response.status.code), body: Array(buffer: body), maxAge: maxAge(response.headers["Cache-Control"].joined(separator: ","))
-        )
+        try await withDeadline(deadline) {
+            var request = HTTPClientRequest(url: url)
+            request.headers.add(name: "Accept", value: "application/json, application/jwk-set+json")
+            request.headers.add(name: "User-Agent", value: "tessera")
+            let response = try await client.execute(request, timeout: .seconds(5))
+            let body = try await response.body.collect(upTo: FederatedKeys.maximumDocumentSize)
+            return FetchedDocument(
+                status: Int(response.status.code), body: Array(buffer: body), maxAge: maxAge(response.headers["Cache-Control"].joined(separator: ","))
+            )
+        }
+    }
+
+    /// `body`'s answer, or ``TimedOut`` once `limit` has passed; then `body` is
+    /// cancelled and not waited for.
+    static func withDeadline<T: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        let work = Task { try await body() }
+        let answered = Mutex(false)
+        let claim: @Sendable () -> Bool = {
+            answered.withLock { done in
+                defer { done = true }
+                return !done
+            }
+        }
+        return try await withCheckedThrowingContinuation { continuation in
+            Task {
+                let result = await work.result
+                if claim() { continuation.resume(with: result) }
+            }
+            Task {
+                try? await Task.sleep(for: limit)
+                if claim() {
+                    work.cancel()
+                    continuation.resume(throwing: TimedOut())
+                }
+            }
+        }
     }
 
     /// `max-age` of a `Cache-Control` value; `no-store` and `no-cache` count as 0.

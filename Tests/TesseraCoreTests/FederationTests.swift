@@ -160,14 +160,16 @@ import Testing
         standIn.state.withLock { $0.discoveryIssuer = "https://evil.example" }
         let keys = FederatedKeys(policy: FederationURLPolicy(), fetch: standIn.fetch)
         let refused = await #expect(throws: FederatedKeys.Unavailable.self) { try await keys.keys(for: Self.credential(), kid: nil) }
-        #expect(refused?.description.contains("issuer is not") == true)
+        #expect(refused?.detail.contains("issuer is not") == true)
+        // What a tenant's administrator reads names no URL and no status.
+        #expect(refused?.description == "the issuer's keys could not be fetched or read")
 
         let plain = StandIn()
         _ = try plain.rotate()
         plain.state.withLock { $0.jwksURI = "http://cluster.example/keys" }
         let other = FederatedKeys(policy: FederationURLPolicy(), fetch: plain.fetch)
         let insecure = await #expect(throws: FederatedKeys.Unavailable.self) { try await other.keys(for: Self.credential(), kid: nil) }
-        #expect(insecure?.description.contains("https") == true)
+        #expect(insecure?.detail.contains("https") == true)
         #expect(plain.fetched == [Self.outside + "/.well-known/openid-configuration"])
     }
 
@@ -191,5 +193,76 @@ import Testing
         #expect(strict.problem(with: "https://user:pw@a.example") != nil)
         #expect(strict.problem(with: "ftp://a.example") != nil)
         #expect(strict.problem(with: "token.actions.githubusercontent.com") != nil)
+        for address in [
+            "https://10.1.2.3", "https://172.20.0.1", "https://192.168.1.1", "https://169.254.169.254", "https://100.64.0.1", "https://0.0.0.0",
+            "https://[fd00::1]", "https://[fe80::1]", "https://[::ffff:10.0.0.1]", "https://localhost", "https://127.0.0.1", "https://[::1]",
+        ] {
+            #expect(strict.problem(with: address) != nil, "\(address)")
+        }
+        #expect(strict.problem(with: "https://8.8.8.8/keys") == nil)
+        #expect(strict.problem(with: "https://172.32.0.1") == nil)
+        #expect(loose.problem(with: "https://localhost:8443") == nil)
+    }
+
+    @Test func aSourceAnsweringWithNoUsableKeyHasWithdrawnThem() async throws {
+        let standIn = StandIn(), clock = TestClock()
+        let key = try standIn.rotate()
+        let keys = FederatedKeys(policy: FederationURLPolicy(), now: { clock.now }, fetch: standIn.fetch)
+        _ = try await keys.keys(for: Self.credential(), kid: key.keyID)
+        standIn.state.withLock { $0.keys = [] }
+        clock.advance(301)
+        await #expect(throws: FederatedKeys.Unavailable.self) { try await keys.keys(for: Self.credential(), kid: key.keyID) }
+        // Unreachable after that, nothing old comes back.
+        standIn.state.withLock { $0.down = true }
+        clock.advance(11)
+        await #expect(throws: FederatedKeys.Unavailable.self) { try await keys.keys(for: Self.credential(), kid: key.keyID) }
+    }
+
+    @Test func keysOfADownSourceServeADayPastTheirExpiryAndFailuresAreNotRetriedAtOnce() async throws {
+        let standIn = StandIn(), clock = TestClock()
+        let key = try standIn.rotate()
+        let keys = FederatedKeys(policy: FederationURLPolicy(), now: { clock.now }, fetch: standIn.fetch)
+        _ = try await keys.keys(for: Self.credential(), kid: key.keyID)
+        standIn.state.withLock { $0.down = true }
+        clock.advance(300 + 86_000)
+        #expect(try await keys.keys(for: Self.credential(), kid: key.keyID).map(\.keyID) == [key.keyID])
+        let attempts = standIn.fetched.count
+        for _ in 0..<10 { _ = try? await keys.keys(for: Self.credential(), kid: UUID().uuidString) }
+        #expect(standIn.fetched.count == attempts, "a failed source is tried again only after 10 s")
+        clock.advance(500)
+        await #expect(throws: FederatedKeys.Unavailable.self) { try await keys.keys(for: Self.credential(), kid: key.keyID) }
+    }
+
+    @Test func inlineKeysAreStoredPublicAndNormalized() throws {
+        let key = try SigningKey.generate(.es256)
+        var withPrivate = try #require(try JSONValue.parse(Array(try JSONEncoder().encode(key.publicJWK))).object)
+        withPrivate["d"] = .string("AAAA")
+        func jwks(_ members: [String]) -> [UInt8] { Array(#"{"keys":[\#(members.joined(separator: ","))]}"#.utf8) }
+        let publicText = String(decoding: try JSONEncoder().encode(key.publicJWK), as: UTF8.self)
+        let normalized = try FederatedKeys.normalizedInlineJWKS(jwks([publicText]))
+        #expect(!normalized.contains("\"d\""))
+        #expect(normalized.contains("\"alg\":\"ES256\""))
+        var output = JSONOutput()
+        output.value(.object(withPrivate))
+        let privateText = String(decoding: output.bytes, as: UTF8.self)
+        for bad in [jwks([privateText]), jwks([publicText, "1"]), jwks([#"{"kty":"oct","k":"AAAA"}"#]), jwks([]), Array("[]".utf8)] {
+            #expect(throws: JOSEError.self) { try FederatedKeys.normalizedInlineJWKS(bad) }
+        }
+    }
+
+    @Test func anIssuerWithATrailingSlashIsNotDoubled() async throws {
+        let standIn = StandIn(issuer: Self.outside + "/")
+        let key = try standIn.rotate()
+        let keys = FederatedKeys(policy: FederationURLPolicy(), fetch: standIn.fetch)
+        var credential = Self.credential()
+        credential.issuer = Self.outside + "/"
+        #expect(try await keys.keys(for: credential, kid: key.keyID).map(\.keyID) == [key.keyID])
+        #expect(standIn.fetched.first == Self.outside + "/.well-known/openid-configuration")
+    }
+
+    @Test func aPathThatLeadsTwoWaysMatchesNothing() throws {
+        let payload = #"{"kubernetes": {"io": {"namespace": "a"}}, "kubernetes.io": {"namespace": "b"}}"#
+        let claims = try #require(try JSONValue.parse(Array(payload.utf8)).object)
+        #expect(claims.claimText("kubernetes.io.namespace") == nil)
     }
 }

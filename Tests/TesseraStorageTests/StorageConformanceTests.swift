@@ -462,13 +462,14 @@ enum Fixtures {
         #expect(missing?.isNotFound == true)
 
         #expect(try await storage.federatedCredentials(accountID: account.id) == [first, renamed])
-        #expect(try await storage.federatedCredentials(issuer: github) == [first, renamed, elsewhere])
-        #expect(try await storage.federatedCredentials(issuer: github + "/") == [])
+        #expect(try await storage.federatedCredentials(issuer: github, limit: 10) == [first, renamed, elsewhere])
+        #expect(try await storage.federatedCredentials(issuer: github, limit: 2) == [first, renamed])
+        #expect(try await storage.federatedCredentials(issuer: github + "/", limit: 10) == [])
         #expect(try await storage.deleteFederatedCredential(id: first.id, accountID: other.id) == false)
         #expect(try await storage.deleteFederatedCredential(id: first.id, accountID: account.id))
         #expect(try await storage.deleteFederatedCredential(id: first.id, accountID: account.id) == false)
         #expect(try await storage.deleteServiceAccount(id: account.id, tenantID: acme.id))
-        #expect(try await storage.federatedCredentials(issuer: github) == [elsewhere])
+        #expect(try await storage.federatedCredentials(issuer: github, limit: 10) == [elsewhere])
     }
 
     @Test(arguments: Backend.all)

@@ -214,9 +214,9 @@ public final class SwitchableStorage: Storage {
         try check()
         return try await base.federatedCredentials(accountID: accountID)
     }
-    public func federatedCredentials(issuer: String) async throws -> [FederatedCredential] {
+    public func federatedCredentials(issuer: String, limit: Int) async throws -> [FederatedCredential] {
         try check()
-        return try await base.federatedCredentials(issuer: issuer)
+        return try await base.federatedCredentials(issuer: issuer, limit: limit)
     }
     public func deleteFederatedCredential(id: UUID, accountID: UUID) async throws -> Bool {
         try check()

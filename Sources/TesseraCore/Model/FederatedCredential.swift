@@ -58,6 +58,7 @@ public struct FederatedCredential: Sendable, Hashable {
     /// which is what it takes to accept one (docs/federation.md, safety rules).
     public var namesDefaultServiceAccount: Bool {
         if let subject, !subject.contains("*"), subject.hasPrefix("system:serviceaccount:"), subject.hasSuffix(":default") { return true }
+        guard let namespace = claims["kubernetes.io.namespace"], !namespace.contains("*") else { return false }
         return claims["kubernetes.io.serviceaccount.name"] == "default"
     }
 }
@@ -103,14 +104,18 @@ extension [String: JSONValue] {
     /// joined by dots through nested objects, where a member's own name may contain
     /// dots (`kubernetes.io.namespace` reads `{"kubernetes.io": {"namespace": …}}`).
     /// A string is answered as it is, an integer or a boolean as its JSON text;
-    /// anything else (missing, an array, an object, a fraction) is `nil`.
+    /// anything else (missing, an array, an object, a fraction) is `nil`. A path that
+    /// leads to values through two different members is `nil` too: the answer never
+    /// depends on the order a dictionary keeps.
     public func claimText(_ path: String) -> String? {
         if let value = self[path] { return Self.text(value) }
+        var found: String?
         for (name, value) in self where path.hasPrefix(name + ".") {
-            guard let nested = value.object else { continue }
-            if let found = nested.claimText(String(path.dropFirst(name.count + 1))) { return found }
+            guard let nested = value.object, let text = nested.claimText(String(path.dropFirst(name.count + 1))) else { continue }
+            guard found == nil else { return nil }
+            found = text
         }
-        return nil
+        return found
     }
 
     private static func text(_ value: JSONValue) -> String? {

@@ -129,8 +129,9 @@ public protocol FederatedCredentialStorage: Sendable {
     func createFederatedCredential(_ credential: FederatedCredential, limit: Int) async throws
     /// The account's credentials, oldest first.
     func federatedCredentials(accountID: UUID) async throws -> [FederatedCredential]
-    /// Every credential, of any tenant, that trusts this issuer (its `iss` exactly), oldest first.
-    func federatedCredentials(issuer: String) async throws -> [FederatedCredential]
+    /// The credentials, of any tenant, that trust this issuer (its `iss` exactly),
+    /// oldest first, at most `limit`.
+    func federatedCredentials(issuer: String, limit: Int) async throws -> [FederatedCredential]
     /// False when the account had no such credential.
     func deleteFederatedCredential(id: UUID, accountID: UUID) async throws -> Bool
 }

@@ -75,6 +75,9 @@ public struct FederatedCredentialService: Sendable {
         }
         if let problem = policy.problem(with: input.issuer) { throw DomainError.invalid("issuer", "issuer \(problem)") }
         let issuer = input.issuer
+        guard Tessera.normalizeIssuer(issuer) != self.issuer else {
+            throw DomainError.invalid("issuer", "issuer is Tessera itself: its own tokens are exchanged without a credential")
+        }
         if let audience = input.audience {
             try Self.checkText(audience, field: "audience")
         }
@@ -105,17 +108,18 @@ public struct FederatedCredentialService: Sendable {
         if let jwksURI = input.jwksURI, let problem = policy.problem(with: jwksURI) {
             throw DomainError.invalid("jwks_uri", "jwks_uri \(problem)")
         }
-        if let jwks = input.jwks {
-            guard jwks.utf8.count <= 64 * 1024 else { throw DomainError.invalid("jwks", "jwks must be at most 64 KiB") }
+        var jwks: String?
+        if let given = input.jwks {
+            guard given.utf8.count <= 64 * 1024 else { throw DomainError.invalid("jwks", "jwks must be at most 64 KiB") }
             do {
-                _ = try FederatedKeys.keys(fromJWKS: Array(jwks.utf8))
+                jwks = try FederatedKeys.normalizedInlineJWKS(Array(given.utf8))
             } catch {
                 throw DomainError.invalid("jwks", "jwks cannot be used: \(error.description)")
             }
         }
         let credential = FederatedCredential(
             id: dependencies.uuid(), tenantID: tenant.id, accountID: account.id, name: name, issuer: issuer, audience: input.audience ?? self.issuer,
-            subject: input.subject, claims: input.claims, scopes: scopes, jwksURI: input.jwksURI, jwks: input.jwks,
+            subject: input.subject, claims: input.claims, scopes: scopes, jwksURI: input.jwksURI, jwks: jwks,
             allowWithoutJTI: input.allowWithoutJTI, createdAt: dependencies.now()
         )
         do {

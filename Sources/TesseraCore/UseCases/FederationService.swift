@@ -84,12 +84,15 @@ public struct FederationService: Sendable {
 
     /// Token exchange of one of Tessera's own access tokens for a narrower one: at most
     /// the subject token's scopes (those the account's roles still grant), expiring no
-    /// later than it, and with an `act` claim naming the actor when `actorToken` is given.
-    public func exchange(ownToken text: String, actorToken: String?) async throws -> TokenService.AuthenticatedClient {
+    /// later than it, keeping its `act` chain, and with the actor in front of that chain
+    /// when `actorToken` is given. Both tokens must be meant for Tessera itself (`aud`
+    /// holds the issuer): a token minted for a resource server is that server's to
+    /// verify, never to trade for a token of another audience.
+    public func exchange(ownToken text: String, actorToken: String?, requestID: String? = nil) async throws -> TokenService.AuthenticatedClient {
         let now = dependencies.now()
         let principal: Principal
         do {
-            principal = try await validator.validate(text)
+            principal = try await validator.validate(text, audience: issuer)
         } catch let rejection as AccessTokenValidator.Rejection {
             logger.notice("subject token refused", metadata: ["reason": "\(rejection.description)"])
             throw OAuthError.invalidGrant("the subject token was not accepted")
@@ -97,18 +100,28 @@ public struct FederationService: Sendable {
         guard let record = try await clientRecord(principal.clientID, now: now), record.account.id == principal.accountID else {
             throw OAuthError.invalidGrant("the subject token was not accepted")
         }
-        var actors: [AccessTokenClaims.Actor] = []
+        var actors = principal.claims.act
         if let actorToken {
             let actor: Principal
             do {
-                actor = try await validator.validate(actorToken)
+                actor = try await validator.validate(actorToken, audience: issuer)
             } catch let rejection as AccessTokenValidator.Rejection {
                 logger.notice("actor token refused", metadata: ["reason": "\(rejection.description)"])
                 throw OAuthError.invalidGrant("the actor token was not accepted")
             }
             guard actor.tenantID == principal.tenantID else { throw OAuthError.invalidGrant("the actor token was not accepted") }
             actors = [AccessTokenClaims.Actor(sub: actor.claims.sub, clientID: actor.clientID)] + principal.claims.act
+            guard actors.count <= AccessTokenClaims.maximumActorDepth else {
+                throw OAuthError.invalidRequest("the delegation chain would be deeper than \(AccessTokenClaims.maximumActorDepth) actors")
+            }
         }
+        let actedBy = actors.first.map { " acting: \($0.sub)" } ?? ""
+        try? await audit.record(
+            AuditEvent(
+                tenantID: record.tenant.id, actor: record.account.id.lowercased, action: "token.exchange", resourceType: "service_account",
+                resourceID: record.account.id.lowercased, outcome: .success, status: 200, requestID: requestID, at: now,
+                detail: "an access token of this account was exchanged\(actedBy)"
+            ))
         return TokenService.AuthenticatedClient(
             record: record, secret: nil, scopeLimit: principal.scopes, expiresNoLaterThan: principal.claims.exp, actors: actors
         )
@@ -124,9 +137,20 @@ public struct FederationService: Sendable {
         } catch {
             throw DomainError.invalid("token", "the token cannot be read: \(error.description)")
         }
-        let trusting: [FederatedCredential] = try await storeCall { try await self.candidates(for: token, clientID: clientID) }
+        let trusting: [FederatedCredential]
+        do {
+            trusting = try await storeCall { try await self.candidates(for: token, clientID: clientID) }
+        } catch is TooManyCandidates {
+            throw DomainError.invalid("client_id", "more than \(Self.maximumCandidates) credentials trust this issuer: give client_id")
+        }
         let candidates = trusting.filter { $0.tenantID == tenant.id }
-        let verdicts = await verdicts(candidates, token: token, naming: true)
+        var verdicts = await verdicts(candidates, token: token, naming: true)
+        // As the token endpoint would: without client_id, no choice across tenants
+        // (only that it happens is said, never which tenant).
+        if clientID == nil, crossTenant(trusting, token: token) != nil {
+            let reason = "other tenants also trust this issuer for this audience: the token endpoint needs client_id to choose"
+            verdicts = verdicts.map { $0.matches ? Verdict(credential: $0.credential, clientID: $0.clientID, reasons: [reason]) : $0 }
+        }
         let accounts = Set(verdicts.filter { $0.matches }.map { $0.credential.accountID })
         var reported = verdicts
         if accounts.count > 1 {
@@ -153,11 +177,19 @@ public struct FederationService: Sendable {
         let candidates: [FederatedCredential]
         do {
             candidates = try await self.candidates(for: token, clientID: clientID)
+        } catch is TooManyCandidates {
+            let reason = "more than \(Self.maximumCandidates) credentials trust \(token.issuer): the request must name the account with client_id"
+            await refuse(flow, reason: reason, token: token, tenantID: nil, requestID: requestID)
+            throw flow.refusal()
         } catch {
             throw OAuthError.temporarilyUnavailable("the client store is unavailable")
         }
         let tenants = Set(candidates.map(\.tenantID))
         let tenantID = tenants.count == 1 ? tenants.first : nil
+        if clientID == nil, let reason = crossTenant(candidates, token: token) {
+            await refuse(flow, reason: reason, token: token, tenantID: nil, requestID: requestID)
+            throw flow.refusal()
+        }
         guard !candidates.isEmpty else {
             let whose = clientID.map { " of client \($0)" } ?? ""
             await refuse(flow, reason: "no federated credential\(whose) trusts issuer \(token.issuer)", token: token, tenantID: tenantID, requestID: requestID)
@@ -171,7 +203,11 @@ public struct FederationService: Sendable {
                 accounts.count > 1
                 ? "the token matches credentials of \(accounts.count) accounts; none is used"
                 : verdicts.map { "\($0.credential.name): \($0.reasons.joined(separator: "; "))" }.joined(separator: " | ")
-            await refuse(flow, reason: reason, token: token, tenantID: tenantID, requestID: requestID)
+            // Only a token its issuer really signed reaches a tenant's audit log: anyone can
+            // write a token naming an issuer, so unsigned refusals go to the server log alone.
+            var genuine = !matching.isEmpty
+            if !genuine, tenantID != nil { genuine = await isSigned(token, byAnyOf: candidates) }
+            await refuse(flow, reason: reason, token: token, tenantID: genuine ? tenantID : nil, requestID: requestID)
             throw flow.refusal()
         }
         let record: ClientRecord?
@@ -215,13 +251,32 @@ public struct FederationService: Sendable {
         return TokenService.AuthenticatedClient(record: record, secret: nil, scopeLimit: limit)
     }
 
+    /// Why a token named by no `client_id` cannot be resolved: credentials of more than
+    /// one tenant trust its issuer for an audience it carries. Choosing by their rules
+    /// would let one tenant's credential take another tenant's workloads (or refuse
+    /// them as ambiguous); the request must name the account.
+    private func crossTenant(_ candidates: [FederatedCredential], token: ExternalToken) -> String? {
+        let aimed = Set(candidates.filter { token.audience.contains($0.audience ?? issuer) }.map(\.tenantID))
+        guard aimed.count > 1 else { return nil }
+        return "credentials of \(aimed.count) tenants trust \(token.issuer) for this audience: the request must name the account with client_id"
+    }
+
+    /// How many credentials trusting one issuer are weighed for a token no `client_id`
+    /// names; past that, the request must name the account.
+    public static let maximumCandidates = 500
+
     /// The credentials that may match: those trusting the token's issuer, of `clientID`'s account alone when given.
     private func candidates(for token: ExternalToken, clientID: String?) async throws -> [FederatedCredential] {
-        let trusting = try await storage.federatedCredentials(issuer: token.issuer)
-        guard let clientID else { return trusting }
+        guard let clientID else {
+            let trusting = try await storage.federatedCredentials(issuer: token.issuer, limit: Self.maximumCandidates + 1)
+            guard trusting.count <= Self.maximumCandidates else { throw TooManyCandidates() }
+            return trusting
+        }
         guard let (account, _) = try await storage.credentials(clientID: clientID) else { return [] }
-        return trusting.filter { $0.accountID == account.id }
+        return try await storage.federatedCredentials(accountID: account.id).filter { $0.issuer == token.issuer }
     }
+
+    struct TooManyCandidates: Error {}
 
     private func clientRecord(_ clientID: String, now: Date) async throws -> ClientRecord? {
         guard let record = try await clients.client(id: clientID, now: now), record.account.isUsable(at: now) else { return nil }
@@ -289,6 +344,15 @@ public struct FederationService: Sendable {
             reasons.append("the token has no exp")
         }
         return reasons
+    }
+
+    /// Whether the keys of any of the candidates' key sources verify the token.
+    private func isSigned(_ token: ExternalToken, byAnyOf candidates: [FederatedCredential]) async -> Bool {
+        var sources = Set<String>()
+        for credential in candidates where sources.insert(credential.jwks ?? credential.jwksURI ?? credential.issuer).inserted {
+            if await signatureProblem(credential, token: token) == nil { return true }
+        }
+        return false
     }
 
     /// Why the token's signature does not verify with the issuer's keys, or `nil` when it does.

@@ -129,6 +129,16 @@ public struct TokenService: Sendable {
         return client
     }
 
+    /// Token exchange of one of Tessera's own tokens through `federation`, with failures
+    /// counted per address as failed authentications are.
+    public func exchange(
+        ownToken: String, actorToken: String?, from address: String? = nil, with federation: FederationService, requestID: String? = nil
+    ) async throws -> AuthenticatedClient {
+        try await throttled(clientID: "token-exchange", address: address) {
+            try await federation.exchange(ownToken: ownToken, actorToken: actorToken, requestID: requestID)
+        }
+    }
+
     private func throttled(clientID: String, address: String?, _ body: () async throws -> AuthenticatedClient) async throws -> AuthenticatedClient {
         guard let throttle, let address else { return try await body() }
         let now = dependencies.now()

@@ -110,7 +110,8 @@ struct TokenEndpoint: Sendable {
             throw OAuthError.invalidRequest("actor_token_type was sent without actor_token")
         }
         if (try? ExternalToken(subjectToken))?.issuer == tessera.issuer {
-            return try await tessera.federation.exchange(ownToken: subjectToken, actorToken: actorToken)
+            return try await tessera.tokens.exchange(
+                ownToken: subjectToken, actorToken: actorToken, from: peer, with: tessera.federation, requestID: requestID)
         }
         guard actorToken == nil else { throw OAuthError.invalidRequest("actor_token is accepted with Tessera's own access tokens only") }
         return try await tessera.tokens.exchange(
