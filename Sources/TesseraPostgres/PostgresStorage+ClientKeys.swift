@@ -12,7 +12,7 @@ extension PostgresStorage {
         try await query("SELECT * FROM client_keys WHERE account_id = \(accountID) ORDER BY created_at, kid").map { row in
             ClientKey(
                 accountID: try row["account_id"].decode(UUID.self), kid: try row["kid"].decode(String.self),
-                jwk: try JSONText.decode(row["jwk"].decode(String.self)),
+                jwk: try StoredJSON.decode(row["jwk"].decode(String.self)),
                 createdAt: Date(timeIntervalSince1970: try row["created_at"].decode(Double.self)),
                 expiresAt: try row["expires_at"].decode(Double?.self).map(Date.init(timeIntervalSince1970:))
             )
@@ -28,7 +28,7 @@ extension PostgresStorage {
             try await connection.query(
                 """
                 INSERT INTO client_keys (account_id, kid, jwk, created_at, expires_at)
-                VALUES (\(key.accountID), \(key.kid), \(try JSONText.encode(key.jwk)), \(key.createdAt.timeIntervalSince1970),
+                VALUES (\(key.accountID), \(key.kid), \(try StoredJSON.encode(key.jwk)), \(key.createdAt.timeIntervalSince1970),
                         \(key.expiresAt?.timeIntervalSince1970))
                 """, logger: self.logger)
             try await self.notify(connection, .client(clientID))

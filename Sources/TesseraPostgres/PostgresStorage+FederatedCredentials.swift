@@ -13,7 +13,7 @@ extension PostgresStorage {
             let count = try await self.rows(connection, "SELECT COUNT(*) AS n FROM federated_credentials WHERE account_id = \(credential.accountID)")
             let held = try count[0]["n"].decode(Int.self)
             if held >= limit { throw StoreError.limitReached("the account holds \(held) of \(limit) federated credentials") }
-            let claims = try JSONText.encode(credential.claims), scopes = try credential.scopes.map(JSONText.encode)
+            let claims = try StoredJSON.encode(credential.claims), scopes = try credential.scopes.map(StoredJSON.encode)
             try await connection.query(
                 """
                 INSERT INTO federated_credentials (id, tenant_id, account_id, name, issuer, audience, subject, claims, scopes,
@@ -44,8 +44,8 @@ extension PostgresStorage {
             id: try row["id"].decode(UUID.self), tenantID: try row["tenant_id"].decode(UUID.self), accountID: try row["account_id"].decode(UUID.self),
             name: try row["name"].decode(String.self), issuer: try row["issuer"].decode(String.self),
             audience: try row["audience"].decode(String?.self), subject: try row["subject"].decode(String?.self),
-            claims: try JSONText.decode(row["claims"].decode(String.self)),
-            scopes: try row["scopes"].decode(String?.self).map { try JSONText.decode($0) },
+            claims: try StoredJSON.decode(row["claims"].decode(String.self)),
+            scopes: try row["scopes"].decode(String?.self).map { try StoredJSON.decode($0) },
             jwksURI: try row["jwks_uri"].decode(String?.self), jwks: try row["jwks"].decode(String?.self),
             allowWithoutJTI: try row["allow_without_jti"].decode(Bool.self),
             createdAt: Date(timeIntervalSince1970: try row["created_at"].decode(Double.self))

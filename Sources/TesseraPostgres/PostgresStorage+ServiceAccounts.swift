@@ -23,8 +23,8 @@ extension PostgresStorage {
                 INSERT INTO service_accounts (id, tenant_id, client_id, name, description, roles, groups, projects, audiences, status,
                     expires_at, token_lifetime, created_at, updated_at, created_by, last_used_at)
                 VALUES (\(account.id), \(account.tenantID), \(account.clientID), \(account.name), \(account.description),
-                    \(try JSONText.encode(account.roles))::jsonb, \(try JSONText.encode(account.groups))::jsonb,
-                    \(try JSONText.encode(account.projects))::jsonb, \(try JSONText.encode(account.audiences))::jsonb,
+                    \(try StoredJSON.encode(account.roles))::jsonb, \(try StoredJSON.encode(account.groups))::jsonb,
+                    \(try StoredJSON.encode(account.projects))::jsonb, \(try StoredJSON.encode(account.audiences))::jsonb,
                     \(account.status.rawValue), \(account.expiresAt?.timeIntervalSince1970), \(account.tokenLifetime),
                     \(account.createdAt.timeIntervalSince1970), \(account.updatedAt.timeIntervalSince1970), \(account.createdBy),
                     \(account.lastUsedAt?.timeIntervalSince1970))
@@ -123,8 +123,8 @@ extension PostgresStorage {
                 connection,
                 """
                 UPDATE service_accounts SET name = \(account.name), description = \(account.description),
-                    roles = \(try JSONText.encode(account.roles))::jsonb, groups = \(try JSONText.encode(account.groups))::jsonb,
-                    projects = \(try JSONText.encode(account.projects))::jsonb, audiences = \(try JSONText.encode(account.audiences))::jsonb,
+                    roles = \(try StoredJSON.encode(account.roles))::jsonb, groups = \(try StoredJSON.encode(account.groups))::jsonb,
+                    projects = \(try StoredJSON.encode(account.projects))::jsonb, audiences = \(try StoredJSON.encode(account.audiences))::jsonb,
                     status = \(account.status.rawValue), expires_at = \(account.expiresAt?.timeIntervalSince1970),
                     token_lifetime = \(account.tokenLifetime), updated_at = \(account.updatedAt.timeIntervalSince1970)
                 WHERE id = \(account.id) AND tenant_id = \(account.tenantID)
@@ -201,7 +201,7 @@ extension PostgresStorage {
             """
             INSERT INTO client_secrets (id, account_id, kind, name, description, hint, digest, scopes, enabled, created_at, expires_at, last_used_at)
             VALUES (\(secret.id), \(secret.accountID), \(secret.kind.rawValue), \(secret.name), \(secret.description), \(secret.hint), \(Data(secret.digest)),
-                    \(try secret.scopes.map { try JSONText.encode($0) })::jsonb, \(secret.enabled), \(secret.createdAt.timeIntervalSince1970),
+                    \(try secret.scopes.map { try StoredJSON.encode($0) })::jsonb, \(secret.enabled), \(secret.createdAt.timeIntervalSince1970),
                     \(secret.expiresAt?.timeIntervalSince1970), \(secret.lastUsedAt?.timeIntervalSince1970))
             """, logger: logger)
     }
@@ -213,9 +213,9 @@ extension PostgresStorage {
         return ServiceAccount(
             id: try row["id"].decode(UUID.self), tenantID: try row["tenant_id"].decode(UUID.self), number: try row["number"].decode(Int.self),
             clientID: try row["client_id"].decode(String.self), name: try row["name"].decode(String.self),
-            description: try row["description"].decode(String?.self), roles: try JSONText.decode(row["roles"].decode(String.self)),
-            groups: try JSONText.decode(row["groups"].decode(String.self)), projects: try JSONText.decode(row["projects"].decode(String.self)),
-            audiences: try JSONText.decode(row["audiences"].decode(String.self)), status: status,
+            description: try row["description"].decode(String?.self), roles: try StoredJSON.decode(row["roles"].decode(String.self)),
+            groups: try StoredJSON.decode(row["groups"].decode(String.self)), projects: try StoredJSON.decode(row["projects"].decode(String.self)),
+            audiences: try StoredJSON.decode(row["audiences"].decode(String.self)), status: status,
             expiresAt: try row["expires_at"].decode(Double?.self).map(Date.init(timeIntervalSince1970:)),
             tokenLifetime: try row["token_lifetime"].decode(Int?.self),
             createdAt: Date(timeIntervalSince1970: try row["created_at"].decode(Double.self)),
@@ -233,7 +233,7 @@ extension PostgresStorage {
             id: try row["id"].decode(UUID.self), accountID: try row["account_id"].decode(UUID.self), kind: kind, name: try row["name"].decode(String.self),
             description: try row["description"].decode(String?.self),
             hint: try row["hint"].decode(String.self), digest: Array(try row["digest"].decode(Data.self)),
-            scopes: try row["scopes"].decode(String?.self).map { try JSONText.decode($0) }, enabled: try row["enabled"].decode(Bool.self),
+            scopes: try row["scopes"].decode(String?.self).map { try StoredJSON.decode($0) }, enabled: try row["enabled"].decode(Bool.self),
             createdAt: Date(timeIntervalSince1970: try row["created_at"].decode(Double.self)),
             expiresAt: try row["expires_at"].decode(Double?.self).map(Date.init(timeIntervalSince1970:)),
             lastUsedAt: try row["last_used_at"].decode(Double?.self).map(Date.init(timeIntervalSince1970:))

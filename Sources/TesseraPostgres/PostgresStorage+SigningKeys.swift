@@ -17,7 +17,7 @@ extension PostgresStorage {
             }
             return StoredSigningKey(
                 kid: try row["kid"].decode(String.self), algorithm: algorithm,
-                publicJWK: try JSONText.decode(row["public_jwk"].decode(String.self)),
+                publicJWK: try StoredJSON.decode(row["public_jwk"].decode(String.self)),
                 sealedPrivateKey: Array(try row["sealed_private_key"].decode(Data.self)), state: state,
                 createdAt: Date(timeIntervalSince1970: try row["created_at"].decode(Double.self)),
                 activatedAt: try row["activated_at"].decode(Double?.self).map(Date.init(timeIntervalSince1970:)),
@@ -46,7 +46,7 @@ extension PostgresStorage {
             try await connection.query(
                 """
                 INSERT INTO signing_keys (kid, algorithm, public_jwk, sealed_private_key, state, created_at, activated_at, retired_at, activates_at)
-                VALUES (\(key.kid), \(key.algorithm.rawValue), \(try JSONText.encode(key.publicJWK)), \(Data(key.sealedPrivateKey)),
+                VALUES (\(key.kid), \(key.algorithm.rawValue), \(try StoredJSON.encode(key.publicJWK)), \(Data(key.sealedPrivateKey)),
                         \(key.state.rawValue), \(key.createdAt.timeIntervalSince1970), \(key.activatedAt?.timeIntervalSince1970),
                         \(key.retiredAt?.timeIntervalSince1970), \(key.activatesAt?.timeIntervalSince1970))
                 """, logger: self.logger)

@@ -21,7 +21,7 @@ extension PostgresStorage {
             stored.number = try inserted[0]["number"].decode(Int.self)
             for role in roles {
                 try await connection.query(
-                    "INSERT INTO roles (tenant_id, name, scopes, builtin) VALUES (\(tenant.id), \(role.name), \(try JSONText.encode(role.scopes))::jsonb, \(role.builtin))",
+                    "INSERT INTO roles (tenant_id, name, scopes, builtin) VALUES (\(tenant.id), \(role.name), \(try StoredJSON.encode(role.scopes))::jsonb, \(role.builtin))",
                     logger: self.logger
                 )
             }
@@ -40,7 +40,7 @@ extension PostgresStorage {
     public func roles(tenantID: UUID) async throws -> [Role] {
         try await query("SELECT name, scopes::text AS scopes, builtin FROM roles WHERE tenant_id = \(tenantID) ORDER BY name").map { row in
             Role(
-                name: try row["name"].decode(String.self), scopes: try JSONText.decode(row["scopes"].decode(String.self)),
+                name: try row["name"].decode(String.self), scopes: try StoredJSON.decode(row["scopes"].decode(String.self)),
                 builtin: try row["builtin"].decode(Bool.self))
         }
     }
@@ -66,7 +66,7 @@ extension PostgresStorage {
     public func createRole(_ role: Role, tenantID: UUID) async throws {
         try await transaction { connection in
             try await connection.query(
-                "INSERT INTO roles (tenant_id, name, scopes, builtin) VALUES (\(tenantID), \(role.name), \(try JSONText.encode(role.scopes))::jsonb, \(role.builtin))",
+                "INSERT INTO roles (tenant_id, name, scopes, builtin) VALUES (\(tenantID), \(role.name), \(try StoredJSON.encode(role.scopes))::jsonb, \(role.builtin))",
                 logger: self.logger
             )
             // Replicas cache each tenant's role catalogue.
@@ -79,7 +79,7 @@ extension PostgresStorage {
             let updated = try await self.rows(
                 connection,
                 """
-                UPDATE roles SET scopes = \(try JSONText.encode(role.scopes))::jsonb WHERE tenant_id = \(tenantID) AND name = \(role.name) RETURNING name
+                UPDATE roles SET scopes = \(try StoredJSON.encode(role.scopes))::jsonb WHERE tenant_id = \(tenantID) AND name = \(role.name) RETURNING name
                 """)
             if updated.isEmpty { throw StoreError.notFound("role not found") }
             try await self.notify(connection, .everything)

@@ -180,17 +180,6 @@ public final class PostgresStorage: Storage, ChangeFeed {
     }
 }
 
-/// Arrays and small structures stored as JSON text.
-enum JSONText {
-    static func encode<T: Encodable>(_ value: T) throws -> String {
-        String(decoding: try JSONEncoder().encode(value), as: UTF8.self)
-    }
-
-    static func decode<T: Decodable>(_ text: String) throws -> T {
-        try JSONDecoder().decode(T.self, from: Data(text.utf8))
-    }
-}
-
 /// Lets exactly one of several racing tasks answer a continuation.
 private final class FirstAnswer: Sendable {
     private let claimed = Mutex(false)

@@ -144,12 +144,12 @@ extension SQLiteStorage {
                 db, sql: "SELECT tenant_id, name, scopes FROM roles WHERE builtin = 1 AND name IN ('super_admin', 'owner', 'admin')"
             )
             for row in rows {
-                var scopes: [String] = try JSONColumn.decode(row["scopes"])
+                var scopes: [String] = try StoredJSON.decode(row["scopes"])
                 guard !scopes.contains(TesseraScope.scim) else { continue }
                 scopes.append(TesseraScope.scim)
                 try db.execute(
                     sql: "UPDATE roles SET scopes = ? WHERE tenant_id = ? AND name = ?",
-                    arguments: [try JSONColumn.encode(scopes), row["tenant_id"] as String, row["name"] as String]
+                    arguments: [try StoredJSON.encode(scopes), row["tenant_id"] as String, row["name"] as String]
                 )
             }
         }

@@ -13,7 +13,7 @@ extension SQLiteStorage {
             let query = try db.cachedStatement(sql: "SELECT * FROM client_keys WHERE account_id = ? ORDER BY created_at, kid")
             return try Row.fetchAll(query, arguments: [accountID.text]).map { row in
                 ClientKey(
-                    accountID: try Self.uuid(row["account_id"]), kid: row["kid"], jwk: try JSONColumn.decode(row["jwk"]),
+                    accountID: try Self.uuid(row["account_id"]), kid: row["kid"], jwk: try StoredJSON.decode(row["jwk"]),
                     createdAt: Date(timeIntervalSince1970: row["created_at"]),
                     expiresAt: (row["expires_at"] as Double?).map(Date.init(timeIntervalSince1970:))
                 )
@@ -28,7 +28,7 @@ extension SQLiteStorage {
             try db.execute(
                 sql: "INSERT INTO client_keys (account_id, kid, jwk, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
                 arguments: [
-                    key.accountID.text, key.kid, try JSONColumn.encode(key.jwk), key.createdAt.timeIntervalSince1970,
+                    key.accountID.text, key.kid, try StoredJSON.encode(key.jwk), key.createdAt.timeIntervalSince1970,
                     key.expiresAt?.timeIntervalSince1970,
                 ]
             )

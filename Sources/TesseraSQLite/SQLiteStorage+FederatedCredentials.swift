@@ -20,8 +20,8 @@ extension SQLiteStorage {
                     """,
                 arguments: [
                     credential.id.text, credential.tenantID.text, credential.accountID.text, credential.name, credential.issuer,
-                    credential.audience, credential.subject, try JSONColumn.encode(credential.claims),
-                    try credential.scopes.map(JSONColumn.encode), credential.jwksURI, credential.jwks, credential.allowWithoutJTI,
+                    credential.audience, credential.subject, try StoredJSON.encode(credential.claims),
+                    try credential.scopes.map(StoredJSON.encode), credential.jwksURI, credential.jwks, credential.allowWithoutJTI,
                     credential.createdAt.timeIntervalSince1970,
                 ]
             )
@@ -55,8 +55,8 @@ extension SQLiteStorage {
     private static func federatedCredential(_ row: Row) throws -> FederatedCredential {
         FederatedCredential(
             id: try uuid(row["id"]), tenantID: try uuid(row["tenant_id"]), accountID: try uuid(row["account_id"]), name: row["name"],
-            issuer: row["issuer"], audience: row["audience"], subject: row["subject"], claims: try JSONColumn.decode(row["claims"]),
-            scopes: try (row["scopes"] as String?).map(JSONColumn.strings), jwksURI: row["jwks_uri"], jwks: row["jwks"],
+            issuer: row["issuer"], audience: row["audience"], subject: row["subject"], claims: try StoredJSON.decode(row["claims"]),
+            scopes: try (row["scopes"] as String?).map(StoredJSON.strings), jwksURI: row["jwks_uri"], jwks: row["jwks"],
             allowWithoutJTI: row["allow_without_jti"], createdAt: Date(timeIntervalSince1970: row["created_at"])
         )
     }

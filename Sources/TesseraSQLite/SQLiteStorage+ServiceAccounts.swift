@@ -23,8 +23,8 @@ extension SQLiteStorage {
                     """,
                 arguments: [
                     stored.id.text, stored.tenantID.text, stored.number, stored.clientID, stored.name, stored.description,
-                    try JSONColumn.encode(stored.roles), try JSONColumn.encode(stored.groups), try JSONColumn.encode(stored.projects),
-                    try JSONColumn.encode(stored.audiences), stored.status.rawValue, stored.expiresAt?.timeIntervalSince1970,
+                    try StoredJSON.encode(stored.roles), try StoredJSON.encode(stored.groups), try StoredJSON.encode(stored.projects),
+                    try StoredJSON.encode(stored.audiences), stored.status.rawValue, stored.expiresAt?.timeIntervalSince1970,
                     stored.tokenLifetime, stored.createdAt.timeIntervalSince1970, stored.updatedAt.timeIntervalSince1970,
                     stored.createdBy, stored.lastUsedAt?.timeIntervalSince1970,
                 ]
@@ -144,8 +144,8 @@ extension SQLiteStorage {
                     WHERE id = ? AND tenant_id = ?
                     """,
                 arguments: [
-                    account.name, account.description, try JSONColumn.encode(account.roles), try JSONColumn.encode(account.groups),
-                    try JSONColumn.encode(account.projects), try JSONColumn.encode(account.audiences), account.status.rawValue,
+                    account.name, account.description, try StoredJSON.encode(account.roles), try StoredJSON.encode(account.groups),
+                    try StoredJSON.encode(account.projects), try StoredJSON.encode(account.audiences), account.status.rawValue,
                     account.expiresAt?.timeIntervalSince1970, account.tokenLifetime, account.updatedAt.timeIntervalSince1970,
                     account.id.text, account.tenantID.text,
                 ]
@@ -204,7 +204,7 @@ extension SQLiteStorage {
                 """,
             arguments: [
                 secret.id.text, secret.accountID.text, secret.kind.rawValue, secret.name, secret.description, secret.hint, Data(secret.digest),
-                try secret.scopes.map { try JSONColumn.encode($0) }, secret.enabled, secret.createdAt.timeIntervalSince1970,
+                try secret.scopes.map { try StoredJSON.encode($0) }, secret.enabled, secret.createdAt.timeIntervalSince1970,
                 secret.expiresAt?.timeIntervalSince1970, secret.lastUsedAt?.timeIntervalSince1970,
             ]
         )
@@ -216,9 +216,9 @@ extension SQLiteStorage {
         }
         return ServiceAccount(
             id: try uuid(row["id"]), tenantID: try uuid(row["tenant_id"]), number: row["number"], clientID: row["client_id"],
-            name: row["name"], description: row["description"], roles: try JSONColumn.strings(row["roles"]),
-            groups: try JSONColumn.strings(row["groups"]), projects: try JSONColumn.decode(row["projects"]),
-            audiences: try JSONColumn.strings(row["audiences"]), status: status,
+            name: row["name"], description: row["description"], roles: try StoredJSON.strings(row["roles"]),
+            groups: try StoredJSON.strings(row["groups"]), projects: try StoredJSON.decode(row["projects"]),
+            audiences: try StoredJSON.strings(row["audiences"]), status: status,
             expiresAt: (row["expires_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
             tokenLifetime: row["token_lifetime"],
             createdAt: Date(timeIntervalSince1970: row["created_at"]), updatedAt: Date(timeIntervalSince1970: row["updated_at"]),
@@ -230,7 +230,7 @@ extension SQLiteStorage {
         guard let kind = ClientSecret.Kind(rawValue: row["kind"]) else { throw StoreError.unavailable("client_secrets row has an unknown kind") }
         return ClientSecret(
             id: try uuid(row["id"]), accountID: try uuid(row["account_id"]), kind: kind, name: row["name"], description: row["description"], hint: row["hint"],
-            digest: Array(row["digest"] as Data), scopes: try (row["scopes"] as String?).map(JSONColumn.strings),
+            digest: Array(row["digest"] as Data), scopes: try (row["scopes"] as String?).map(StoredJSON.strings),
             enabled: row["enabled"], createdAt: Date(timeIntervalSince1970: row["created_at"]),
             expiresAt: (row["expires_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
             lastUsedAt: (row["last_used_at"] as Double?).map(Date.init(timeIntervalSince1970:))

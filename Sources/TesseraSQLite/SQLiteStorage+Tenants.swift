@@ -24,7 +24,7 @@ extension SQLiteStorage {
             for role in roles {
                 try db.execute(
                     sql: "INSERT INTO roles (tenant_id, name, scopes, builtin) VALUES (?, ?, ?, ?)",
-                    arguments: [stored.id.text, role.name, try JSONColumn.encode(role.scopes), role.builtin]
+                    arguments: [stored.id.text, role.name, try StoredJSON.encode(role.scopes), role.builtin]
                 )
             }
             return stored
@@ -42,7 +42,7 @@ extension SQLiteStorage {
     public func roles(tenantID: UUID) async throws -> [Role] {
         try await read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM roles WHERE tenant_id = ? ORDER BY name", arguments: [tenantID.text]).map { row in
-                Role(name: row["name"], scopes: try JSONColumn.decode(row["scopes"]), builtin: row["builtin"])
+                Role(name: row["name"], scopes: try StoredJSON.decode(row["scopes"]), builtin: row["builtin"])
             }
         }
     }
@@ -75,7 +75,7 @@ extension SQLiteStorage {
         try await write { db in
             try db.execute(
                 sql: "INSERT INTO roles (tenant_id, name, scopes, builtin) VALUES (?, ?, ?, ?)",
-                arguments: [tenantID.text, role.name, try JSONColumn.encode(role.scopes), role.builtin]
+                arguments: [tenantID.text, role.name, try StoredJSON.encode(role.scopes), role.builtin]
             )
         }
     }
@@ -84,7 +84,7 @@ extension SQLiteStorage {
         try await write { db in
             try db.execute(
                 sql: "UPDATE roles SET scopes = ? WHERE tenant_id = ? AND name = ?",
-                arguments: [try JSONColumn.encode(role.scopes), tenantID.text, role.name]
+                arguments: [try StoredJSON.encode(role.scopes), tenantID.text, role.name]
             )
             if db.changesCount == 0 { throw StoreError.notFound("role not found") }
         }

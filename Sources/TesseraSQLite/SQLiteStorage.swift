@@ -103,23 +103,3 @@ extension UUID {
     /// The lower-case text form stored in the database.
     var text: String { lowercased }
 }
-
-/// Arrays and small structures stored as JSON text.
-enum JSONColumn {
-    static func encode<T: Encodable>(_ value: T) throws -> String {
-        String(decoding: try JSONEncoder().encode(value), as: UTF8.self)
-    }
-
-    static func decode<T: Decodable>(_ text: String) throws -> T {
-        try JSONDecoder().decode(T.self, from: Data(text.utf8))
-    }
-
-    /// A list of strings, read without `JSONDecoder`: every client the token
-    /// endpoint loads has four of them.
-    static func strings(_ text: String) throws -> [String] {
-        guard let strings = try? JSONValue.parse(Array(text.utf8)).strings else {
-            throw StoreError.unavailable("a stored list is not a JSON array of strings")
-        }
-        return strings
-    }
-}

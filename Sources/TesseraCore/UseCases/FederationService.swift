@@ -90,25 +90,13 @@ public struct FederationService: Sendable {
     /// verify, never to trade for a token of another audience.
     public func exchange(ownToken text: String, actorToken: String?, requestID: String? = nil) async throws -> TokenService.AuthenticatedClient {
         let now = dependencies.now()
-        let principal: Principal
-        do {
-            principal = try await validator.validate(text, audience: issuer)
-        } catch let rejection as AccessTokenValidator.Rejection {
-            logger.notice("subject token refused", metadata: ["reason": "\(rejection.description)"])
-            throw OAuthError.invalidGrant("the subject token was not accepted")
-        }
+        let principal = try await ownPrincipal(text, role: "subject")
         guard let record = try await clientRecord(principal.clientID, now: now), record.account.id == principal.accountID else {
             throw OAuthError.invalidGrant("the subject token was not accepted")
         }
         var actors = principal.claims.act
         if let actorToken {
-            let actor: Principal
-            do {
-                actor = try await validator.validate(actorToken, audience: issuer)
-            } catch let rejection as AccessTokenValidator.Rejection {
-                logger.notice("actor token refused", metadata: ["reason": "\(rejection.description)"])
-                throw OAuthError.invalidGrant("the actor token was not accepted")
-            }
+            let actor = try await ownPrincipal(actorToken, role: "actor")
             guard actor.tenantID == principal.tenantID else { throw OAuthError.invalidGrant("the actor token was not accepted") }
             actors = [AccessTokenClaims.Actor(sub: actor.claims.sub, clientID: actor.clientID)] + principal.claims.act
             guard actors.count <= AccessTokenClaims.maximumActorDepth else {
@@ -125,6 +113,17 @@ public struct FederationService: Sendable {
         return TokenService.AuthenticatedClient(
             record: record, secret: nil, scopeLimit: principal.scopes, expiresNoLaterThan: principal.claims.exp, actors: actors
         )
+    }
+
+    /// The principal behind one of Tessera's own tokens meant for Tessera itself;
+    /// `invalid_grant` without saying why (the server log says it).
+    private func ownPrincipal(_ token: String, role: String) async throws -> Principal {
+        do {
+            return try await validator.validate(token, audience: issuer)
+        } catch let rejection as AccessTokenValidator.Rejection {
+            logger.notice("\(role) token refused", metadata: ["reason": "\(rejection.description)"])
+            throw OAuthError.invalidGrant("the \(role) token was not accepted")
+        }
     }
 
     /// The dry run: which of the tenant's credentials (those of `clientID`'s account

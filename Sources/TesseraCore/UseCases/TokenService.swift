@@ -110,11 +110,10 @@ public struct TokenService: Sendable {
         federatedAssertion assertion: String, clientID: String, from address: String? = nil, with federation: FederationService,
         requestID: String? = nil
     ) async throws -> AuthenticatedClient {
-        let client = try await throttled(clientID: clientID, address: address) {
-            try await federation.authenticate(assertion: assertion, clientID: clientID, requestID: requestID)
-        }
-        usage.record(accountID: client.record.account.id, secretID: nil, at: dependencies.now())
-        return client
+        try await used(
+            throttled(clientID: clientID, address: address) {
+                try await federation.authenticate(assertion: assertion, clientID: clientID, requestID: requestID)
+            })
     }
 
     /// Token exchange of another issuer's token through `federation`, with failures
@@ -122,11 +121,10 @@ public struct TokenService: Sendable {
     public func exchange(
         subjectToken: String, clientID: String?, from address: String? = nil, with federation: FederationService, requestID: String? = nil
     ) async throws -> AuthenticatedClient {
-        let client = try await throttled(clientID: clientID ?? "token-exchange", address: address) {
-            try await federation.exchange(subjectToken: subjectToken, clientID: clientID, requestID: requestID)
-        }
-        usage.record(accountID: client.record.account.id, secretID: nil, at: dependencies.now())
-        return client
+        try await used(
+            throttled(clientID: clientID ?? "token-exchange", address: address) {
+                try await federation.exchange(subjectToken: subjectToken, clientID: clientID, requestID: requestID)
+            })
     }
 
     /// Token exchange of one of Tessera's own tokens through `federation`, with failures
@@ -137,6 +135,12 @@ public struct TokenService: Sendable {
         try await throttled(clientID: "token-exchange", address: address) {
             try await federation.exchange(ownToken: ownToken, actorToken: actorToken, requestID: requestID)
         }
+    }
+
+    /// Notes that a client without a secret authenticated now (its `last_used_at`).
+    private func used(_ client: AuthenticatedClient) -> AuthenticatedClient {
+        usage.record(accountID: client.record.account.id, secretID: nil, at: dependencies.now())
+        return client
     }
 
     private func throttled(clientID: String, address: String?, _ body: () async throws -> AuthenticatedClient) async throws -> AuthenticatedClient {

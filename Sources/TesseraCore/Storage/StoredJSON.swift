@@ -1,0 +1,23 @@
+import Foundation
+import TesseraJOSE
+
+/// Lists and small structures as both stores keep them: JSON text in a column.
+/// `package`: the stores of this package use it, nothing outside.
+package enum StoredJSON {
+    package static func encode<T: Encodable>(_ value: T) throws -> String {
+        String(decoding: try JSONEncoder().encode(value), as: UTF8.self)
+    }
+
+    package static func decode<T: Decodable>(_ text: String) throws -> T {
+        try JSONDecoder().decode(T.self, from: Data(text.utf8))
+    }
+
+    /// A list of strings, read without `JSONDecoder`: every client the token
+    /// endpoint loads has four of them.
+    package static func strings(_ text: String) throws -> [String] {
+        guard let strings = try? JSONValue.parse(Array(text.utf8)).strings else {
+            throw StoreError.unavailable("a stored list is not a JSON array of strings")
+        }
+        return strings
+    }
+}
