@@ -108,7 +108,7 @@ public struct FederationService: Sendable {
             AuditEvent(
                 tenantID: record.tenant.id, actor: record.account.id.lowercased, action: "token.exchange", resourceType: "service_account",
                 resourceID: record.account.id.lowercased, outcome: .success, status: 200, requestID: requestID, at: now,
-                detail: "an access token of this account was exchanged\(actedBy)"
+                detail: "an access token of this account was accepted for exchange\(actedBy)"
             ))
         return TokenService.AuthenticatedClient(
             record: record, secret: nil, scopeLimit: principal.scopes, expiresNoLaterThan: principal.claims.exp, actors: actors
