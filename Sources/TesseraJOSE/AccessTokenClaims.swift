@@ -100,7 +100,11 @@ public struct AccessTokenClaims: Codable, Sendable, Hashable {
         roles = try container.decodeIfPresent([String].self, forKey: .roles) ?? []
         act = []
         var level = container
-        while level.contains(.act), try !level.decodeNil(forKey: .act), act.count < Self.maximumActorDepth {
+        while level.contains(.act), try !level.decodeNil(forKey: .act) {
+            // As ``actors(_:)`` reads it: a deeper chain is refused, not cut short.
+            guard act.count < Self.maximumActorDepth else {
+                throw DecodingError.dataCorruptedError(forKey: .act, in: level, debugDescription: "act nests more than \(Self.maximumActorDepth) actors")
+            }
             let nested = try level.nestedContainer(keyedBy: CodingKeys.self, forKey: .act)
             act.append(Actor(sub: try nested.decode(String.self, forKey: .sub), clientID: try nested.decodeIfPresent(String.self, forKey: .clientID)))
             level = nested

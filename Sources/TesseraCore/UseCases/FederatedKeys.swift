@@ -113,8 +113,6 @@ public actor FederatedKeys {
     private var inFlight: [String: Task<[VerificationKey], any Error>] = [:]
     /// Inline key sets as parsed, by their text: RSA keys cost a parse each.
     private var inlineKeys: [String: [VerificationKey]] = [:]
-    /// Fetches made, for tests and metrics.
-    public private(set) var fetches = 0
 
     public init(policy: FederationURLPolicy, now: @escaping @Sendable () -> Date = { Date() }, fetch: @escaping Fetch) {
         self.policy = policy
@@ -212,7 +210,6 @@ public actor FederatedKeys {
     }
 
     private func get(_ url: String) async throws -> FetchedDocument {
-        fetches += 1
         let document: FetchedDocument
         do {
             document = try await fetch(url)
