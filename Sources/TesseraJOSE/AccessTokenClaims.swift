@@ -24,6 +24,9 @@ public struct AccessTokenClaims: Codable, Sendable, Hashable {
     /// (RFC 8693 §4.1): the current actor first, then the actors before it, nested
     /// in the `act` claim in that order; empty, the token carries no `act`.
     public var act: [Actor]
+    /// What the presenter must prove it holds (RFC 7800, RFC 9449 §6.1, RFC 8705
+    /// §3.1); `nil` for a bearer token.
+    public var cnf: Confirmation?
 
     /// One party in an `act` claim.
     public struct Actor: Sendable, Hashable {
@@ -38,8 +41,9 @@ public struct AccessTokenClaims: Codable, Sendable, Hashable {
 
     public init(
         iss: String, sub: String, aud: [String], exp: Int64, iat: Int64, nbf: Int64, jti: String,
-        clientID: String, scope: String, tenant: String, roles: [String], act: [Actor] = []
+        clientID: String, scope: String, tenant: String, roles: [String], act: [Actor] = [], cnf: Confirmation? = nil
     ) {
+        self.cnf = cnf
         self.act = act
         self.iss = iss
         self.sub = sub
@@ -60,7 +64,7 @@ public struct AccessTokenClaims: Codable, Sendable, Hashable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case iss, sub, aud, exp, iat, nbf, jti, scope, tenant, roles, act
+        case iss, sub, aud, exp, iat, nbf, jti, scope, tenant, roles, act, cnf
         case clientID = "client_id"
     }
 
@@ -98,6 +102,7 @@ public struct AccessTokenClaims: Codable, Sendable, Hashable {
         scope = try container.decodeIfPresent(String.self, forKey: .scope) ?? ""
         tenant = try container.decodeIfPresent(String.self, forKey: .tenant) ?? ""
         roles = try container.decodeIfPresent([String].self, forKey: .roles) ?? []
+        cnf = try container.decodeIfPresent(Confirmation.self, forKey: .cnf)
         act = []
         var level = container
         while level.contains(.act), try !level.decodeNil(forKey: .act) {
@@ -133,6 +138,7 @@ public struct AccessTokenClaims: Codable, Sendable, Hashable {
         tenant = try members.optional("tenant", \.string) ?? ""
         roles = try members.optional("roles", \.strings) ?? []
         act = try Self.actors(members["act"])
+        cnf = try members["cnf"].flatMap { $0 == .null ? nil : try Confirmation(json: $0) }
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -152,6 +158,7 @@ public struct AccessTokenClaims: Codable, Sendable, Hashable {
         try container.encode(scope, forKey: .scope)
         try container.encode(tenant, forKey: .tenant)
         try container.encode(roles, forKey: .roles)
+        try container.encodeIfPresent(cnf, forKey: .cnf)
         var level = container
         for actor in act {
             var nested = level.nestedContainer(keyedBy: CodingKeys.self, forKey: .act)
@@ -192,6 +199,11 @@ public struct AccessTokenClaims: Codable, Sendable, Hashable {
         output.member("scope", scope)
         output.member("tenant", tenant)
         output.member("roles", roles)
+        if let cnf {
+            output.beginObject("cnf")
+            cnf.write(into: &output)
+            output.endObject()
+        }
         for actor in act {
             output.beginObject("act")
             output.member("sub", actor.sub)
