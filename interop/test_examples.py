@@ -94,7 +94,8 @@ def test_example_resource_server_and_caller(server: Server):
         # route asks the issuer and refuses it, while the offline route still accepts it.
         anonymous = requests.get(f"http://127.0.0.1:{port}/orders", timeout=5)
         assert anonymous.status_code == 401
-        assert anonymous.headers["WWW-Authenticate"] == 'Bearer realm="api"'
+        # Two challenges (RFC 9449 §7.1), which requests joins into one value.
+        assert anonymous.headers["WWW-Authenticate"] == 'Bearer realm="api", DPoP realm="api", algs="ES256 EdDSA RS256 PS256"'
         token = server.token(outsider["client_id"], outsider["client_secret"])["access_token"]
         revoked = requests.post(server.issuer + "/oauth2/revoke", data={"token": token},
                                 auth=(outsider["client_id"], outsider["client_secret"]), timeout=5)

@@ -14,6 +14,15 @@ import sys
 UUID = {"type": "string", "format": "uuid"}
 TIME = {"type": "string", "format": "date-time"}
 NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
+# What an account's tokens must be bound to, and the one certificate name that
+# authenticates it with tls_client_auth (docs/binding.md).
+BINDING = {
+    "dpop_bound_access_tokens": {"type": "boolean", "default": False},
+    "tls_client_certificate_bound_access_tokens": {"type": "boolean", "default": False},
+    **{f"tls_client_auth_{kind}": {"type": ["string", "null"], "maxLength": 1024, "description": description}
+       for kind, description in [("subject_dn", "The subject DN as RFC 4514 writes it."), ("san_dns", "A DNS name."),
+                                 ("san_uri", "A URI."), ("san_ip", "An IPv4 or IPv6 address."), ("san_email", "An e-mail address.")]},
+}
 NAME = {"type": "string", "minLength": 1, "maxLength": 100}
 STRINGS = {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 200}, "maxItems": 50}
 
@@ -179,9 +188,10 @@ schemas = {
             "created_by": {"type": ["string", "null"]},
             "last_used_at": NULLABLE_TIME,
             "client_secret": {"type": "string", "pattern": "^tss_[0-9A-Za-z]{49}$", "description": "Only in the create response."},
+            **BINDING,
         },
         ["id", "tenant_id", "number", "client_id", "name", "description", "roles", "groups", "projects", "audiences",
-         "status", "expires_at", "token_lifetime", "created_at", "updated_at", "created_by", "last_used_at"],
+         "status", "expires_at", "token_lifetime", "created_at", "updated_at", "created_by", "last_used_at", *BINDING]
     ),
     "AccountCreate": obj(
         {
@@ -194,6 +204,7 @@ schemas = {
             "expires_at": TIME,
             "issue_secret": {"type": "boolean", "default": True,
                              "description": "false: the account is made without a first client secret (add secrets or API tokens later)."},
+            **BINDING,
         }
     ),
     "AccountPatch": obj(
@@ -207,6 +218,7 @@ schemas = {
             "status": {"type": "string", "enum": ["active", "disabled"]},
             "expires_at": NULLABLE_TIME,
             "token_lifetime": {"type": ["integer", "null"], "minimum": 60, "maximum": 86400},
+            **BINDING,
         }
     ),
     "Secret": credential("client_secret", "^tss_[0-9A-Za-z]{49}$", "Only in the create response."),

@@ -29,14 +29,20 @@ public struct Tessera: Sendable {
     /// changes to several processes), else a ``RevocationList`` in front of it.
     public let revocations: any RevocationStorage
     public let dependencies: Dependencies
+    /// Checks DPoP proofs sent to Tessera's own endpoints (docs/binding.md).
+    public let dpop: DPoPValidator
 
     public init(
         issuer: String, storage: any Storage, masterKey: MasterKey,
         dependencies: Dependencies = .live, clientCacheTTL: TimeInterval = 30,
         throttle: AuthenticationThrottle.Policy? = AuthenticationThrottle.Policy(),
         tokenRateLimit: Double? = nil, maximumAssertionLifetime: Int64 = ClientAssertion.defaultMaximumLifetime,
-        federationPolicy: FederationURLPolicy = FederationURLPolicy(), federationFetch: FederatedKeys.Fetch? = nil
+        federationPolicy: FederationURLPolicy = FederationURLPolicy(), federationFetch: FederatedKeys.Fetch? = nil,
+        dpopNonces: Bool = false, dpopProofMaximumAge: Int64 = 300
     ) {
+        dpop = DPoPValidator(
+            replay: storage, dependencies: dependencies, maximumAge: dpopProofMaximumAge,
+            nonces: dpopNonces ? DPoPValidator.Nonces(masterKey: masterKey) : nil)
         let issuer = Tessera.normalizeIssuer(issuer)
         self.issuer = issuer
         self.storage = storage

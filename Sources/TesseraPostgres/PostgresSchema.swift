@@ -172,6 +172,14 @@ extension PostgresStorage {
                 "ALTER TABLE audit_events ADD COLUMN detail TEXT",
             ]
         ),
+        (
+            "v9",
+            [
+                // What an account's tokens must be bound to, and its tls_client_auth
+                // name (docs/binding.md): JSON, NULL for an account that asks for nothing.
+                "ALTER TABLE service_accounts ADD COLUMN binding TEXT"
+            ]
+        ),
     ]
 
     /// Every migration this build knows, oldest first.

@@ -21,13 +21,13 @@ extension PostgresStorage {
                 connection,
                 """
                 INSERT INTO service_accounts (id, tenant_id, client_id, name, description, roles, groups, projects, audiences, status,
-                    expires_at, token_lifetime, created_at, updated_at, created_by, last_used_at)
+                    expires_at, token_lifetime, created_at, updated_at, created_by, last_used_at, binding)
                 VALUES (\(account.id), \(account.tenantID), \(account.clientID), \(account.name), \(account.description),
                     \(try StoredJSON.encode(account.roles))::jsonb, \(try StoredJSON.encode(account.groups))::jsonb,
                     \(try StoredJSON.encode(account.projects))::jsonb, \(try StoredJSON.encode(account.audiences))::jsonb,
                     \(account.status.rawValue), \(account.expiresAt?.timeIntervalSince1970), \(account.tokenLifetime),
                     \(account.createdAt.timeIntervalSince1970), \(account.updatedAt.timeIntervalSince1970), \(account.createdBy),
-                    \(account.lastUsedAt?.timeIntervalSince1970))
+                    \(account.lastUsedAt?.timeIntervalSince1970), \(try Self.bindingText(account.binding)))
                 RETURNING number
                 """)
             var stored = account
@@ -126,7 +126,8 @@ extension PostgresStorage {
                     roles = \(try StoredJSON.encode(account.roles))::jsonb, groups = \(try StoredJSON.encode(account.groups))::jsonb,
                     projects = \(try StoredJSON.encode(account.projects))::jsonb, audiences = \(try StoredJSON.encode(account.audiences))::jsonb,
                     status = \(account.status.rawValue), expires_at = \(account.expiresAt?.timeIntervalSince1970),
-                    token_lifetime = \(account.tokenLifetime), updated_at = \(account.updatedAt.timeIntervalSince1970)
+                    token_lifetime = \(account.tokenLifetime), updated_at = \(account.updatedAt.timeIntervalSince1970),
+                    binding = \(try Self.bindingText(account.binding))
                 WHERE id = \(account.id) AND tenant_id = \(account.tenantID)
                 RETURNING client_id
                 """)
@@ -191,7 +192,8 @@ extension PostgresStorage {
 
     private static let accountColumns = """
         id, tenant_id, number, client_id, name, description, roles::text AS roles, groups::text AS groups, projects::text AS projects,
-        audiences::text AS audiences, status, expires_at, token_lifetime, created_at, updated_at, created_by, last_used_at
+        audiences::text AS audiences, status, expires_at, token_lifetime, created_at, updated_at, created_by, last_used_at,
+        binding
         """
     private static let secretColumns =
         "id, account_id, kind, name, description, hint, digest, scopes::text AS scopes, enabled, created_at, expires_at, last_used_at"
@@ -206,6 +208,11 @@ extension PostgresStorage {
             """, logger: logger)
     }
 
+    /// The binding column: `NULL` for the default, else JSON.
+    static func bindingText(_ binding: TokenBinding) throws -> String? {
+        binding.isDefault ? nil : try StoredJSON.encode(binding)
+    }
+
     private static func account(_ row: PostgresRandomAccessRow) throws -> ServiceAccount {
         guard let status = ServiceAccount.Status(rawValue: try row["status"].decode(String.self)) else {
             throw StoreError.unavailable("service_accounts row has an unknown status")
@@ -218,6 +225,7 @@ extension PostgresStorage {
             audiences: try StoredJSON.decode(row["audiences"].decode(String.self)), status: status,
             expiresAt: try row["expires_at"].decode(Double?.self).map(Date.init(timeIntervalSince1970:)),
             tokenLifetime: try row["token_lifetime"].decode(Int?.self),
+            binding: try row["binding"].decode(String?.self).map { try StoredJSON.decode($0) } ?? TokenBinding(),
             createdAt: Date(timeIntervalSince1970: try row["created_at"].decode(Double.self)),
             updatedAt: Date(timeIntervalSince1970: try row["updated_at"].decode(Double.self)),
             createdBy: try row["created_by"].decode(String?.self),

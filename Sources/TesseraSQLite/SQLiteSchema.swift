@@ -188,6 +188,11 @@ extension SQLiteStorage {
                     ALTER TABLE audit_events ADD COLUMN detail TEXT;
                     """)
         }
+        migrator.registerMigration("v9") { db in
+            // What an account's tokens must be bound to, and its tls_client_auth name
+            // (docs/binding.md): JSON, NULL for an account that asks for nothing.
+            try db.execute(sql: "ALTER TABLE service_accounts ADD COLUMN binding TEXT")
+        }
         return migrator
     }
 

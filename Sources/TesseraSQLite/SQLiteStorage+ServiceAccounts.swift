@@ -18,15 +18,15 @@ extension SQLiteStorage {
             try db.execute(
                 sql: """
                     INSERT INTO service_accounts (id, tenant_id, number, client_id, name, description, roles, groups, projects,
-                        audiences, status, expires_at, token_lifetime, created_at, updated_at, created_by, last_used_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        audiences, status, expires_at, token_lifetime, created_at, updated_at, created_by, last_used_at, binding)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
                     stored.id.text, stored.tenantID.text, stored.number, stored.clientID, stored.name, stored.description,
                     try StoredJSON.encode(stored.roles), try StoredJSON.encode(stored.groups), try StoredJSON.encode(stored.projects),
                     try StoredJSON.encode(stored.audiences), stored.status.rawValue, stored.expiresAt?.timeIntervalSince1970,
                     stored.tokenLifetime, stored.createdAt.timeIntervalSince1970, stored.updatedAt.timeIntervalSince1970,
-                    stored.createdBy, stored.lastUsedAt?.timeIntervalSince1970,
+                    stored.createdBy, stored.lastUsedAt?.timeIntervalSince1970, try Self.bindingText(stored.binding),
                 ]
             )
             if let secret { try Self.insert(secret, db: db) }
@@ -140,14 +140,14 @@ extension SQLiteStorage {
             try db.execute(
                 sql: """
                     UPDATE service_accounts SET name = ?, description = ?, roles = ?, groups = ?, projects = ?, audiences = ?,
-                        status = ?, expires_at = ?, token_lifetime = ?, updated_at = ?
+                        status = ?, expires_at = ?, token_lifetime = ?, updated_at = ?, binding = ?
                     WHERE id = ? AND tenant_id = ?
                     """,
                 arguments: [
                     account.name, account.description, try StoredJSON.encode(account.roles), try StoredJSON.encode(account.groups),
                     try StoredJSON.encode(account.projects), try StoredJSON.encode(account.audiences), account.status.rawValue,
                     account.expiresAt?.timeIntervalSince1970, account.tokenLifetime, account.updatedAt.timeIntervalSince1970,
-                    account.id.text, account.tenantID.text,
+                    try Self.bindingText(account.binding), account.id.text, account.tenantID.text,
                 ]
             )
             if db.changesCount == 0 { throw StoreError.notFound("service account not found") }
@@ -210,6 +210,11 @@ extension SQLiteStorage {
         )
     }
 
+    /// The binding column: `NULL` for the default, else JSON.
+    static func bindingText(_ binding: TokenBinding) throws -> String? {
+        binding.isDefault ? nil : try StoredJSON.encode(binding)
+    }
+
     private static func account(_ row: Row) throws -> ServiceAccount {
         guard let status = ServiceAccount.Status(rawValue: row["status"]) else {
             throw StoreError.unavailable("service_accounts row has an unknown status")
@@ -220,7 +225,7 @@ extension SQLiteStorage {
             groups: try StoredJSON.strings(row["groups"]), projects: try StoredJSON.decode(row["projects"]),
             audiences: try StoredJSON.strings(row["audiences"]), status: status,
             expiresAt: (row["expires_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
-            tokenLifetime: row["token_lifetime"],
+            tokenLifetime: row["token_lifetime"], binding: try (row["binding"] as String?).map(StoredJSON.decode) ?? TokenBinding(),
             createdAt: Date(timeIntervalSince1970: row["created_at"]), updatedAt: Date(timeIntervalSince1970: row["updated_at"]),
             createdBy: row["created_by"], lastUsedAt: (row["last_used_at"] as Double?).map(Date.init(timeIntervalSince1970:))
         )

@@ -1,6 +1,10 @@
 import Hummingbird
+import HummingbirdCore
+import HummingbirdHTTP2
 import Logging
+import NIOSSL
 import Prometheus
+import ServiceLifecycle
 import TesseraCore
 
 /// Builds Tessera's HTTP surface: the OAuth endpoints, discovery, the admin API,
@@ -20,11 +24,19 @@ public enum TesseraHTTP {
         public var connections: ConnectionLimits
         /// Serve the web console under `/console` (docs/console.md).
         public var console: Bool
+        /// Serve HTTPS (and HTTP/2 through ALPN) with this configuration; `nil`
+        /// serves plain HTTP/1.1 (docs/binding.md).
+        public var tls: TLSConfiguration?
+        /// Where client certificates come from, and which proxies are trusted.
+        public var clientCertificates: ClientCertificates
 
         public init(
             host: String = "127.0.0.1", port: Int = 8080, jwksMaxAge: Int = 300, keyPolicy: KeyPolicy? = nil,
-            dialects: Set<Dialect> = Set(Dialect.allCases), connections: ConnectionLimits = ConnectionLimits(), console: Bool = true
+            dialects: Set<Dialect> = Set(Dialect.allCases), connections: ConnectionLimits = ConnectionLimits(), console: Bool = true,
+            tls: TLSConfiguration? = nil, clientCertificates: ClientCertificates = .none
         ) {
+            self.tls = tls
+            self.clientCertificates = clientCertificates
             self.console = console
             self.connections = connections
             self.host = host
@@ -45,7 +57,8 @@ public enum TesseraHTTP {
         // HEAD answers wherever GET does (RFC 9110 §9.3.2): same status and headers, no body.
         let router = Router(context: TesseraRequestContext.self, options: .autoGenerateHeadEndpoints)
 
-        let token = TokenEndpoint(tessera: tessera)
+        let certificates = configuration.clientCertificates
+        let token = TokenEndpoint(tessera: tessera, certificates: certificates)
         router.post("/oauth2/token") { request, context in await token.handle(request, context: context) }
         router.get("/oauth2/token") { _, _ in methodNotAllowed(allow: "POST") }
         let introspection = Introspection(tessera: tessera)
@@ -53,7 +66,7 @@ public enum TesseraHTTP {
         let revocation = Revocation(tessera: tessera)
         router.post("/oauth2/revoke") { request, context in await revocation.handle(request, context: context) }
 
-        let discovery = Discovery(tessera: tessera, jwksMaxAge: configuration.jwksMaxAge)
+        let discovery = Discovery(tessera: tessera, jwksMaxAge: configuration.jwksMaxAge, certificates: certificates.isEnabled)
         router.get("/.well-known/jwks.json") { request, context in discovery.jwks(request, context: context) }
         router.get("/.well-known/oauth-authorization-server") { request, context in discovery.metadata(request, context: context) }
         router.get("/.well-known/openid-configuration") { request, context in discovery.metadata(request, context: context) }
@@ -81,7 +94,7 @@ public enum TesseraHTTP {
         }
 
         let admin = AdminAPI(
-            tessera: tessera, authentication: AdminAuthentication(tessera: tessera), keyPolicy: configuration.keyPolicy,
+            tessera: tessera, authentication: AdminAuthentication(tessera: tessera, certificates: certificates), keyPolicy: configuration.keyPolicy,
             jwksMaxAge: configuration.jwksMaxAge
         )
         admin.register(on: router)
@@ -90,7 +103,8 @@ public enum TesseraHTTP {
             dialect.register(on: router, api: admin)
         }
         return TesseraRouter(
-            router: router, requestIDs: RequestIDs(dependencies: tessera.dependencies), metrics: metrics.map { _ in RequestMetrics() }
+            router: router, requestIDs: RequestIDs(dependencies: tessera.dependencies), metrics: metrics.map { _ in RequestMetrics() },
+            trustedProxies: certificates.trustedProxies
         )
     }
 
@@ -99,18 +113,44 @@ public enum TesseraHTTP {
     /// key-ring refresher as services.
     public static func application(
         tessera: Tessera, configuration: Configuration, metrics: PrometheusCollectorRegistry? = nil, logger: Logger,
-        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
-    ) -> some ApplicationProtocol {
+        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }, services: [any Service] = []
+    ) throws -> some ApplicationProtocol {
         let limits = configuration.connections
         let registry = ConnectionRegistry(maximum: limits.maximumConnections)
+        let server: HTTPServerBuilder
+        if let tls = configuration.tls {
+            // Client certificates are asked for, never required, and any is let
+            // through the handshake (which still proves the client holds its key):
+            // a self-signed one can authenticate (`self_signed_tls_client_auth`), and
+            // whether one chains to the client CAs is decided per request.
+            let certificates = configuration.clientCertificates
+            let acceptAny: TLSChannelConfiguration.CustomVerificationCallback = { chain, promise in
+                certificates.noteHandshakeChain(chain)
+                promise.succeed(NIOSSLVerificationResult.certificateVerified)
+            }
+            let asks = configuration.clientCertificates.fromHandshake
+            var tls = tls
+            if asks { tls.certificateVerification = .optionalVerification }
+            let idle = Duration.seconds(limits.idleTimeout.nanoseconds / 1_000_000_000)
+            server = try .http2Upgrade(
+                tlsChannelConfiguration: TLSChannelConfiguration(tlsConfiguration: tls, customVerificationCallback: asks ? acceptAny : nil),
+                configuration: .init(
+                    idleTimeout: idle,
+                    streamConfiguration: .init(additionalChannelHandlers: [ConnectionGuard(limits: limits, registry: registry)])
+                )
+            )
+        } else {
+            server = .http1(configuration: .init(additionalChannelHandlers: [ConnectionGuard(limits: limits, registry: registry)]))
+        }
         var app = Application(
             router: router(tessera: tessera, configuration: configuration, metrics: metrics),
-            server: .http1(configuration: .init(additionalChannelHandlers: [ConnectionGuard(limits: limits, registry: registry)])),
+            server: server,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
             logger: logger
         )
         app.addServices(BackgroundWork(tessera: tessera, logger: logger, keyPolicy: configuration.keyPolicy))
+        app.addServices(services)
         return app
     }
 

@@ -30,6 +30,29 @@ public struct TokenVerificationError: Error, Hashable, Sendable, CustomStringCon
         /// The issuer's metadata or JWKS could not be fetched or read.
         public static let keysUnavailable = Code("keys_unavailable")
 
+        // Sender-constrained tokens (docs/binding.md, RFC 9449, RFC 8705). The proof's
+        // codes answer `invalid_dpop_proof`, the binding's `invalid_token`.
+
+        /// The DPoP proof is missing, not the only one, malformed, does not verify
+        /// with its `jwk`, or does not fit the request (`htm`, `htu`, `iat`, `ath`):
+        /// RFC 9449 §4.3.
+        public static let invalidProof = Code("invalid_dpop_proof")
+        /// The DPoP proof is valid but its `jti` was seen before by this verifier
+        /// within the proof window (RFC 9449 §11.1).
+        public static let replayedProof = Code("replayed_dpop_proof")
+        /// The token was presented with a scheme its binding does not allow: a
+        /// DPoP-bound token (`cnf.jkt`) as `Bearer`, or a token without `cnf.jkt` as
+        /// `DPoP` (RFC 9449 §7.1 and §7.2).
+        public static let wrongScheme = Code("wrong_scheme")
+        /// The token is bound to another key or certificate than the one presented:
+        /// the proof's `jwk` thumbprint is not `cnf.jkt`, or the client certificate is
+        /// missing or its SHA-256 is not `cnf.x5t#S256` (RFC 8705 §3).
+        public static let bindingMismatch = Code("binding_mismatch")
+        /// The DPoP replay cache is full of proofs still inside their window: the proof
+        /// is refused rather than let through unremembered (a temporary condition,
+        /// not the caller's fault; ``TokenVerifier/Configuration/dpopReplayCacheCapacity``).
+        public static let replayCacheFull = Code("replay_cache_full")
+
         public var description: String { name }
     }
 

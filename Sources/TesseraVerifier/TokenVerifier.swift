@@ -16,6 +16,10 @@ import TesseraJOSE
 /// (`at+jwt`), the key by `kid` (one rate-limited refresh when unknown), the
 /// algorithm bound to that key (`none` and HMAC never pass), the signature,
 /// `iss`, `aud`, `exp`, `nbf` and `iat` with a small leeway (RFC 9068 §4).
+///
+/// A sender-constrained token (`cnf`, docs/binding.md) passes only through
+/// ``verify(_:presentation:sensitive:)``, with the DPoP proof or client certificate
+/// it came with; ``verify(_:sensitive:)`` is for bearer tokens and refuses it.
 public final class TokenVerifier: Sendable {
     /// Tuning knobs; the defaults suit most services.
     public struct Configuration: Sendable {
@@ -44,6 +48,16 @@ public final class TokenVerifier: Sendable {
         /// in `.online` and `.hybrid` mode, on every call (answers cached as
         /// ``IntrospectionClient`` caches them).
         public var acceptsAPITokens: Bool = false
+        /// How old a DPoP proof's `iat` may be, in seconds (docs/binding.md: 300).
+        public var dpopProofMaximumAge: Int64 = 300
+        /// How far ahead of this clock a DPoP proof's `iat` may be, in seconds (60).
+        public var dpopProofMaximumSkew: Int64 = 60
+        /// DPoP proofs remembered at once to refuse replays (``DPoPReplayCache``):
+        /// about 100 bytes each. A proof is kept for at most the maximum age plus the
+        /// skew (360 s), so the default takes about 275 proofs a second; beyond that,
+        /// proofs are refused (``TokenVerificationError/Code-swift.struct/replayCacheFull``)
+        /// rather than forgotten.
+        public var dpopReplayCacheCapacity: Int = 100_000
 
         public init() {}
     }
@@ -73,6 +87,8 @@ public final class TokenVerifier: Sendable {
     private let keys: Keys
     public let mode: Mode
     private let verified: VerifiedTokenCache<VerifiedToken>
+    /// The DPoP proofs this verifier accepted, so none passes twice.
+    public let replayCache: DPoPReplayCache
 
     /// A verifier that discovers the issuer's keys over HTTP.
     ///
@@ -91,6 +107,7 @@ public final class TokenVerifier: Sendable {
         self.mode = mode
         keys = .discovered(JWKSSource(issuer: issuer, httpClient: httpClient, configuration: configuration, now: now))
         verified = VerifiedTokenCache(capacity: configuration.verifiedCacheCapacity, lifetime: configuration.verifiedCacheLifetime)
+        replayCache = DPoPReplayCache(capacity: configuration.dpopReplayCacheCapacity)
     }
 
     /// A verifier with a fixed key set and no network access.
@@ -105,13 +122,105 @@ public final class TokenVerifier: Sendable {
         self.now = now
         self.keys = .fixed(KeySet(jwks: keys))
         verified = VerifiedTokenCache(capacity: configuration.verifiedCacheCapacity, lifetime: configuration.verifiedCacheLifetime)
+        replayCache = DPoPReplayCache(capacity: configuration.dpopReplayCacheCapacity)
     }
 
-    /// Verifies `token` and returns its claims, or throws ``TokenVerificationError``.
+    /// Verifies a bearer `token` and returns its claims, or throws ``TokenVerificationError``.
+    ///
+    /// A sender-constrained token (one with `cnf`) is refused: without its proof it
+    /// must not pass (``verify(_:presentation:sensitive:)`` checks it).
     ///
     /// - Parameter sensitive: in hybrid mode, also ask the issuer whether the token
     ///   is still active (revoked tokens are refused).
     public func verify(_ token: String, sensitive: Bool = false) async throws -> VerifiedToken {
+        try await verify(token, presentation: .bearer(), sensitive: sensitive)
+    }
+
+    /// Verifies `token` together with how it was presented (docs/binding.md,
+    /// "Resource servers: the verifier libraries"):
+    ///
+    /// - with the DPoP scheme, exactly one proof, which verifies with its `jwk`
+    ///   (``DPoPProof``), names the request's method and URL, is at most
+    ///   ``Configuration/dpopProofMaximumAge`` old and ``Configuration/dpopProofMaximumSkew``
+    ///   ahead, carries the token's hash in `ath`, is signed by the key `cnf.jkt`
+    ///   names, and was not seen before by this verifier (``replayCache``);
+    /// - a token with `cnf.jkt` only with the DPoP scheme, one without only as `Bearer`;
+    /// - a token with `cnf.x5t#S256` only with a client certificate of that SHA-256.
+    ///
+    /// In `.online` and `.hybrid` mode the issuer's introspection answer carries
+    /// `cnf` too: online, the binding is checked against it; hybrid, it must be the
+    /// token's own.
+    ///
+    /// Proof failures throw ``TokenVerificationError/Code-swift.struct/invalidProof``
+    /// or ``TokenVerificationError/Code-swift.struct/replayedProof``; binding failures
+    /// ``TokenVerificationError/Code-swift.struct/wrongScheme`` or
+    /// ``TokenVerificationError/Code-swift.struct/bindingMismatch``. The proof's `jti`
+    /// is remembered only once everything else has passed.
+    public func verify(_ token: String, presentation: TokenPresentation, sensitive: Bool = false) async throws -> VerifiedToken {
+        // The proof first: it costs no network call, so a request with a bad one
+        // never reaches the JWKS or introspection.
+        let proof = presentation.scheme == .dpop ? try checkProof(token, presentation) : nil
+        let verified = try await verifyToken(token, sensitive: sensitive)
+        try checkBinding(verified.claims.cnf, presentation, proof)
+        if let proof { try remember(proof) }
+        return verified
+    }
+
+    /// The presentation's one DPoP proof, verified and checked against the request.
+    private func checkProof(_ token: String, _ presentation: TokenPresentation) throws -> DPoPProof {
+        guard presentation.dpopProofs.count == 1, let text = presentation.dpopProofs.first else {
+            throw TokenVerificationError(
+                .invalidProof, presentation.dpopProofs.isEmpty ? "the DPoP scheme needs a DPoP proof header" : "the request carries more than one DPoP proof")
+        }
+        do {
+            let proof = try DPoPProof(text)
+            try proof.check(
+                method: presentation.method, url: presentation.url, now: TimeClaims.seconds(now()),
+                maximumAge: configuration.dpopProofMaximumAge, maximumSkew: configuration.dpopProofMaximumSkew, accessToken: token)
+            return proof
+        } catch {
+            throw TokenVerificationError(.invalidProof, "\(error)")
+        }
+    }
+
+    /// The binding `cnf` asks for, against what was presented.
+    private func checkBinding(_ cnf: Confirmation?, _ presentation: TokenPresentation, _ proof: DPoPProof?) throws {
+        switch (cnf?.jkt, proof) {
+        case (nil, nil):
+            break
+        case (let jkt?, let proof?):
+            // Both public: the thumbprint of the key in the proof, and the token's claim.
+            guard jkt == proof.thumbprint else {
+                throw TokenVerificationError(.bindingMismatch, "the DPoP proof is signed by another key than the token's cnf.jkt")
+            }
+        case (_?, nil):
+            throw TokenVerificationError(.wrongScheme, "the token is DPoP-bound (cnf.jkt) and was presented as Bearer")
+        case (nil, _?):
+            throw TokenVerificationError(.wrongScheme, "the token is not DPoP-bound and was presented with the DPoP scheme")
+        }
+        if let x5t = cnf?.x5tS256 {
+            guard let certificate = presentation.clientCertificate else {
+                throw TokenVerificationError(.bindingMismatch, "the token is certificate-bound (cnf.x5t#S256) and no client certificate came with it")
+            }
+            guard Confirmation.certificateThumbprint(der: certificate) == x5t else {
+                throw TokenVerificationError(.bindingMismatch, "the client certificate is not the one the token is bound to (cnf.x5t#S256)")
+            }
+        }
+    }
+
+    /// Remembers an accepted proof's `jti` until it is too old to pass anyway.
+    private func remember(_ proof: DPoPProof) throws {
+        switch replayCache.remember(
+            thumbprint: proof.thumbprint, jti: proof.jti, until: proof.iat + configuration.dpopProofMaximumAge, now: TimeClaims.seconds(now()))
+        {
+        case .new: return
+        case .replayed: throw TokenVerificationError(.replayedProof, "the DPoP proof's jti was seen before")
+        case .full: throw TokenVerificationError(.replayCacheFull, "the DPoP replay cache holds \(replayCache.capacity) proofs inside their window")
+        }
+    }
+
+    /// The token's signature and claims, as the mode says, without its binding.
+    private func verifyToken(_ token: String, sensitive: Bool) async throws -> VerifiedToken {
         if Self.isAPIToken(token) { return try await verifyAPIToken(token) }
         switch mode {
         case .offline:
@@ -127,8 +236,13 @@ public final class TokenVerifier: Sendable {
             let age = now().timeIntervalSince1970 - TimeInterval(verified.claims.iat)
             guard sensitive || age > maximumAge else { return verified }
             do {
-                guard case .active = try await ask(client, token) else {
+                guard case .active(let claims) = try await ask(client, token) else {
                     throw TokenVerificationError(.revoked, "the issuer says the token is not active")
+                }
+                // Introspection answers the token's cnf (docs/binding.md, "Introspection"):
+                // a binding it does not confirm is not trusted.
+                guard claims.cnf == verified.claims.cnf else {
+                    throw TokenVerificationError(.bindingMismatch, "the issuer's introspection answer has another cnf than the token")
                 }
             } catch let error as TokenVerificationError where error.code == .introspectionUnavailable && failOpen {
                 return verified

@@ -27,6 +27,12 @@ public struct VerifiedToken: Sendable, Hashable {
     public var tokenID: String { claims.jti }
     public var issuedAt: Date { Date(timeIntervalSince1970: TimeInterval(claims.iat)) }
     public var expiresAt: Date { Date(timeIntervalSince1970: TimeInterval(claims.exp)) }
+    /// What the presenter proved it holds (`cnf`, docs/binding.md): `jkt`, the
+    /// thumbprint of the DPoP key, and `x5tS256`, the SHA-256 of the client
+    /// certificate; `nil` for a bearer token. A verifier returns a token with `cnf`
+    /// only from ``TokenVerifier/verify(_:presentation:sensitive:)``, once the binding
+    /// was proven.
+    public var cnf: Confirmation? { claims.cnf }
 
     /// Throws ``TokenVerificationError/Code-swift.struct/insufficientScope`` unless the token holds every scope in `required`.
     ///

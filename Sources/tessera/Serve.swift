@@ -104,6 +104,7 @@ struct Serve: AsyncParsableCommand {
     var noMigrate = false
 
     @OptionGroup var store: StoreOptions
+    @OptionGroup var binding: BindingOptions
 
     func validate() throws {
         _ = try resolvedDialects()
@@ -190,7 +191,8 @@ struct Serve: AsyncParsableCommand {
         let host = host ?? Env.value("TESSERA_HOST") ?? "127.0.0.1"
         let port = resolvedPortOrNil() ?? 8080
         let displayHost = host.contains(":") ? "[\(host)]" : host
-        let issuer = issuer ?? Env.value("TESSERA_ISSUER") ?? "http://\(displayHost):\(port)"
+        let scheme = binding.certificatePath == nil ? "http" : "https"
+        let issuer = issuer ?? Env.value("TESSERA_ISSUER") ?? "\(scheme)://\(displayHost):\(port)"
         let jwksMaxAge = jwksMaxAge ?? Env.value("TESSERA_JWKS_MAX_AGE").flatMap(Int.init) ?? 300
 
         let rotationDays = keyRotationDays ?? Env.value("TESSERA_KEY_ROTATION_DAYS").flatMap(Int.init) ?? 30
@@ -214,7 +216,8 @@ struct Serve: AsyncParsableCommand {
                 ),
                 federationPolicy: FederationURLPolicy(
                     allowsLoopbackHTTP: federationAllowLoopbackHTTP || Env.value("TESSERA_FEDERATION_ALLOW_LOOPBACK_HTTP") == "1"),
-                federationFetch: FederationFetch.fetch
+                federationFetch: FederationFetch.fetch,
+                dpopNonces: binding.nonces, dpopProofMaximumAge: Int64(binding.proofMaxAge)
             )
             try await tessera.start(signingAlgorithm: try store.signingAlgorithm())
         } catch let error as ValidationError {
@@ -230,15 +233,18 @@ struct Serve: AsyncParsableCommand {
             rotationPeriod: rotationDays > 0 ? TimeInterval(rotationDays) * 86_400 : nil
         )
         let connections = connectionLimits(logger: logger)
-        let app = TesseraHTTP.application(
+        let tls = try binding.tls(logger: logger)
+        let app = try TesseraHTTP.application(
             tessera: tessera,
             configuration: .init(
                 host: host, port: port, jwksMaxAge: jwksMaxAge, keyPolicy: keyPolicy, dialects: try resolvedDialects(),
-                connections: connections, console: try resolvedConsole(host: host)
+                connections: connections, console: try resolvedConsole(host: host), tls: tls?.0,
+                clientCertificates: try binding.clientCertificates()
             ),
             metrics: registry,
             logger: logger,
-            onServerRunning: { port in logger.info("tessera serving", metadata: ["issuer": "\(issuer)", "port": "\(port)"]) }
+            onServerRunning: { port in logger.info("tessera serving", metadata: ["issuer": "\(issuer)", "port": "\(port)"]) },
+            services: tls.map { [$0.1] } ?? []
         )
         try await app.runService()
     }

@@ -12,7 +12,9 @@ import Testing
 /// this issuer's own API, and every token the issuer's key could sign is checked
 /// under the one time policy.
 @Suite struct AdminAuthorityTests {
-    static let invalidToken = #"Bearer realm="tessera", error="invalid_token", error_description="the access token is invalid or expired""#
+    /// Both challenges (RFC 9449 §7.1), as HTTPFields joins the two fields.
+    static let invalidToken =
+        #"Bearer realm="tessera", error="invalid_token", error_description="the access token is invalid or expired", DPoP algs="ES256 EdDSA RS256 PS256", error="invalid_token", error_description="the access token is invalid or expired""#
 
     /// A token with exactly these header and claims, signed with the issuer's
     /// active key (what only the issuer, or whoever stole its key, can make).

@@ -70,7 +70,7 @@ import Testing
         try await harness.run { client in
             let response = try await client.createAccount(tenant: "acme", token: nil, body: "{}")
             #expect(response.status == .unauthorized)
-            #expect(response.headers[.wwwAuthenticate] == #"Bearer realm="tessera""#)
+            #expect(response.headers[.wwwAuthenticate] == #"Bearer realm="tessera", DPoP algs="ES256 EdDSA RS256 PS256""#)
             #expect(response.headers[.contentType] == "application/problem+json")
             #expect(try response.jsonObject()["status"] as? Int == 401)
         }
@@ -92,7 +92,8 @@ import Testing
                 #expect(response.status == .unauthorized)
                 #expect(
                     response.headers[.wwwAuthenticate]
-                        == #"Bearer realm="tessera", error="invalid_token", error_description="the access token is invalid or expired""#)
+                        == #"Bearer realm="tessera", error="invalid_token", error_description="the access token is invalid or expired", DPoP algs="ES256 EdDSA RS256 PS256", error="invalid_token", error_description="the access token is invalid or expired""#
+                )
             }
         }
     }

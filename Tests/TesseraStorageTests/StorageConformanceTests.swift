@@ -508,7 +508,7 @@ enum Fixtures {
             _ = try await storage.createServiceAccount(account, secret: secret, limit: nil)
         }
         let reopened = try SQLiteStorage(path: path)
-        #expect(try reopened.appliedMigrations() == ["v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8"])
+        #expect(try reopened.appliedMigrations() == ["v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9"])
         // Both stores carry one numbering, so a migration id means one change.
         #expect(try reopened.appliedMigrations() == PostgresStorage.migrationIDs)
         #expect(try await reopened.tenant(slug: "acme")?.id == tenant.id)

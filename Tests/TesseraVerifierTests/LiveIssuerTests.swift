@@ -22,7 +22,7 @@ import Testing
         )
         try await tessera.start(signingAlgorithm: algorithm)
         let credentials = try await Bootstrap(tenants: tessera.tenants, accounts: tessera.accounts).run(tenantSlug: "acme", role: "analyst")
-        let app = TesseraHTTP.application(
+        let app = try TesseraHTTP.application(
             tessera: tessera, configuration: .init(host: "127.0.0.1", port: port), logger: Logger(label: "live-test")
         )
         try await serving(app) {
@@ -85,7 +85,7 @@ import Testing
             try (try JWS.sign(payload: Array(claims.utf8), with: cluster, type: "JWT") + "\n").write(toFile: file, atomically: true, encoding: .utf8)
         }
         try project()
-        let app = TesseraHTTP.application(tessera: tessera, configuration: .init(host: "127.0.0.1", port: port), logger: Logger(label: "live-test"))
+        let app = try TesseraHTTP.application(tessera: tessera, configuration: .init(host: "127.0.0.1", port: port), logger: Logger(label: "live-test"))
         try await serving(app) {
             try await waitUntilServing(port: port)
             let source = TokenSource(issuer: issuer, clientID: credentials.clientID, credentials: .federatedTokenFile(file))

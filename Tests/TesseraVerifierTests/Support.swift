@@ -116,12 +116,13 @@ final class ManualClock: Sendable {
 
 func accessToken(
     _ key: SigningKey, issuer: String, audience: [String] = ["https://api.example"], scope: String = "orders:read",
-    iat: Date = Date(), lifetime: Int64 = 300, type: String = "at+jwt"
+    iat: Date = Date(), lifetime: Int64 = 300, type: String = "at+jwt", cnf: TesseraJOSE.Confirmation? = nil
 ) throws -> String {
     let now = Int64(iat.timeIntervalSince1970)
     let claims = AccessTokenClaims(
         iss: issuer, sub: "9b2f1c1e-0000-4000-8000-000000000001", aud: audience, exp: now + lifetime, iat: now, nbf: now,
-        jti: UUID().uuidString, clientID: "tsc_client", scope: scope, tenant: "7c1d1c1e-0000-4000-8000-000000000002", roles: ["analyst"]
+        jti: UUID().uuidString, clientID: "tsc_client", scope: scope, tenant: "7c1d1c1e-0000-4000-8000-000000000002", roles: ["analyst"],
+        cnf: cnf
     )
     let encoder = JSONEncoder()
     encoder.outputFormatting = .withoutEscapingSlashes

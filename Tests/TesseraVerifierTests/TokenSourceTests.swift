@@ -105,7 +105,7 @@ final class FakeTokenEndpoint: Sendable {
         _ = try await tessera.accounts.addKey(
             for: try #require(UUID(uuidString: credentials.serviceAccountID)), in: tenant, jwk: jwk, expiresAt: nil, by: .bootstrap
         )
-        let app = TesseraHTTP.application(tessera: tessera, configuration: .init(host: "127.0.0.1", port: port), logger: Logger(label: "source-test"))
+        let app = try TesseraHTTP.application(tessera: tessera, configuration: .init(host: "127.0.0.1", port: port), logger: Logger(label: "source-test"))
         try await serving(app) {
             try await waitUntilServing(port: port)
             let verifier = TokenVerifier(issuer: issuer, audience: issuer)

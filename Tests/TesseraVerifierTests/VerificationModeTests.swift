@@ -33,7 +33,7 @@ struct LiveIssuer {
 
     func run<Value>(_ body: () async throws -> Value) async throws -> Value {
         defer { try? FileManager.default.removeItem(at: directory) }
-        let app = TesseraHTTP.application(tessera: tessera, configuration: .init(host: "127.0.0.1", port: port), logger: Logger(label: "modes"))
+        let app = try TesseraHTTP.application(tessera: tessera, configuration: .init(host: "127.0.0.1", port: port), logger: Logger(label: "modes"))
         return try await serving(app) {
             try await waitUntilServing(port: port)
             return try await body()

@@ -35,6 +35,8 @@ public struct ServiceAccount: Sendable, Hashable, Codable {
     public var expiresAt: Date?
     /// Token lifetime in seconds; `nil` means the tenant's.
     public var tokenLifetime: Int?
+    /// What its tokens must be bound to, and its `tls_client_auth` name (docs/binding.md).
+    public var binding: TokenBinding
     public var createdAt: Date
     public var updatedAt: Date
     /// Who created it: the creating account's id, or `bootstrap`.
@@ -44,7 +46,7 @@ public struct ServiceAccount: Sendable, Hashable, Codable {
     public init(
         id: UUID, tenantID: UUID, number: Int = 0, clientID: String, name: String, description: String? = nil,
         roles: [String], groups: [String] = [], projects: [ProjectMembership] = [], audiences: [String] = [],
-        status: Status = .active, expiresAt: Date? = nil, tokenLifetime: Int? = nil,
+        status: Status = .active, expiresAt: Date? = nil, tokenLifetime: Int? = nil, binding: TokenBinding = TokenBinding(),
         createdAt: Date, updatedAt: Date, createdBy: String? = nil, lastUsedAt: Date? = nil
     ) {
         self.id = id
@@ -60,6 +62,7 @@ public struct ServiceAccount: Sendable, Hashable, Codable {
         self.status = status
         self.expiresAt = expiresAt
         self.tokenLifetime = tokenLifetime
+        self.binding = binding
         self.createdAt = createdAt
         self.updatedAt = updatedAt
         self.createdBy = createdBy

@@ -48,6 +48,12 @@ public struct MasterKey: Sendable {
         return Array(combined)
     }
 
+    /// A key for `purpose` derived from this one (HKDF-SHA256), so one secret serves
+    /// several uses without one use's outputs telling anything about another's.
+    public func derivedKey(for purpose: String) -> SymmetricKey {
+        HKDF<SHA256>.deriveKey(inputKeyMaterial: key, info: Array(purpose.utf8), outputByteCount: 32)
+    }
+
     /// Opens what ``seal(_:context:)`` produced; fails for another key or context.
     public func unseal(_ sealed: [UInt8], context: String) throws -> [UInt8] {
         do {

@@ -101,8 +101,18 @@ public struct AccessTokenValidator: Sendable {
     ///
     /// - Parameter audience: the value `aud` must contain; `nil` for introspection,
     ///   which answers for tokens of every audience.
-    public func validate(_ token: String, audience: String? = nil) async throws -> Principal {
+    /// - Parameter presented: what the presenter proved it holds (a DPoP key's
+    ///   thumbprint, its certificate's); a bound token must match it in every
+    ///   member its `cnf` has. `nil` skips that check: only for introspection, which
+    ///   answers `cnf` for the resource server to check (docs/binding.md).
+    public func validate(_ token: String, audience: String? = nil, presented: Confirmation? = Confirmation()) async throws -> Principal {
         let claims = try signedClaims(token)
+        if let presented, let cnf = claims.cnf {
+            if let jkt = cnf.jkt, presented.jkt != jkt { throw Rejection(description: "the token is DPoP-bound and no matching proof was presented") }
+            if let x5t = cnf.x5tS256, presented.x5tS256 != x5t {
+                throw Rejection(description: "the token is bound to a certificate that was not presented")
+            }
+        }
         let nowDate = dependencies.now()
         if let violation = claims.times.violation(now: TimeClaims.seconds(nowDate), leeway: leeway) {
             throw Rejection(description: violation.description)

@@ -13,12 +13,20 @@ public struct ServiceAccountPatch: Sendable, Hashable {
     public var status: ServiceAccount.Status?
     public var expiresAt: Date??
     public var tokenLifetime: Int??
+    public var dpopRequired: Bool?
+    public var certificateRequired: Bool?
+    /// `.some(nil)` removes the account's `tls_client_auth` name.
+    public var tlsClientAuth: TokenBinding.CertificateName??
 
     public init(
         name: String? = nil, description: String?? = nil, roles: [String]? = nil, groups: [String]? = nil,
         projects: [ServiceAccount.ProjectMembership]? = nil, audiences: [String]? = nil, status: ServiceAccount.Status? = nil,
-        expiresAt: Date?? = nil, tokenLifetime: Int?? = nil
+        expiresAt: Date?? = nil, tokenLifetime: Int?? = nil, dpopRequired: Bool? = nil, certificateRequired: Bool? = nil,
+        tlsClientAuth: TokenBinding.CertificateName?? = nil
     ) {
+        self.dpopRequired = dpopRequired
+        self.certificateRequired = certificateRequired
+        self.tlsClientAuth = tlsClientAuth
         self.name = name
         self.description = description
         self.roles = roles
@@ -176,6 +184,10 @@ extension ServiceAccountService {
             }
             account.tokenLifetime = lifetime
         }
+        if let required = patch.dpopRequired { account.binding.dpopRequired = required }
+        if let required = patch.certificateRequired { account.binding.certificateRequired = required }
+        if let name = patch.tlsClientAuth { account.binding.tlsClientAuth = name }
+        account.binding = try account.binding.validated()
         account.updatedAt = now
         let updated = account
         do {

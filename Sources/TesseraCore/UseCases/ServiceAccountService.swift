@@ -16,12 +16,15 @@ public struct NewServiceAccount: Sendable, Hashable {
     /// Whether the account is made with a first secret, shown once (`false` for an
     /// API whose accounts get their credentials by a call of their own, as Keycard's).
     public var issuesSecret: Bool
+    /// What its tokens must be bound to, and its `tls_client_auth` name (docs/binding.md).
+    public var binding: TokenBinding
 
     public init(
         name: String? = nil, description: String? = nil, roles: [String]? = nil, groups: [String]? = nil,
         projects: [ServiceAccount.ProjectMembership]? = nil, audiences: [String]? = nil, expiresAt: Date? = nil,
-        nameMayRepeat: Bool = false, issuesSecret: Bool = true
+        nameMayRepeat: Bool = false, issuesSecret: Bool = true, binding: TokenBinding = TokenBinding()
     ) {
+        self.binding = binding
         self.nameMayRepeat = nameMayRepeat
         self.issuesSecret = issuesSecret
         self.name = name
@@ -115,7 +118,7 @@ public struct ServiceAccountService: Sendable {
             id: accountID, tenantID: tenant.id, clientID: dependencies.clientID(),
             name: name ?? Self.generatedName(at: now), description: input.description,
             roles: roles, groups: groups, projects: projects, audiences: audiences,
-            expiresAt: input.expiresAt, createdAt: now, updatedAt: now, createdBy: caller.id
+            expiresAt: input.expiresAt, binding: try input.binding.validated(), createdAt: now, updatedAt: now, createdBy: caller.id
         )
         // A generated name may meet another created in the same second, and a
         // descriptive one another account's: then it takes a random suffix (40

@@ -55,11 +55,15 @@ public struct TokenService: Sendable {
         public let expiresNoLaterThan: Int64?
         /// The `act` chain (token exchange with an actor token).
         public let actors: [AccessTokenClaims.Actor]
+        /// The certificate the client authenticated with (`tls_client_auth`,
+        /// `self_signed_tls_client_auth`); its tokens are bound to it.
+        public let certificate: PresentedCertificate?
 
         public init(
             record: ClientRecord, secret: ClientSecret?, scopeLimit: Set<String>? = nil, expiresNoLaterThan: Int64? = nil,
-            actors: [AccessTokenClaims.Actor] = []
+            actors: [AccessTokenClaims.Actor] = [], certificate: PresentedCertificate? = nil
         ) {
+            self.certificate = certificate
             self.record = record
             self.secret = secret
             self.scopeLimit = scopeLimit
@@ -135,6 +139,52 @@ public struct TokenService: Sendable {
         try await throttled(clientID: "token-exchange", address: address) {
             try await federation.exchange(ownToken: ownToken, actorToken: actorToken, requestID: requestID)
         }
+    }
+
+    /// Authenticates `clientID` by the certificate it presented (RFC 8705 §2,
+    /// docs/binding.md): `tls_client_auth` when the certificate chains to a trusted
+    /// CA and carries the name the account registers, else
+    /// `self_signed_tls_client_auth` when its public key is one of the account's
+    /// usable registered keys. Every failure is `invalid_client`, throttled as others are.
+    public func authenticate(certificate: PresentedCertificate, clientID: String, from address: String? = nil) async throws -> AuthenticatedClient {
+        try await throttled(clientID: clientID, address: address) {
+            let now = dependencies.now()
+            let record: ClientRecord?
+            do {
+                record = clientID.utf8.count <= 256 ? try await clients.client(id: clientID, now: now) : nil
+            } catch {
+                throw OAuthError.temporarilyUnavailable("the client store is unavailable")
+            }
+            guard let record, record.account.isUsable(at: now) else { throw OAuthError.invalidClient() }
+            let byName = record.account.binding.tlsClientAuth.map { certificate.chainsToTrustedCA && certificate.carries($0) } ?? false
+            let byKey =
+                certificate.publicKeyThumbprint.map { presented in
+                    record.keys.contains { $0.isUsable(at: now) && (try? $0.jwk.thumbprint()) == presented }
+                } ?? false
+            guard byName || byKey else { throw OAuthError.invalidClient("the client certificate does not authenticate this client") }
+            return used(AuthenticatedClient(record: record, secret: nil, certificate: certificate))
+        }
+    }
+
+    /// The `cnf` a token for `client` carries (docs/binding.md): the DPoP key's
+    /// thumbprint when a proof came with the request; the certificate's when the
+    /// client authenticated with it, or presented one and its account requires
+    /// certificate-bound tokens. An account that requires a binding the request
+    /// cannot give is refused.
+    public func confirmation(for client: AuthenticatedClient, dpop: DPoPProof?, certificate: PresentedCertificate?) throws -> Confirmation? {
+        let binding = client.record.account.binding
+        if binding.dpopRequired && dpop == nil {
+            throw OAuthError(code: "invalid_dpop_proof", description: "this client's tokens must be DPoP-bound: send a DPoP proof")
+        }
+        var certificateThumbprint = client.certificate?.thumbprint
+        if binding.certificateRequired && certificateThumbprint == nil {
+            guard let certificate else {
+                throw OAuthError.invalidRequest("this client's tokens must be bound to its certificate: connect with a client certificate")
+            }
+            certificateThumbprint = certificate.thumbprint
+        }
+        let confirmation = Confirmation(jkt: dpop?.thumbprint, x5tS256: certificateThumbprint)
+        return confirmation.isEmpty ? nil : confirmation
     }
 
     /// Notes that a client without a secret authenticated now (its `last_used_at`).
@@ -281,8 +331,9 @@ public struct TokenService: Sendable {
     /// - Parameters:
     ///   - scope: the raw `scope` parameter; `nil` grants every allowed scope.
     ///   - audiences: the `audience`/`resource` values (RFC 8707); empty uses the tenant default.
-    public func issue(for client: AuthenticatedClient, scope: String?, audiences: [String]) throws -> IssuedToken {
-        let claims = try claims(for: client, scope: scope, audiences: audiences)
+    public func issue(for client: AuthenticatedClient, scope: String?, audiences: [String], confirmation: Confirmation? = nil) throws -> IssuedToken {
+        var claims = try claims(for: client, scope: scope, audiences: audiences)
+        claims.cnf = confirmation
         guard let signingKey = keyRing.snapshot?.active else {
             throw OAuthError.temporarilyUnavailable("no signing key is loaded")
         }

@@ -30,7 +30,7 @@ public struct TokenStatusService: Sendable {
     public func introspect(_ token: String, for caller: ClientRecord) async throws -> AccessTokenClaims? {
         let principal: Principal
         do {
-            principal = try await validator.validate(token)
+            principal = try await validator.validate(token, presented: nil)
         } catch is AccessTokenValidator.Rejection {
             return nil
         }

@@ -7,7 +7,7 @@ import TesseraJOSE
 /// (one handler for both kinds, under `secrets` and `api-tokens`) and the public
 /// keys of `private_key_jwt`.
 extension AdminAPI {
-    func registerCredentials(on accounts: RouterGroup<some RequestContext>) {
+    func registerCredentials(on accounts: RouterGroup<TesseraRequestContext>) {
         for kind in [ClientSecret.Kind.clientSecret, .apiToken] {
             let collection = Self.collection(kind), resource = kind.rawValue == "client_secret" ? "secret" : kind.rawValue
             accounts.get(":id/\(collection)") { request, context in

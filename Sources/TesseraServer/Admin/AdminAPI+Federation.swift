@@ -7,7 +7,7 @@ import TesseraJOSE
 /// account's list, create and delete, and the tenant's dry run that says which
 /// credential a token would match and why the others do not.
 extension AdminAPI {
-    func registerFederation(on v1: RouterGroup<some RequestContext>) {
+    func registerFederation(on v1: RouterGroup<TesseraRequestContext>) {
         v1.get("tenants/:tenant/service-accounts/:id/federated-credentials") { request, context in
             await handle(request, context, scope: .tenant, listFederatedCredentials)
         }

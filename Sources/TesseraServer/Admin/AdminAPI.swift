@@ -104,12 +104,12 @@ struct AdminAPI: Sendable {
     /// Runs a handler: authenticates, resolves and checks the tenant, renders
     /// errors as problems, and records mutating calls in the audit log.
     func handle(
-        _ request: Request, _ context: some RequestContext, scope: Scope, audit: Audit? = nil,
+        _ request: Request, _ context: TesseraRequestContext, scope: Scope, audit: Audit? = nil,
         _ body: (Call) async throws -> (Response, resourceID: String?)
     ) async -> Response {
         let principal: Principal
         do {
-            principal = try await authentication.principal(request)
+            principal = try await authentication.principal(request, context: context)
         } catch {
             return error.response
         }
@@ -171,7 +171,7 @@ struct AdminAPI: Sendable {
 
     // MARK: Routes
 
-    func register(on router: Router<some RequestContext>) {
+    func register(on router: Router<TesseraRequestContext>) {
         let v1 = router.group("v1")
         v1.get("whoami") { request, context in await handle(request, context, scope: .anyone, whoami) }
 
@@ -318,8 +318,33 @@ struct AdminAPI: Sendable {
         }
     }
 
+    /// The `tls_client_auth_*` fields (docs/binding.md): `nil` when none is sent,
+    /// `.some(nil)` when those sent are all `null`, else the one name set.
+    private static func readCertificateName(_ reader: inout JSONObjectReader) throws(Problem) -> TokenBinding.CertificateName?? {
+        var result: TokenBinding.CertificateName?? = nil
+        for kind in TokenBinding.CertificateName.Kind.allCases {
+            guard let value = try reader.nullable(kind.field, { (r: inout JSONObjectReader) throws(Problem) in try r.string(kind.field) }) else {
+                continue
+            }
+            if let value {
+                if case .some(.some(let other)) = result {
+                    throw Problem(.badRequest, "set at most one of \(other.kind.field) and \(kind.field)", field: kind.field)
+                }
+                result = .some(TokenBinding.CertificateName(kind: kind, value: value))
+            } else if result == nil {
+                result = .some(nil)
+            }
+        }
+        return result
+    }
+
     func createAccount(_ call: Call) async throws -> (Response, resourceID: String?) {
         var reader = try await call.body()
+        let binding = TokenBinding(
+            dpopRequired: try reader.bool("dpop_bound_access_tokens") ?? false,
+            certificateRequired: try reader.bool("tls_client_certificate_bound_access_tokens") ?? false,
+            tlsClientAuth: try Self.readCertificateName(&reader) ?? nil
+        )
         let input = NewServiceAccount(
             name: try reader.string("name"),
             description: try reader.string("description"),
@@ -328,7 +353,8 @@ struct AdminAPI: Sendable {
             projects: try Self.readProjects(&reader),
             audiences: try reader.stringArray("audiences"),
             expiresAt: try reader.date("expires_at"),
-            issuesSecret: try reader.bool("issue_secret") ?? true
+            issuesSecret: try reader.bool("issue_secret") ?? true,
+            binding: binding
         )
         try reader.finish()
         let created = try await tessera.accounts.create(in: call.tenant, input, by: call.caller)
@@ -366,6 +392,9 @@ struct AdminAPI: Sendable {
             }
             patch.status = parsed
         }
+        patch.dpopRequired = try reader.bool("dpop_bound_access_tokens")
+        patch.certificateRequired = try reader.bool("tls_client_certificate_bound_access_tokens")
+        patch.tlsClientAuth = try Self.readCertificateName(&reader)
         try reader.finish()
         let updated = try await tessera.accounts.update(id, in: call.tenant, patch, by: call.caller)
         return (.json(Representation.Account(updated)), nil)

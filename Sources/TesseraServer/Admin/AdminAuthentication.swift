@@ -1,36 +1,67 @@
+import HTTPTypes
 import Hummingbird
 import TesseraCore
+import TesseraJOSE
 
-/// Bearer authentication for the admin API (RFC 6750 §2.1, §3).
+/// Bearer and DPoP authentication for the admin API (RFC 6750 §2.1 and §3,
+/// RFC 9449 §7, docs/binding.md).
 struct AdminAuthentication: Sendable {
     let tessera: Tessera
+    /// Where client certificates come from, for certificate-bound tokens.
+    var certificates = ClientCertificates.none
 
     static let challenge = #"Bearer realm="tessera""#
+    static let dpopChallenge = #"DPoP algs="\#(DPoPProof.algorithms.map(\.rawValue).joined(separator: " "))""#
 
-    /// The principal behind the request's access token.
-    func principal(_ request: Request) async throws(Problem) -> Principal {
+    /// The principal behind the request's access token: `Bearer`, or `DPoP` with a
+    /// proof for this request; a bound token must come with what it is bound to.
+    func principal(_ request: Request, context: TesseraRequestContext) async throws(Problem) -> Principal {
         guard let header = request.headers[.authorization] else {
-            throw Problem(.unauthorized, "an access token is required", headers: [.wwwAuthenticate: Self.challenge])
+            throw Problem(.unauthorized, "an access token is required", headers: Self.challenges(error: nil))
         }
-        guard header.count > 7, header.prefix(7).lowercased() == "bearer " else {
-            throw Problem(.unauthorized, "the Authorization header must use the Bearer scheme", headers: [.wwwAuthenticate: Self.challenge])
+        let isDPoP = header.count > 5 && header.prefix(5).lowercased() == "dpop "
+        guard isDPoP || (header.count > 7 && header.prefix(7).lowercased() == "bearer ") else {
+            throw Problem(.unauthorized, "the Authorization header must use the Bearer or DPoP scheme", headers: Self.challenges(error: nil))
         }
-        return try await principal(accessToken: String(header.dropFirst(7).trimmingOptionalWhitespace()))
+        let token = String(header.dropFirst(isDPoP ? 5 : 7).trimmingOptionalWhitespace())
+        var presented = Confirmation()
+        if isDPoP {
+            do {
+                let proof = try await tessera.dpop.validate(
+                    request.headers[values: .dpop], method: request.method.rawValue, url: tessera.issuer + request.uri.path, accessToken: token)
+                presented.jkt = proof.thumbprint
+            } catch let error as OAuthError where error.code == "invalid_dpop_proof" || error.code == "use_dpop_nonce" {
+                var headers: HTTPFields = [.wwwAuthenticate: Self.dpopChallenge + #", error="\#(error.code)", error_description="\#(error.errorDescription)""#]
+                if let nonces = tessera.dpop.nonces { headers[.dpopNonce] = nonces.current(now: TimeClaims.seconds(tessera.dependencies.now())) }
+                throw Problem(.unauthorized, error.errorDescription, headers: headers)
+            } catch {
+                throw Problem(.serviceUnavailable, "the store is unavailable", headers: [.retryAfter: "1"])
+            }
+        }
+        if certificates.isEnabled { presented.x5tS256 = await certificates.certificate(of: request, context: context)?.thumbprint }
+        return try await principal(accessToken: token, presented: presented)
+    }
+
+    /// `WWW-Authenticate` for both schemes (RFC 9449 §7.1), with `error` when given.
+    static func challenges(error: String?) -> HTTPFields {
+        let suffix = error.map { #", error="\#($0)", error_description="the access token is invalid or expired""# } ?? ""
+        var headers: HTTPFields = [.wwwAuthenticate: challenge + suffix]
+        headers.append(HTTPField(name: .wwwAuthenticate, value: dpopChallenge + suffix))
+        return headers
     }
 
     /// The principal behind an access token of this issuer however it was sent
     /// (a Bearer header, or a session header or cookie some seed APIs use).
-    func principal(accessToken token: String) async throws(Problem) -> Principal {
+    /// `presented` is what the request proved it holds; a token bound to anything
+    /// else is refused (docs/binding.md).
+    func principal(accessToken token: String, presented: Confirmation = Confirmation()) async throws(Problem) -> Principal {
         if SecretFormat.APIToken.isWellFormed(token) { return try await principal(apiToken: token) }
         do {
             // Only tokens meant for this issuer's own API: a token minted for a resource
             // server must not be replayable here by that server.
-            return try await tessera.validator.validate(token, audience: tessera.issuer)
+            return try await tessera.validator.validate(token, audience: tessera.issuer, presented: presented)
         } catch is AccessTokenValidator.Rejection {
-            throw Problem(
-                .unauthorized, "the access token is invalid or expired",
-                headers: [.wwwAuthenticate: Self.challenge + #", error="invalid_token", error_description="the access token is invalid or expired""#]
-            )
+            throw Problem(.unauthorized, "the access token is invalid or expired", headers: Self.challenges(error: "invalid_token"))
         } catch {
             throw Problem(.serviceUnavailable, "the store is unavailable", headers: [.retryAfter: "1"])
         }
@@ -56,9 +87,9 @@ struct AdminAuthentication: Sendable {
     /// service account's own credentials (Mixpanel), HTTP Basic `client_id:secret`.
     /// Basic credentials are checked as at the token endpoint (throttled per
     /// `peer`) and give the principal a token of theirs would have; no token is signed.
-    func principal(_ request: Request, allowingBasicFrom peer: String) async throws(Problem) -> Principal {
+    func principal(_ request: Request, context: TesseraRequestContext, allowingBasicFrom peer: String) async throws(Problem) -> Principal {
         guard let header = request.headers[.authorization], header.count > 6, header.prefix(6).lowercased() == "basic " else {
-            return try await principal(request)
+            return try await principal(request, context: context)
         }
         let basicChallenge = #"Basic realm="tessera""#
         do {

@@ -18,6 +18,7 @@ enum Representation {
         let status: String
         let expiresAt: Date?
         let tokenLifetime: Int?
+        let binding: TokenBinding
         let createdAt: Date
         let updatedAt: Date
         let createdBy: String?
@@ -39,6 +40,7 @@ enum Representation {
             status = account.status.rawValue
             expiresAt = account.expiresAt
             tokenLifetime = account.tokenLifetime
+            binding = account.binding
             createdAt = account.createdAt
             updatedAt = account.updatedAt
             createdBy = account.createdBy
@@ -57,6 +59,13 @@ enum Representation {
             case createdBy = "created_by"
             case lastUsedAt = "last_used_at"
             case clientSecret = "client_secret"
+            case dpopBoundAccessTokens = "dpop_bound_access_tokens"
+            case certificateBoundAccessTokens = "tls_client_certificate_bound_access_tokens"
+            case subjectDN = "tls_client_auth_subject_dn"
+            case sanDNS = "tls_client_auth_san_dns"
+            case sanURI = "tls_client_auth_san_uri"
+            case sanIP = "tls_client_auth_san_ip"
+            case sanEmail = "tls_client_auth_san_email"
         }
 
         func encode(to encoder: any Encoder) throws {
@@ -74,6 +83,14 @@ enum Representation {
             try container.encode(status, forKey: .status)
             try container.encode(expiresAt, forKey: .expiresAt)
             try container.encode(tokenLifetime, forKey: .tokenLifetime)
+            try container.encode(binding.dpopRequired, forKey: .dpopBoundAccessTokens)
+            try container.encode(binding.certificateRequired, forKey: .certificateBoundAccessTokens)
+            let name = binding.tlsClientAuth
+            for (kind, key) in [
+                (TokenBinding.CertificateName.Kind.subjectDN, CodingKeys.subjectDN), (.dns, .sanDNS), (.uri, .sanURI), (.ip, .sanIP), (.email, .sanEmail),
+            ] {
+                try container.encode(name?.kind == kind ? name?.value : nil, forKey: key)
+            }
             try container.encode(createdAt, forKey: .createdAt)
             try container.encode(updatedAt, forKey: .updatedAt)
             try container.encode(createdBy, forKey: .createdBy)

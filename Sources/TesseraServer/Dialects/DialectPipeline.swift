@@ -198,9 +198,9 @@ struct DialectPipeline: Sendable {
             }
         }
         if credentials.basic {
-            return try await api.authentication.principal(request, allowingBasicFrom: context.peer)
+            return try await api.authentication.principal(request, context: context, allowingBasicFrom: context.peer)
         }
-        return try await api.authentication.principal(request)
+        return try await api.authentication.principal(request, context: context)
     }
 
     /// The value of cookie `name` in the request's `Cookie` fields (RFC 6265 §5.4:

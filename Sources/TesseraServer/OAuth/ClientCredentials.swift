@@ -53,6 +53,13 @@ struct ClientCredentials {
         }
     }
 
+    /// Whether the request names a client and presents nothing else: no
+    /// `Authorization`, secret or assertion. A client certificate, then, is the
+    /// credential (RFC 8705 §2).
+    static func presentsOnlyAClientID(_ headers: HTTPFields, form: FormBody) -> Bool {
+        headers[.authorization] == nil && form["client_secret"] == nil && form["client_assertion"] == nil && form["client_assertion_type"] == nil
+    }
+
     /// The `private_key_jwt` assertion (RFC 7523 §2.2), when the request uses that method.
     static func assertion(from headers: HTTPFields, form: FormBody) throws(OAuthError) -> String? {
         let type = form["client_assertion_type"], assertion = form["client_assertion"]

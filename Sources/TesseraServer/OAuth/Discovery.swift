@@ -7,6 +7,8 @@ import TesseraJOSE
 struct Discovery: Sendable {
     let tessera: Tessera
     let jwksMaxAge: Int
+    /// Whether a client certificate can arrive (docs/binding.md).
+    var certificates = false
 
     func jwks(_ request: Request, context: some RequestContext) -> Response {
         guard let snapshot = tessera.keyRing.snapshot else {
@@ -32,11 +34,16 @@ struct Discovery: Sendable {
         let tokenExchangeSubjectTokenTypesSupported = TokenEndpoint.subjectTokenTypes.sorted()
         let tokenExchangeActorTokenTypesSupported = [TokenEndpoint.accessTokenType, "urn:ietf:params:oauth:token-type:jwt"]
         let tokenExchangeIssuedTokenTypesSupported = [TokenEndpoint.accessTokenType]
-        let tokenEndpointAuthMethodsSupported = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
+        let tokenEndpointAuthMethodsSupported: [String]
         let tokenEndpointAuthSigningAlgValuesSupported = JWSAlgorithm.allCases.map(\.rawValue)
         let responseTypesSupported: [String] = []
         let scopesSupported: [String]
         let accessTokenSigningAlgValuesSupported: [String]
+        /// RFC 9449 §5.1.
+        let dpopSigningAlgValuesSupported = DPoPProof.algorithms.map(\.rawValue)
+        /// RFC 8705 §3.3 and §5, when client certificates can arrive.
+        let tlsClientCertificateBoundAccessTokens: Bool?
+        let mtlsEndpointAliases: [String: String]?
 
         enum CodingKeys: String, CodingKey {
             case issuer
@@ -55,6 +62,9 @@ struct Discovery: Sendable {
             case responseTypesSupported = "response_types_supported"
             case scopesSupported = "scopes_supported"
             case accessTokenSigningAlgValuesSupported = "access_token_signing_alg_values_supported"
+            case dpopSigningAlgValuesSupported = "dpop_signing_alg_values_supported"
+            case tlsClientCertificateBoundAccessTokens = "tls_client_certificate_bound_access_tokens"
+            case mtlsEndpointAliases = "mtls_endpoint_aliases"
         }
     }
 
@@ -66,7 +76,16 @@ struct Discovery: Sendable {
             Metadata(
                 issuer: issuer, tokenEndpoint: issuer + "/oauth2/token", jwksURI: issuer + "/.well-known/jwks.json",
                 introspectionEndpoint: issuer + "/oauth2/introspect", revocationEndpoint: issuer + "/oauth2/revoke",
-                scopesSupported: scopes, accessTokenSigningAlgValuesSupported: algorithms
+                tokenEndpointAuthMethodsSupported: ["client_secret_basic", "client_secret_post", "private_key_jwt"]
+                    + (certificates ? ["tls_client_auth", "self_signed_tls_client_auth"] : []),
+                scopesSupported: scopes, accessTokenSigningAlgValuesSupported: algorithms,
+                tlsClientCertificateBoundAccessTokens: certificates ? true : nil,
+                // Client certificates are asked for on the one listener, so the aliases are the endpoints themselves.
+                mtlsEndpointAliases: certificates
+                    ? [
+                        "token_endpoint": issuer + "/oauth2/token", "introspection_endpoint": issuer + "/oauth2/introspect",
+                        "revocation_endpoint": issuer + "/oauth2/revoke",
+                    ] : nil
             ),
             headers: [.cacheControl: "public, max-age=\(jwksMaxAge)"]
         )

@@ -24,7 +24,14 @@ struct Introspection: Sendable {
         body.member("iat", claims.iat)
         body.member("nbf", claims.nbf)
         body.member("jti", claims.jti)
-        body.member("token_type", "Bearer")
+        // A bound token's binding, for the resource server to check (docs/binding.md).
+        body.member("token_type", claims.cnf?.jkt == nil ? "Bearer" : "DPoP")
+        if let cnf = claims.cnf {
+            body.beginObject("cnf")
+            if let jkt = cnf.jkt { body.member("jkt", jkt) }
+            if let x5t = cnf.x5tS256 { body.member("x5t#S256", x5t) }
+            body.endObject()
+        }
         body.member("tenant", claims.tenant)
         body.member("roles", claims.roles)
         body.endObject()

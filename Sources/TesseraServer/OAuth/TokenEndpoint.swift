@@ -19,40 +19,47 @@ struct TokenEndpoint: Sendable {
     ]
 
     let tessera: Tessera
+    /// Where client certificates come from (docs/binding.md).
+    let certificates: ClientCertificates
     private let issued = Counter(label: "tessera_tokens_issued_total")
     private let failures = Counter(label: "tessera_token_errors_total")
     private let rateLimited = Counter(label: "tessera_token_rate_limited_total")
 
-    init(tessera: Tessera) {
+    init(tessera: Tessera, certificates: ClientCertificates = .none) {
         self.tessera = tessera
+        self.certificates = certificates
     }
 
     /// The RFC 6749 §5.1 answer, written directly: every token pays for it.
-    static func success(_ token: TokenService.IssuedToken, exchanged: Bool = false) -> Response {
+    static func success(_ token: TokenService.IssuedToken, exchanged: Bool = false, headers extra: HTTPFields = [:]) -> Response {
         var body = JSONOutput(capacity: token.accessToken.utf8.count + 160)
         body.beginObject()
         body.member("access_token", token.accessToken)
         if exchanged { body.member("issued_token_type", accessTokenType) }
-        body.member("token_type", "Bearer")
+        // A DPoP-bound token is of type DPoP (RFC 9449 §5).
+        body.member("token_type", token.claims.cnf?.jkt == nil ? "Bearer" : "DPoP")
         body.member("expires_in", Int64(token.expiresIn))
         body.member("scope", token.scope)
         body.endObject()
-        return Response(
-            status: .ok,
-            headers: [.contentType: "application/json", .cacheControl: "no-store", .pragma: "no-cache"],
-            body: ResponseBody(byteBuffer: ByteBuffer(bytes: body.bytes))
-        )
+        var headers: HTTPFields = [.contentType: "application/json", .cacheControl: "no-store", .pragma: "no-cache"]
+        headers.append(contentsOf: extra)
+        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: body.bytes)))
     }
 
     func handle(_ request: Request, context: TesseraRequestContext) async -> Response {
+        // With nonces on, every answer to a DPoP request names the nonce to use next (RFC 9449 §8).
+        var nonceHeader: HTTPFields = [:]
+        if let nonces = tessera.dpop.nonces, request.headers.contains(.dpop) {
+            nonceHeader[.dpopNonce] = nonces.current(now: TimeClaims.seconds(tessera.dependencies.now()))
+        }
         do {
             let requestID = context.logger[metadataKey: "request_id"].map { "\($0)" }
-            let (token, exchanged) = try await issue(request, peer: context.peer, requestID: requestID)
+            let (token, exchanged) = try await issue(request, context: context, requestID: requestID)
             issued.increment()
-            return Self.success(token, exchanged: exchanged)
+            return Self.success(token, exchanged: exchanged, headers: nonceHeader)
         } catch let error as OAuthError {
             failures.increment()
-            return error.response()
+            return error.response(headers: nonceHeader)
         } catch let throttled as TokenService.Throttled {
             failures.increment()
             return throttled.response
@@ -69,21 +76,47 @@ struct TokenEndpoint: Sendable {
         }
     }
 
-    private func issue(_ request: Request, peer: String, requestID: String?) async throws -> (TokenService.IssuedToken, exchanged: Bool) {
+    private func issue(_ request: Request, context: TesseraRequestContext, requestID: String?) async throws -> (TokenService.IssuedToken, exchanged: Bool) {
+        let peer = context.peer
         let form = try await FormBody.read(request, upTo: Self.maximumBodySize, repeatable: Self.repeatable)
         guard let grantType = form["grant_type"] else { throw OAuthError.invalidRequest("grant_type is missing") }
         let audiences = form.all("resource") + form.all("audience")
+        let certificate = await certificates.certificate(of: request, context: context)
+        // The proof is checked before the client authenticates, so that a client sent
+        // off for a nonce has spent no single-use credential (an assertion's or an outside
+        // token's jti); its own jti is spent once the client is known, so that only
+        // clients write to the store's record of used proofs.
+        let proofs = request.headers[values: .dpop]
+        let proof = proofs.isEmpty ? nil : try tessera.dpop.check(proofs, method: "POST", url: tessera.issuer + "/oauth2/token")
+        let client: TokenService.AuthenticatedClient
         switch grantType {
         case "client_credentials":
-            let client = try await ClientCredentials.authenticate(
-                request, form: form, peer: peer, with: tessera.tokens, federation: tessera.federation, requestID: requestID)
-            return (try tessera.tokens.issue(for: client, scope: form["scope"], audiences: audiences), false)
+            if let clientID = form["client_id"], ClientCredentials.presentsOnlyAClientID(request.headers, form: form) {
+                // tls_client_auth and self_signed_tls_client_auth (RFC 8705 §2).
+                guard let certificate else {
+                    authenticationFailures.increment()
+                    throw OAuthError.invalidClient("client authentication is required: a secret, an assertion or a client certificate")
+                }
+                do {
+                    client = try await tessera.tokens.authenticate(certificate: certificate, clientID: clientID, from: peer)
+                } catch let error as OAuthError where error.code == "invalid_client" {
+                    authenticationFailures.increment()
+                    throw error
+                }
+            } else {
+                client = try await ClientCredentials.authenticate(
+                    request, form: form, peer: peer, with: tessera.tokens, federation: tessera.federation, requestID: requestID)
+            }
         case Self.tokenExchange:
-            let client = try await exchange(request, form: form, peer: peer, requestID: requestID)
-            return (try tessera.tokens.issue(for: client, scope: form["scope"], audiences: audiences), true)
+            client = try await exchange(request, form: form, peer: peer, requestID: requestID)
         default:
             throw OAuthError.unsupportedGrantType("the grant types are client_credentials and \(Self.tokenExchange)")
         }
+        if let proof { try await tessera.dpop.spend(proof) }
+        let confirmation = try tessera.tokens.confirmation(for: client, dpop: proof, certificate: certificate)
+        return (
+            try tessera.tokens.issue(for: client, scope: form["scope"], audiences: audiences, confirmation: confirmation), grantType != "client_credentials"
+        )
     }
 
     /// Token exchange (RFC 8693 §2.1): the subject token is the proof, so the request

@@ -108,6 +108,10 @@ enum OpenAPIDocument {
        "null"
       ]
      },
+     "dpop_bound_access_tokens": {
+      "default": false,
+      "type": "boolean"
+     },
      "expires_at": {
       "format": "date-time",
       "type": [
@@ -161,6 +165,50 @@ enum OpenAPIDocument {
       "format": "uuid",
       "type": "string"
      },
+     "tls_client_auth_san_dns": {
+      "description": "A DNS name.",
+      "maxLength": 1024,
+      "type": [
+       "string",
+       "null"
+      ]
+     },
+     "tls_client_auth_san_email": {
+      "description": "An e-mail address.",
+      "maxLength": 1024,
+      "type": [
+       "string",
+       "null"
+      ]
+     },
+     "tls_client_auth_san_ip": {
+      "description": "An IPv4 or IPv6 address.",
+      "maxLength": 1024,
+      "type": [
+       "string",
+       "null"
+      ]
+     },
+     "tls_client_auth_san_uri": {
+      "description": "A URI.",
+      "maxLength": 1024,
+      "type": [
+       "string",
+       "null"
+      ]
+     },
+     "tls_client_auth_subject_dn": {
+      "description": "The subject DN as RFC 4514 writes it.",
+      "maxLength": 1024,
+      "type": [
+       "string",
+       "null"
+      ]
+     },
+     "tls_client_certificate_bound_access_tokens": {
+      "default": false,
+      "type": "boolean"
+     },
      "token_lifetime": {
       "type": [
        "integer",
@@ -189,7 +237,14 @@ enum OpenAPIDocument {
      "created_at",
      "updated_at",
      "created_by",
-     "last_used_at"
+     "last_used_at",
+     "dpop_bound_access_tokens",
+     "tls_client_certificate_bound_access_tokens",
+     "tls_client_auth_subject_dn",
+     "tls_client_auth_san_dns",
+     "tls_client_auth_san_uri",
+     "tls_client_auth_san_ip",
+     "tls_client_auth_san_email"
     ],
     "type": "object"
    },
@@ -208,6 +263,10 @@ enum OpenAPIDocument {
      "description": {
       "maxLength": 500,
       "type": "string"
+     },
+     "dpop_bound_access_tokens": {
+      "default": false,
+      "type": "boolean"
      },
      "expires_at": {
       "format": "date-time",
@@ -246,6 +305,50 @@ enum OpenAPIDocument {
       "maxItems": 50,
       "minItems": 1,
       "type": "array"
+     },
+     "tls_client_auth_san_dns": {
+      "description": "A DNS name.",
+      "maxLength": 1024,
+      "type": [
+       "string",
+       "null"
+      ]
+     },
+     "tls_client_auth_san_email": {
+      "description": "An e-mail address.",
+      "maxLength": 1024,
+      "type": [
+       "string",
+       "null"
+      ]
+     },
+     "tls_client_auth_san_ip": {
+      "description": "An IPv4 or IPv6 address.",
+      "maxLength": 1024,
+      "type": [
+       "string",
+       "null"
+      ]
+     },
+     "tls_client_auth_san_uri": {
+      "description": "A URI.",
+      "maxLength": 1024,
+      "type": [
+       "string",
+       "null"
+      ]
+     },
+     "tls_client_auth_subject_dn": {
+      "description": "The subject DN as RFC 4514 writes it.",
+      "maxLength": 1024,
+      "type": [
+       "string",
+       "null"
+      ]
+     },
+     "tls_client_certificate_bound_access_tokens": {
+      "default": false,
+      "type": "boolean"
      }
     },
     "type": "object"
@@ -268,6 +371,10 @@ enum OpenAPIDocument {
        "string",
        "null"
       ]
+     },
+     "dpop_bound_access_tokens": {
+      "default": false,
+      "type": "boolean"
      },
      "expires_at": {
       "format": "date-time",
@@ -311,6 +418,50 @@ enum OpenAPIDocument {
        "disabled"
       ],
       "type": "string"
+     },
+     "tls_client_auth_san_dns": {
+      "description": "A DNS name.",
+      "maxLength": 1024,
+      "type": [
+       "string",
+       "null"
+      ]
+     },
+     "tls_client_auth_san_email": {
+      "description": "An e-mail address.",
+      "maxLength": 1024,
+      "type": [
+       "string",
+       "null"
+      ]
+     },
+     "tls_client_auth_san_ip": {
+      "description": "An IPv4 or IPv6 address.",
+      "maxLength": 1024,
+      "type": [
+       "string",
+       "null"
+      ]
+     },
+     "tls_client_auth_san_uri": {
+      "description": "A URI.",
+      "maxLength": 1024,
+      "type": [
+       "string",
+       "null"
+      ]
+     },
+     "tls_client_auth_subject_dn": {
+      "description": "The subject DN as RFC 4514 writes it.",
+      "maxLength": 1024,
+      "type": [
+       "string",
+       "null"
+      ]
+     },
+     "tls_client_certificate_bound_access_tokens": {
+      "default": false,
+      "type": "boolean"
      },
      "token_lifetime": {
       "maximum": 86400,

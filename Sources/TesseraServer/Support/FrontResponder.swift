@@ -10,9 +10,10 @@ public struct TesseraRouter: HTTPResponderBuilder {
     let router: Router<TesseraRequestContext>
     let requestIDs: RequestIDs
     let metrics: RequestMetrics?
+    var trustedProxies = TrustedProxies()
 
     public func buildResponder() -> FrontResponder<RouterResponder<TesseraRequestContext>> {
-        FrontResponder(routes: router.buildResponder(), requestIDs: requestIDs, metrics: metrics)
+        FrontResponder(routes: router.buildResponder(), requestIDs: requestIDs, metrics: metrics, trustedProxies: trustedProxies)
     }
 }
 
@@ -28,10 +29,16 @@ public struct FrontResponder<Routes: HTTPResponder>: HTTPResponder where Routes.
     let routes: Routes
     let requestIDs: RequestIDs
     let metrics: RequestMetrics?
+    /// Whose `Forwarded` and `X-Forwarded-For` name the client (docs/binding.md).
+    let trustedProxies: TrustedProxies
 
     public func respond(to request: Request, context: TesseraRequestContext) async throws -> Response {
         let id = requestIDs.id(for: request)
         var context = context
+        if !trustedProxies.isEmpty, let peer = context.remoteAddress?.ipAddress {
+            let client = trustedProxies.clientAddress(peer: peer, headers: request.headers)
+            if client != peer { context.forwardedFor = client }
+        }
         context.logger[metadataKey: "request_id"] = "\(id)"
         let measurement = metrics?.start(request)
         var response: Response
