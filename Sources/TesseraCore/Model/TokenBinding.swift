@@ -84,11 +84,12 @@ extension TokenBinding.CertificateName {
         }
         switch kind {
         case .subjectDN:
-            let parts = PresentedCertificate.canonicalDN(value).split(separator: ",", omittingEmptySubsequences: false)
+            let parts = PresentedCertificate.relativeNames(value)
             guard
                 parts.allSatisfy({ part in
                     let pieces = part.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-                    return pieces.count == 2 && !pieces[0].isEmpty && !pieces[1].isEmpty
+                    return pieces.count == 2 && !pieces[0].trimmingCharacters(in: .whitespaces).isEmpty
+                        && !pieces[1].trimmingCharacters(in: .whitespaces).isEmpty
                 })
             else {
                 throw DomainError.invalid(field, "\(field) must be a distinguished name such as CN=orders,O=Example (RFC 4514)")
@@ -197,6 +198,15 @@ public struct PresentedCertificate: Sendable, Hashable {
     /// A DN in a form two spellings of the same name share: RDNs split on unescaped
     /// `,` (or `;`), attribute types upper-cased, values trimmed and lower-cased.
     public static func canonicalDN(_ dn: String) -> String {
+        relativeNames(dn).map { part -> String in
+            let pieces = part.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard pieces.count == 2 else { return part.trimmingCharacters(in: .whitespaces).lowercased() }
+            return pieces[0].trimmingCharacters(in: .whitespaces).uppercased() + "=" + pieces[1].trimmingCharacters(in: .whitespaces).lowercased()
+        }.joined(separator: ",")
+    }
+
+    /// The RDNs of a DN: split on `,` and `;` that no backslash escapes.
+    static func relativeNames(_ dn: String) -> [String] {
         var parts: [String] = []
         var current = ""
         var escaped = false
@@ -215,10 +225,6 @@ public struct PresentedCertificate: Sendable, Hashable {
             }
         }
         parts.append(current)
-        return parts.map { part -> String in
-            let pieces = part.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            guard pieces.count == 2 else { return part.trimmingCharacters(in: .whitespaces).lowercased() }
-            return pieces[0].trimmingCharacters(in: .whitespaces).uppercased() + "=" + pieces[1].trimmingCharacters(in: .whitespaces).lowercased()
-        }.joined(separator: ",")
+        return parts
     }
 }
