@@ -93,7 +93,9 @@ import Testing
 
 /// DPoP at the token endpoint and on the admin API, in process (docs/binding.md).
 @Suite struct DPoPEndpointTests {
-    static func proof(_ key: SigningKey, _ method: String = "POST", _ path: String = "/oauth2/token", token: String? = nil, nonce: String? = nil) throws
+    static func proof(
+        _ key: SigningKey, _ method: String = "POST", _ path: String = "/oauth2/token", token: String? = nil, nonce: String? = nil
+    ) throws
         -> String
     {
         try DPoPProof.sign(
