@@ -210,11 +210,11 @@ def test_migrate_command_and_no_migrate(postgres_url):
     refused = subprocess.run([BIN, "serve", "--no-migrate", "--port", "0"], env=env, capture_output=True, text=True, timeout=60)
     assert refused.returncode == 64, refused.stderr
     # That line exactly (log warnings from the PostgreSQL client may come before it).
-    assert "Error: the database lacks migrations v1, v2, v3, v4, v5, v6, v7, v8; run `tessera migrate` first" in refused.stderr.splitlines(), refused.stderr
+    assert "Error: the database lacks migrations v1, v2, v3, v4, v5, v6, v7, v8, v9; run `tessera migrate` first" in refused.stderr.splitlines(), refused.stderr
     first = subprocess.run([BIN, "migrate"], env=env, capture_output=True, text=True, timeout=60, check=True)
-    assert first.stdout == "applied v1, v2, v3, v4, v5, v6, v7, v8\n"
+    assert first.stdout == "applied v1, v2, v3, v4, v5, v6, v7, v8, v9\n"
     again = subprocess.run([BIN, "migrate"], env=env, capture_output=True, text=True, timeout=60, check=True)
-    assert again.stdout == "already up to date (v1, v2, v3, v4, v5, v6, v7, v8)\n"
+    assert again.stdout == "already up to date (v1, v2, v3, v4, v5, v6, v7, v8, v9)\n"
 
 
 @pytest.fixture
@@ -398,3 +398,45 @@ def test_a_database_restart_under_traffic_loses_nothing_and_recovers(replicas, p
     assert refused_names & names == set()
     created = requests.post(f"{b.issuer}/v1/tenants/acme/service-accounts", json={"name": "after"}, headers=bearer(b, admin), timeout=15)
     assert created.status_code == 201, created.text
+
+
+def test_a_dpop_proof_spent_at_one_replica_is_refused_at_the_other_and_nonces_serve_both(postgres_url):
+    """docs/binding.md: a proof's jti is remembered in the shared store, and a nonce one
+    replica hands out (derived from the shared master key) is good at the other."""
+    from binding_support import ProofKey, proof
+
+    environment = {
+        "TESSERA_DATABASE_URL": fresh_database(postgres_url),
+        "TESSERA_MASTER_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
+    }
+    issuer = "http://issuer.test"
+    a = start_server("ES256", "--dpop-nonce", environment=environment, issuer=issuer)
+    try:
+        b = start_server("ES256", "--dpop-nonce", environment=environment, issuer=issuer)
+        try:
+            admin = a.bootstrap()
+            key = ProofKey("ES256")
+            htu = issuer + "/oauth2/token"
+
+            def ask(server: Server, dpop: str) -> requests.Response:
+                return requests.post(
+                    server.issuer + "/oauth2/token", data={"grant_type": "client_credentials"},
+                    auth=(admin["client_id"], admin["client_secret"]), headers={"DPoP": dpop}, timeout=10,
+                )
+
+            first = ask(a, proof(key, "POST", htu))
+            assert first.status_code == 400 and first.json()["error"] == "use_dpop_nonce", first.text
+            nonce = first.headers["DPoP-Nonce"]
+            spent = proof(key, "POST", htu, nonce=nonce)
+            # A's nonce at B.
+            issued = ask(b, spent)
+            assert issued.status_code == 200, issued.text
+            assert issued.json()["token_type"] == "DPoP"
+            # The same proof at A, after B took it.
+            replayed = ask(a, spent)
+            assert replayed.status_code == 400, replayed.text
+            assert replayed.json()["error"] == "invalid_dpop_proof"
+        finally:
+            stop_server(b)
+    finally:
+        stop_server(a)
