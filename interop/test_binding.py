@@ -42,6 +42,8 @@ import uuid
 import pytest
 import requests
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from binding_support import (
@@ -297,11 +299,11 @@ def mtls(pki):
 
 @pytest.fixture(scope="module")
 def proxied(pki):
-    """Plain HTTP behind a trusted proxy at 127.0.0.1 that passes client certificates.
-    `tls_client_auth` checks a certificate against `--tls-client-ca` wherever it came from
-    (the contract names no other source of trusted CAs), so the option is given here
-    without a TLS listener."""
-    server = launch(*NO_THROTTLE, "--trusted-proxy", "127.0.0.1", "--tls-client-ca", pki.clients_ca_file)
+    """Plain HTTP behind a TLS-terminating proxy at 127.0.0.1 that passes client
+    certificates (`--client-cert-proxy`). `tls_client_auth` checks a certificate against
+    `--tls-client-ca` wherever it came from, so the option is given here without a TLS
+    listener."""
+    server = launch(*NO_THROTTLE, "--client-cert-proxy", "127.0.0.1", "--tls-client-ca", pki.clients_ca_file)
     yield server
     stop_server(server)
 
@@ -310,7 +312,7 @@ def proxied(pki):
 def untrusted(pki):
     """Configured for a proxy at 10.9.9.9 only: the tests' own 127.0.0.1 is not trusted.
     Throttled at 3 failures of a client from an address, with no per-address limit."""
-    server = launch("--trusted-proxy", "10.9.9.9", "--tls-client-ca", pki.clients_ca_file,
+    server = launch("--trusted-proxy", "10.9.9.9", "--client-cert-proxy", "10.9.9.9", "--tls-client-ca", pki.clients_ca_file,
                     "--auth-failure-limit", "3", "--auth-address-failure-limit", "0")
     yield server
     stop_server(server)
@@ -321,6 +323,15 @@ def throttled():
     """Behind a trusted proxy at 127.0.0.1: 3 failures of a client from an address, or 6
     from an address whatever the client, lock out."""
     server = launch("--trusted-proxy", "127.0.0.1", "--auth-failure-limit", "3", "--auth-address-failure-limit", "6")
+    yield server
+    stop_server(server)
+
+
+@pytest.fixture(scope="module")
+def throttled_forwarded():
+    """As `throttled`, with the proxy setting `Forwarded` (`--forwarded-header forwarded`)."""
+    server = launch("--trusted-proxy", "127.0.0.1", "--forwarded-header", "forwarded", "--auth-failure-limit", "3",
+                    "--auth-address-failure-limit", "6")
     yield server
     stop_server(server)
 
@@ -1115,7 +1126,13 @@ def register_key(server: Server, account: dict, jwk: dict) -> None:
 
 
 def test_self_signed_tls_client_auth(mtls, pki):
-    account = certificate_account(mtls)
+    # Off unless the account allows it: a registered key alone does not enrol it.
+    closed = certificate_account(mtls)
+    register_key(mtls, closed, public_jwk(pki.certs["self_signed"].key, "mtls-self-0"))
+    refused = ask_token(mtls, closed, secret=False, cert=pki.files["self_signed"])
+    assert (refused.status_code, refused.json().get("error")) == (401, "invalid_client"), refused.text
+    account = certificate_account(mtls, self_signed_tls_client_auth=True)
+    assert account["self_signed_tls_client_auth"] is True
     register_key(mtls, account, public_jwk(pki.certs["self_signed"].key, "mtls-self-1"))
     assert_certificate_bound(ask_token(mtls, account, secret=False, cert=pki.files["self_signed"]),
                              pki.certs["self_signed"].x5t)
@@ -1191,10 +1208,27 @@ def test_a_client_certificate_chain_from_a_trusted_proxy(proxied, pki):
 
 
 def test_a_self_signed_certificate_from_a_trusted_proxy(proxied, pki):
-    account = certificate_account(proxied)
+    account = certificate_account(proxied, self_signed_tls_client_auth=True)
     register_key(proxied, account, public_jwk(pki.certs["self_signed"].key, "proxy-self-1"))
     assert_certificate_bound(ask_token(proxied, account, secret=False, headers=with_client_cert(pki.certs["self_signed"])),
                              pki.certs["self_signed"].x5t)
+
+
+def test_a_certificate_around_someone_elses_public_key_authenticates_nobody(proxied, pki):
+    # An attacker knows the account's registered public key (it is no secret) and wraps
+    # it in a "self-signed" certificate signed with a key of its own.
+    account = certificate_account(proxied, self_signed_tls_client_auth=True)
+    victim = pki.certs["self_signed"]
+    register_key(proxied, account, public_jwk(victim.key, "proxy-self-2"))
+    attacker = ec.generate_private_key(ec.SECP256R1())
+    name = victim.cert.subject
+    now = datetime.datetime.now(datetime.timezone.utc)
+    forged = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(victim.key.public_key())
+              .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+              .not_valid_after(now + datetime.timedelta(days=1)).sign(attacker, hashes.SHA256()))
+    der = forged.public_bytes(serialization.Encoding.DER)
+    response = ask_token(proxied, account, secret=False, headers={"Client-Cert": ":" + base64.b64encode(der).decode() + ":"})
+    assert (response.status_code, response.json().get("error")) == (401, "invalid_client"), response.text
 
 
 def test_certificate_bound_tokens_through_a_trusted_proxy(proxied, pki):
@@ -1261,16 +1295,26 @@ def test_failures_are_counted_per_forwarded_for_address(throttled):
     granted(attempt(throttled, account, good=True, headers={"X-Forwarded-For": "203.0.113.11"}))
 
 
-def test_failures_are_counted_per_forwarded_address(throttled):
-    account = throttled.create_account(throttled.admin, name=unique("forwarded"), roles=["member"])
-    fail(throttled, account, 3, {"Forwarded": "for=198.51.100.20"})
-    # Forwarded is read before X-Forwarded-For.
-    assert_locked(attempt(throttled, account, good=True,
+def test_failures_are_counted_per_forwarded_address(throttled_forwarded):
+    server = throttled_forwarded
+    account = server.create_account(server.admin, name=unique("forwarded"), roles=["member"])
+    fail(server, account, 3, {"Forwarded": "for=198.51.100.20"})
+    # Only the header the proxy sets is read: X-Forwarded-For changes nothing here.
+    assert_locked(attempt(server, account, good=True,
                           headers={"Forwarded": "for=198.51.100.20", "X-Forwarded-For": "198.51.100.21"}),
                   "the locked Forwarded address with another X-Forwarded-For")
-    assert_locked(attempt(throttled, account, good=True, headers={"Forwarded": "for=192.0.2.9;proto=https, for=198.51.100.20"}),
+    assert_locked(attempt(server, account, good=True, headers={"Forwarded": "for=192.0.2.9;proto=https, for=198.51.100.20"}),
                   "the locked address as the right-most Forwarded element")
-    granted(attempt(throttled, account, good=True, headers={"Forwarded": 'for="[2001:db8::20]"'}))
+    granted(attempt(server, account, good=True, headers={"Forwarded": 'for="[2001:db8::20]"'}))
+
+
+def test_a_client_cannot_choose_its_address_with_the_header_the_proxy_does_not_set(throttled):
+    # The proxy sets X-Forwarded-For; a client adding Forwarded picks nothing.
+    account = throttled.create_account(throttled.admin, name=unique("spoof"), roles=["member"])
+    fail(throttled, account, 3, {"X-Forwarded-For": "203.0.113.50", "Forwarded": "for=192.0.2.50"})
+    assert_locked(attempt(throttled, account, good=True, headers={"X-Forwarded-For": "203.0.113.50", "Forwarded": "for=192.0.2.77"}),
+                  "the proxy's address with another Forwarded")
+    granted(attempt(throttled, account, good=True, headers={"X-Forwarded-For": "203.0.113.51", "Forwarded": "for=192.0.2.50"}))
 
 
 def test_the_address_limit_counts_the_forwarded_address(throttled):
@@ -1295,3 +1339,55 @@ def test_forwarded_addresses_from_an_untrusted_peer_are_ignored(request, which):
     assert_locked(attempt(server, account, good=True, headers={"X-Forwarded-For": "203.0.113.41"}), "another X-Forwarded-For")
     assert_locked(attempt(server, account, good=True, headers={"Forwarded": "for=203.0.113.42"}), "a Forwarded address")
     assert_locked(attempt(server, account, good=True), "no header")
+
+
+def test_tls_connections_that_say_nothing_are_counted_and_closed(pki):
+    """A TLS connection is counted against --max-connections and given deadlines from its
+    first byte: a handshake never begun is closed after the header timeout, an HTTP/2
+    connection that only sent its preface after the idle timeout, and past the limit the
+    quietest connection makes room for a new one."""
+    import socket
+
+    directory = tempfile.mkdtemp(prefix="tessera-binding-guard-")
+    cert, key = server_cert(pki.server_root).write(directory, "server")
+    server = start_tls_server(directory, cert, key, pki.server_ca_file, "--header-timeout", "2", "--idle-timeout", "3",
+                              "--max-connections", "8")
+    try:
+        silent = [socket.create_connection(("127.0.0.1", server.port), timeout=10) for _ in range(20)]
+        # Let the server accept them all first: a connection accepted between them would be
+        # among the quietest when the later ones arrive.
+        time.sleep(0.5)
+        # Past the limit the quietest connections were closed: a real client gets through.
+        assert requests.get(server.issuer + "/health/ready", verify=server.ca_file, timeout=5).status_code == 200
+
+        def closed(connection: socket.socket) -> bool:
+            try:
+                return connection.recv(1) == b""
+            except (ConnectionResetError, ssl.SSLError):
+                return True
+            except socket.timeout:
+                return False
+
+        time.sleep(3)
+        assert all(closed(connection) for connection in silent), "a connection that never began its handshake is still open"
+        for connection in silent:
+            connection.close()
+
+        context = ssl.create_default_context(cafile=server.ca_file)
+        context.set_alpn_protocols(["h2"])
+        started = time.monotonic()
+        with context.wrap_socket(socket.create_connection(("127.0.0.1", server.port), timeout=10), server_hostname="127.0.0.1") as h2:
+            assert h2.selected_alpn_protocol() == "h2"
+            # The connection preface and an empty SETTINGS frame (RFC 9113 §3.4), then nothing.
+            h2.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+            while True:
+                try:
+                    if not h2.recv(4096):
+                        break
+                except (ConnectionResetError, ssl.SSLError):
+                    break
+        elapsed = time.monotonic() - started
+        assert 2 <= elapsed <= 9, f"an idle HTTP/2 connection was closed after {elapsed:.1f} s (idle timeout 3 s)"
+    finally:
+        stop_server(server)
+        shutil.rmtree(directory, ignore_errors=True)

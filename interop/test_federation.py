@@ -1387,3 +1387,12 @@ def test_fetches_never_aim_at_private_addresses(acme):
                             ("jwks_uri", {"issuer": "https://cluster.example.com", "jwks_uri": url + "/keys"})):
             response = acme.add_credential(account, subject="system:serviceaccount:a:b", **body)
             assert response.status_code == 400 and response.json().get("field") == field, f"{url}: {response.text}"
+
+
+@pytest.mark.parametrize("flow", ["assertion", "exchange"])
+def test_an_outside_token_bound_to_a_key_is_refused(tessera, k8s, flow):
+    # A token with cnf stands only with a proof of its key (RFC 7800, RFC 9449 §6), which
+    # neither flow carries: taking it would turn a stolen bound token into a bearer one.
+    bound = k8s.mint(claims={"cnf": {"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}})
+    refused(flow, present(tessera, flow, k8s.account, bound), "a DPoP-bound outside token")
+    granted(tessera, flow, k8s.account, k8s.mint(), "the same workload's unbound token")

@@ -19,6 +19,8 @@ NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
 BINDING = {
     "dpop_bound_access_tokens": {"type": "boolean", "default": False},
     "tls_client_certificate_bound_access_tokens": {"type": "boolean", "default": False},
+    "self_signed_tls_client_auth": {"type": "boolean", "default": False,
+                                    "description": "A self-signed certificate with one of the account's registered keys authenticates it."},
     **{f"tls_client_auth_{kind}": {"type": ["string", "null"], "maxLength": 1024, "description": description}
        for kind, description in [("subject_dn", "The subject DN as RFC 4514 writes it."), ("san_dns", "A DNS name."),
                                  ("san_uri", "A URI."), ("san_ip", "An IPv4 or IPv6 address."), ("san_email", "An e-mail address.")]},

@@ -1,6 +1,5 @@
 import Hummingbird
 import HummingbirdCore
-import HummingbirdHTTP2
 import Logging
 import NIOSSL
 import Prometheus
@@ -27,14 +26,17 @@ public enum TesseraHTTP {
         /// Serve HTTPS (and HTTP/2 through ALPN) with this configuration; `nil`
         /// serves plain HTTP/1.1 (docs/binding.md).
         public var tls: TLSConfiguration?
-        /// Where client certificates come from, and which proxies are trusted.
+        /// Where client certificates come from.
         public var clientCertificates: ClientCertificates
+        /// Whose forwarded client address is believed.
+        public var trustedProxies: TrustedProxies
 
         public init(
             host: String = "127.0.0.1", port: Int = 8080, jwksMaxAge: Int = 300, keyPolicy: KeyPolicy? = nil,
             dialects: Set<Dialect> = Set(Dialect.allCases), connections: ConnectionLimits = ConnectionLimits(), console: Bool = true,
-            tls: TLSConfiguration? = nil, clientCertificates: ClientCertificates = .none
+            tls: TLSConfiguration? = nil, clientCertificates: ClientCertificates = .none, trustedProxies: TrustedProxies = TrustedProxies()
         ) {
+            self.trustedProxies = trustedProxies
             self.tls = tls
             self.clientCertificates = clientCertificates
             self.console = console
@@ -104,7 +106,7 @@ public enum TesseraHTTP {
         }
         return TesseraRouter(
             router: router, requestIDs: RequestIDs(dependencies: tessera.dependencies), metrics: metrics.map { _ in RequestMetrics() },
-            trustedProxies: certificates.trustedProxies
+            trustedProxies: configuration.trustedProxies
         )
     }
 
@@ -119,26 +121,12 @@ public enum TesseraHTTP {
         let registry = ConnectionRegistry(maximum: limits.maximumConnections)
         let server: HTTPServerBuilder
         if let tls = configuration.tls {
-            // Client certificates are asked for, never required, and any is let
-            // through the handshake (which still proves the client holds its key):
-            // a self-signed one can authenticate (`self_signed_tls_client_auth`), and
-            // whether one chains to the client CAs is decided per request.
             let certificates = configuration.clientCertificates
-            let acceptAny: TLSChannelConfiguration.CustomVerificationCallback = { chain, promise in
-                certificates.noteHandshakeChain(chain)
-                promise.succeed(NIOSSLVerificationResult.certificateVerified)
+            // Built once here, so a configuration NIOSSL refuses stops the start.
+            _ = try NIOSSLContext(configuration: tls)
+            server = HTTPServerBuilder { responder in
+                try TLSServerChannel(tls: tls, certificates: certificates, limits: limits, registry: registry, responder: responder)
             }
-            let asks = configuration.clientCertificates.fromHandshake
-            var tls = tls
-            if asks { tls.certificateVerification = .optionalVerification }
-            let idle = Duration.seconds(limits.idleTimeout.nanoseconds / 1_000_000_000)
-            server = try .http2Upgrade(
-                tlsChannelConfiguration: TLSChannelConfiguration(tlsConfiguration: tls, customVerificationCallback: asks ? acceptAny : nil),
-                configuration: .init(
-                    idleTimeout: idle,
-                    streamConfiguration: .init(additionalChannelHandlers: [ConnectionGuard(limits: limits, registry: registry)])
-                )
-            )
         } else {
             server = .http1(configuration: .init(additionalChannelHandlers: [ConnectionGuard(limits: limits, registry: registry)]))
         }

@@ -30,10 +30,18 @@ struct BindingOptions: ParsableArguments {
 
     @Option(
         name: .customLong("trusted-proxy"),
-        help:
-            "Address or CIDR range of a proxy whose Forwarded, X-Forwarded-For and Client-Cert headers are believed; repeatable (env TESSERA_TRUSTED_PROXIES, comma-separated)."
-    )
+        help: "Address or CIDR range of a proxy whose forwarded client address is believed; repeatable (env TESSERA_TRUSTED_PROXIES, comma-separated).")
     var trustedProxies: [String] = []
+
+    @Option(
+        name: .customLong("forwarded-header"),
+        help: "The header trusted proxies set the client address in: x-forwarded-for or forwarded (env TESSERA_FORWARDED_HEADER; default x-forwarded-for).")
+    var forwardedHeader: String?
+
+    @Option(
+        name: .customLong("client-cert-proxy"),
+        help: "Address or CIDR range of a TLS-terminating proxy whose Client-Cert header is believed; it must replace any Client-Cert a client sends. Repeatable (env TESSERA_CLIENT_CERT_PROXIES, comma-separated).")
+    var clientCertProxies: [String] = []
 
     @Flag(name: .customLong("dpop-nonce"), help: "Require DPoP proofs to carry a nonce of this server's (env TESSERA_DPOP_NONCE=1).")
     var dpopNonce = false
@@ -45,29 +53,46 @@ struct BindingOptions: ParsableArguments {
     var keyPath: String? { tlsKey ?? Env.value("TESSERA_TLS_KEY") }
     var clientCAPath: String? { tlsClientCA ?? Env.value("TESSERA_TLS_CLIENT_CA") }
     var reloadInterval: Int { tlsReloadInterval ?? Env.value("TESSERA_TLS_RELOAD_INTERVAL").flatMap(Int.init) ?? 5 }
-    var proxies: [String] {
-        if !trustedProxies.isEmpty { return trustedProxies }
-        return Env.value("TESSERA_TRUSTED_PROXIES").map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } ?? []
+    var proxies: [String] { Self.list(trustedProxies, "TESSERA_TRUSTED_PROXIES") }
+    var certificateProxies: [String] { Self.list(clientCertProxies, "TESSERA_CLIENT_CERT_PROXIES") }
+
+    private static func list(_ values: [String], _ variable: String) -> [String] {
+        if !values.isEmpty { return values }
+        return Env.value(variable).map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } ?? []
+    }
+
+    /// The proxies whose forwarded address is believed, reading the chosen header.
+    func trusted() throws -> TrustedProxies {
+        let name = (forwardedHeader ?? Env.value("TESSERA_FORWARDED_HEADER") ?? "x-forwarded-for").lowercased()
+        guard let header = TrustedProxies.Header(rawValue: name) else {
+            throw ValidationError("--forwarded-header must be x-forwarded-for or forwarded, not \"\(name)\"")
+        }
+        do {
+            return try TrustedProxies(proxies, header: header)
+        } catch {
+            throw ValidationError("--trusted-proxy: \(error.description)")
+        }
     }
     var nonces: Bool { dpopNonce || Env.value("TESSERA_DPOP_NONCE") == "1" }
     var proofMaxAge: Int { dpopProofMaxAge ?? Env.value("TESSERA_DPOP_PROOF_MAX_AGE").flatMap(Int.init) ?? 300 }
 
     func validate() throws {
         guard (certificatePath == nil) == (keyPath == nil) else { throw ValidationError("give both --tls-cert and --tls-key, or neither") }
-        if clientCAPath != nil, certificatePath == nil, proxies.isEmpty {
-            throw ValidationError("--tls-client-ca needs --tls-cert (certificates from the handshake) or --trusted-proxy (from Client-Cert)")
+        if clientCAPath != nil, certificatePath == nil, certificateProxies.isEmpty {
+            throw ValidationError("--tls-client-ca needs --tls-cert (certificates from the handshake) or --client-cert-proxy (from Client-Cert)")
         }
         guard (1...86_400).contains(reloadInterval) else { throw ValidationError("--tls-reload-interval must be 1–86400 seconds") }
         guard (10...3_600).contains(proofMaxAge) else { throw ValidationError("--dpop-proof-max-age must be 10–3600 seconds") }
+        _ = try trusted()
         do {
-            _ = try TrustedProxies(proxies)
+            _ = try TrustedProxies(certificateProxies)
         } catch {
-            throw ValidationError("--trusted-proxy: \(error.description)")
+            throw ValidationError("--client-cert-proxy: \(error.description)")
         }
     }
 
     /// Where client certificates come from: the handshake when TLS is on with
-    /// `--tls-client-ca`, trusted proxies' `Client-Cert` whenever proxies are listed.
+    /// `--tls-client-ca`, a certificate proxy's `Client-Cert` whenever one is listed.
     func clientCertificates() throws -> ClientCertificates {
         let pem: String?
         if let path = clientCAPath {
@@ -81,9 +106,9 @@ struct BindingOptions: ParsableArguments {
         }
         do {
             return try ClientCertificates(
-                authoritiesPEM: pem, fromHandshake: certificatePath != nil && pem != nil, trustedProxies: try TrustedProxies(proxies))
+                authoritiesPEM: pem, fromHandshake: certificatePath != nil && pem != nil, certificateProxies: try TrustedProxies(certificateProxies))
         } catch let error as TrustedProxies.Invalid {
-            throw ValidationError("--trusted-proxy: \(error.description)")
+            throw ValidationError("--client-cert-proxy: \(error.description)")
         } catch {
             throw ValidationError("--tls-client-ca: \(clientCAPath ?? "") holds no PEM certificate Tessera can read")
         }

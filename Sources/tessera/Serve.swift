@@ -239,7 +239,7 @@ struct Serve: AsyncParsableCommand {
             configuration: .init(
                 host: host, port: port, jwksMaxAge: jwksMaxAge, keyPolicy: keyPolicy, dialects: try resolvedDialects(),
                 connections: connections, console: try resolvedConsole(host: host), tls: tls?.0,
-                clientCertificates: try binding.clientCertificates()
+                clientCertificates: try binding.clientCertificates(), trustedProxies: try binding.trusted()
             ),
             metrics: registry,
             logger: logger,

@@ -42,6 +42,11 @@ import Testing
         (NewServiceAccount(name: String(repeating: "n", count: 101)), "name"),
         (NewServiceAccount(name: "tab\there"), "name"),
         (NewServiceAccount(description: String(repeating: "d", count: 501)), "description"),
+        (NewServiceAccount(description: "red \u{1B}[31malert"), "description"),
+        (NewServiceAccount(description: "line\rrewritten"), "description"),
+        (NewServiceAccount(description: "nul\u{0}"), "description"),
+        (NewServiceAccount(description: "c1 \u{9B}31m"), "description"),
+        (NewServiceAccount(binding: TokenBinding(tlsClientAuth: .init(kind: .dns, value: "not a name"))), "tls_client_auth_san_dns"),
         (NewServiceAccount(roles: []), "roles"),
         (NewServiceAccount(roles: ["wizard"]), "roles"),
         (NewServiceAccount(groups: [""]), "groups"),
@@ -56,6 +61,19 @@ import Testing
         let error = await #expect(throws: DomainError.self) { try await harness.account(in: tenant, input) }
         #expect(error?.kind == .invalidInput(field: field))
         #expect(try await harness.tessera.storage.countServiceAccounts(tenantID: tenant.id) == 0)
+    }
+
+    @Test func aDescriptionMayHoldTabsAndLineFeeds() async throws {
+        let harness = try await CoreHarness()
+        defer { harness.cleanup() }
+        let tenant = try await harness.tenant()
+        let created = try await harness.account(in: tenant, NewServiceAccount(description: "first line\n\tsecond"))
+        #expect(created.account.description == "first line\n\tsecond")
+        let error = await #expect(throws: DomainError.self) {
+            try await harness.tessera.accounts.update(
+                created.account.id, in: tenant, ServiceAccountPatch(description: .some("bell\u{7}")), by: .bootstrap)
+        }
+        #expect(error?.kind == .invalidInput(field: "description"))
     }
 
     @Test func descriptionOfExactly500IsAccepted() async throws {

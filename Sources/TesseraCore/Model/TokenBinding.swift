@@ -16,11 +16,16 @@ public struct TokenBinding: Sendable, Hashable, Codable {
     public var certificateRequired: Bool
     /// The name a client certificate must carry for `tls_client_auth` (RFC 8705 §2.1.2).
     public var tlsClientAuth: CertificateName?
+    /// A self-signed certificate with one of the account's registered keys
+    /// authenticates it (`self_signed_tls_client_auth`, RFC 8705 §2.2); off unless
+    /// the administrator turns it on.
+    public var selfSigned: Bool
 
-    public init(dpopRequired: Bool = false, certificateRequired: Bool = false, tlsClientAuth: CertificateName? = nil) {
+    public init(dpopRequired: Bool = false, certificateRequired: Bool = false, tlsClientAuth: CertificateName? = nil, selfSigned: Bool = false) {
         self.dpopRequired = dpopRequired
         self.certificateRequired = certificateRequired
         self.tlsClientAuth = tlsClientAuth
+        self.selfSigned = selfSigned
     }
 
     /// Nothing required and no certificate name: how every account starts.
@@ -30,6 +35,15 @@ public struct TokenBinding: Sendable, Hashable, Codable {
         case dpopRequired = "dpop"
         case certificateRequired = "certificate"
         case tlsClientAuth = "tls_client_auth"
+        case selfSigned = "self_signed"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        dpopRequired = try container.decodeIfPresent(Bool.self, forKey: .dpopRequired) ?? false
+        certificateRequired = try container.decodeIfPresent(Bool.self, forKey: .certificateRequired) ?? false
+        tlsClientAuth = try container.decodeIfPresent(CertificateName.self, forKey: .tlsClientAuth)
+        selfSigned = try container.decodeIfPresent(Bool.self, forKey: .selfSigned) ?? false
     }
 
     /// One name of a certificate: its subject, or one subject alternative name of a kind.
@@ -96,16 +110,17 @@ extension TokenBinding.CertificateName {
             }
             return self
         case .dns:
-            let labels = value.lowercased().split(separator: ".", omittingEmptySubsequences: false)
+            // A wildcard is no name a client holds alone, so none is registered.
+            let lowered = IPAddressText.asciiLowercased(value)
+            let labels = lowered.split(separator: ".", omittingEmptySubsequences: false)
             let valid =
                 value.utf8.count <= 253 && labels.count >= 1
-                && labels.enumerated().allSatisfy { index, label in
-                    if index == 0 && label == "*" && labels.count > 2 { return true }
+                && labels.allSatisfy { label in
                     return !label.isEmpty && label.count <= 63 && !label.hasPrefix("-") && !label.hasSuffix("-")
                         && label.utf8.allSatisfy { (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) || $0 == 0x2D }
                 }
             guard valid else { throw DomainError.invalid(field, "\(field) must be a DNS name") }
-            return TokenBinding.CertificateName(kind: kind, value: value.lowercased())
+            return TokenBinding.CertificateName(kind: kind, value: lowered)
         case .uri:
             guard let url = URL(string: value), let scheme = url.scheme, !scheme.isEmpty, !value.contains(" ") else {
                 throw DomainError.invalid(field, "\(field) must be an absolute URI")
@@ -143,6 +158,12 @@ public enum IPAddressText {
         return nil
     }
 
+    /// `text` with ASCII letters in lower case and every other character kept: DNS
+    /// names compare so, without Unicode's case mappings (K, the Kelvin sign, is not k).
+    public static func asciiLowercased(_ text: String) -> String {
+        String(decoding: text.utf8.map { (0x41...0x5A).contains($0) ? $0 + 0x20 : $0 }, as: UTF8.self)
+    }
+
     /// The canonical text of 4 or 16 address bytes.
     public static func text(_ bytes: [UInt8]) -> String? {
         guard bytes.count == 4 || bytes.count == 16 else { return nil }
@@ -166,13 +187,18 @@ public struct PresentedCertificate: Sendable, Hashable {
     /// Tessera reads: matched against registered keys for `self_signed_tls_client_auth`.
     public let publicKeyThumbprint: String?
     /// Whether the certificate chains to a CA the operator trusts for
-    /// `tls_client_auth`, and is within its validity.
+    /// `tls_client_auth`, is within its validity, and is not limited to other uses
+    /// than client authentication.
     public let chainsToTrustedCA: Bool
+    /// Whether it is self-signed: its issuer is its subject and its own key verifies
+    /// its signature, so whoever made it held the private key.
+    public let signedByOwnKey: Bool
 
     public init(
         thumbprint: String, subjectDN: String, alternativeNames: [TokenBinding.CertificateName], publicKeyThumbprint: String?,
-        chainsToTrustedCA: Bool
+        chainsToTrustedCA: Bool, signedByOwnKey: Bool = false
     ) {
+        self.signedByOwnKey = signedByOwnKey
         self.thumbprint = thumbprint
         self.subjectDN = subjectDN
         self.alternativeNames = alternativeNames
@@ -181,27 +207,37 @@ public struct PresentedCertificate: Sendable, Hashable {
     }
 
     /// Whether this certificate carries `name` (for `tls_client_auth`). A subject is
-    /// compared as a DN (attribute types and values, case-insensitively as RFC 4517's
-    /// caseIgnoreMatch does for the usual string attributes, whitespace around
-    /// separators ignored); a DNS name without case; the rest exactly.
+    /// compared as a DN: RDN by RDN in order, attribute types without case, values
+    /// byte for byte once the ASCII spaces around them are dropped; a DNS name without
+    /// ASCII case; the rest byte for byte.
     public func carries(_ name: TokenBinding.CertificateName) -> Bool {
         switch name.kind {
         case .subjectDN:
-            return Self.canonicalDN(subjectDN) == Self.canonicalDN(name.value)
+            return Array(Self.canonicalDN(subjectDN).utf8) == Array(Self.canonicalDN(name.value).utf8)
         case .dns:
-            return alternativeNames.contains { $0.kind == .dns && $0.value.lowercased() == name.value.lowercased() }
+            let wanted = Array(IPAddressText.asciiLowercased(name.value).utf8)
+            return alternativeNames.contains { $0.kind == .dns && Array(IPAddressText.asciiLowercased($0.value).utf8) == wanted }
         case .ip, .uri, .email:
-            return alternativeNames.contains { $0 == name }
+            return alternativeNames.contains { $0.kind == name.kind && Array($0.value.utf8) == Array(name.value.utf8) }
         }
     }
 
-    /// A DN in a form two spellings of the same name share: RDNs split on unescaped
-    /// `,` (or `;`), attribute types upper-cased, values trimmed and lower-cased.
+    /// A DN in the form two spellings of the same name share: RDNs split on unescaped
+    /// `,` (or `;`), ASCII spaces around types and values dropped, attribute types in
+    /// ASCII upper case; values are kept as they are (no Unicode case folding or
+    /// normalization, so look-alike characters do not match).
     public static func canonicalDN(_ dn: String) -> String {
-        relativeNames(dn).map { part -> String in
+        func trimmed(_ text: Substring) -> Substring {
+            var text = text
+            while text.utf8.first == 0x20 { text = text.dropFirst() }
+            while text.utf8.last == 0x20 { text = text.dropLast() }
+            return text
+        }
+        return relativeNames(dn).map { part -> String in
             let pieces = part.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            guard pieces.count == 2 else { return part.trimmingCharacters(in: .whitespaces).lowercased() }
-            return pieces[0].trimmingCharacters(in: .whitespaces).uppercased() + "=" + pieces[1].trimmingCharacters(in: .whitespaces).lowercased()
+            guard pieces.count == 2 else { return String(trimmed(Substring(part))) }
+            let type = String(decoding: trimmed(pieces[0]).utf8.map { (0x61...0x7A).contains($0) ? $0 - 0x20 : $0 }, as: UTF8.self)
+            return type + "=" + trimmed(pieces[1])
         }.joined(separator: ",")
     }
 

@@ -320,6 +320,9 @@ public struct FederationService: Sendable {
             }
             if !Pattern.matches(value, pattern) { reasons.append("\(claim) \"\(value)\" does not match \"\(pattern)\"") }
         }
+        // A token bound to a key (RFC 7800) stands only with a proof of that key, which
+        // no exchange carries: taking it would make a bearer token of a bound one.
+        if token.claims["cnf"] != nil { reasons.append("the token carries cnf: it is bound to a key, and no proof of that key comes with it") }
         if let named = token.kubernetesDefaultServiceAccount, !credential.namesDefaultServiceAccount {
             reasons.append("\(named) is a namespace's default service account, which a credential must name exactly")
         }

@@ -17,6 +17,7 @@ public struct ServiceAccountPatch: Sendable, Hashable {
     public var certificateRequired: Bool?
     /// `.some(nil)` removes the account's `tls_client_auth` name.
     public var tlsClientAuth: TokenBinding.CertificateName??
+    public var selfSigned: Bool?
 
     public init(
         name: String? = nil, description: String?? = nil, roles: [String]? = nil, groups: [String]? = nil,
@@ -149,9 +150,7 @@ extension ServiceAccountService {
         let catalogue = Set(tenantRoles.map(\.name))
         if let name = patch.name { account.name = try Self.validateName(name) }
         if let description = patch.description {
-            if let description, description.count > Self.maximumDescriptionLength {
-                throw DomainError.invalid("description", "description must be at most \(Self.maximumDescriptionLength) characters")
-            }
+            if let description { try Self.validateDescription(description) }
             account.description = description
         }
         if let roles = patch.roles {
@@ -187,6 +186,7 @@ extension ServiceAccountService {
         if let required = patch.dpopRequired { account.binding.dpopRequired = required }
         if let required = patch.certificateRequired { account.binding.certificateRequired = required }
         if let name = patch.tlsClientAuth { account.binding.tlsClientAuth = name }
+        if let allowed = patch.selfSigned { account.binding.selfSigned = allowed }
         account.binding = try account.binding.validated()
         account.updatedAt = now
         let updated = account
@@ -228,9 +228,7 @@ extension ServiceAccountService {
     public func createSecret(for id: UUID, in tenant: Tenant, _ input: NewClientSecret, by caller: Caller) async throws -> CreatedClientSecret {
         let (account, _) = try await guarded(id, in: tenant, by: caller)
         let name = try Self.validateName(input.name)
-        if let description = input.description, description.count > Self.maximumDescriptionLength {
-            throw DomainError.invalid("description", "description must be at most \(Self.maximumDescriptionLength) characters")
-        }
+        if let description = input.description { try Self.validateDescription(description) }
         let description = input.description
         let now = dependencies.now()
         var expiresAt: Date?

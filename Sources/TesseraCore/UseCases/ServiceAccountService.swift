@@ -91,9 +91,7 @@ public struct ServiceAccountService: Sendable {
     public func create(in tenant: Tenant, _ input: NewServiceAccount, by caller: Caller) async throws -> CreatedServiceAccount {
         let now = dependencies.now()
         let name = try input.name.map { try Self.validateName($0) }
-        if let description = input.description, description.count > Self.maximumDescriptionLength {
-            throw DomainError.invalid("description", "description must be at most \(Self.maximumDescriptionLength) characters")
-        }
+        if let description = input.description { try Self.validateDescription(description) }
         let roles = try Self.validateList(input.roles ?? [Role.defaultRoleName], field: "roles", allowEmpty: false)
         let tenantRoles = try await storeCall { try await storage.roles(tenantID: tenant.id) }
         let catalogue = Set(tenantRoles.map(\.name))
@@ -167,6 +165,17 @@ public struct ServiceAccountService: Sendable {
             return String(repeating: "0", count: max(0, width - text.count)) + text
         }
         return "service-account-" + pad(c.year, 4) + pad(c.month, 2) + pad(c.day, 2) + pad(c.hour, 2) + pad(c.minute, 2) + pad(c.second, 2)
+    }
+
+    /// A description: at most 500 characters; no control characters but tab and line
+    /// feed, so that none can move a terminal's cursor or rewrite a log line when shown.
+    static func validateDescription(_ description: String) throws {
+        guard description.count <= maximumDescriptionLength else {
+            throw DomainError.invalid("description", "description must be at most \(maximumDescriptionLength) characters")
+        }
+        guard !description.unicodeScalars.contains(where: { $0.properties.generalCategory == .control && $0 != "\t" && $0 != "\n" }) else {
+            throw DomainError.invalid("description", "description must not contain control characters other than tab and line feed")
+        }
     }
 
     /// A name: 1–100 characters after trimming, no control characters.

@@ -144,8 +144,8 @@ public struct TokenService: Sendable {
     /// Authenticates `clientID` by the certificate it presented (RFC 8705 §2,
     /// docs/binding.md): `tls_client_auth` when the certificate chains to a trusted
     /// CA and carries the name the account registers, else
-    /// `self_signed_tls_client_auth` when its public key is one of the account's
-    /// usable registered keys. Every failure is `invalid_client`, throttled as others are.
+    /// `self_signed_tls_client_auth`, when the account allows it, the certificate is
+    /// self-signed and its public key is one of the account's usable registered keys. Every failure is `invalid_client`, throttled as others are.
     public func authenticate(certificate: PresentedCertificate, clientID: String, from address: String? = nil) async throws -> AuthenticatedClient {
         try await throttled(clientID: clientID, address: address) {
             let now = dependencies.now()
@@ -158,7 +158,9 @@ public struct TokenService: Sendable {
             guard let record, record.account.isUsable(at: now) else { throw OAuthError.invalidClient() }
             let byName = record.account.binding.tlsClientAuth.map { certificate.chainsToTrustedCA && certificate.carries($0) } ?? false
             let byKey =
-                certificate.publicKeyThumbprint.map { presented in
+                !record.account.binding.selfSigned || !certificate.signedByOwnKey
+                ? false
+                : certificate.publicKeyThumbprint.map { presented in
                     record.keys.contains { $0.isUsable(at: now) && (try? $0.jwk.thumbprint()) == presented }
                 } ?? false
             guard byName || byKey else { throw OAuthError.invalidClient("the client certificate does not authenticate this client") }

@@ -343,7 +343,8 @@ struct AdminAPI: Sendable {
         let binding = TokenBinding(
             dpopRequired: try reader.bool("dpop_bound_access_tokens") ?? false,
             certificateRequired: try reader.bool("tls_client_certificate_bound_access_tokens") ?? false,
-            tlsClientAuth: try Self.readCertificateName(&reader) ?? nil
+            tlsClientAuth: try Self.readCertificateName(&reader) ?? nil,
+            selfSigned: try reader.bool("self_signed_tls_client_auth") ?? false
         )
         let input = NewServiceAccount(
             name: try reader.string("name"),
@@ -395,6 +396,7 @@ struct AdminAPI: Sendable {
         patch.dpopRequired = try reader.bool("dpop_bound_access_tokens")
         patch.certificateRequired = try reader.bool("tls_client_certificate_bound_access_tokens")
         patch.tlsClientAuth = try Self.readCertificateName(&reader)
+        patch.selfSigned = try reader.bool("self_signed_tls_client_auth")
         try reader.finish()
         let updated = try await tessera.accounts.update(id, in: call.tenant, patch, by: call.caller)
         return (.json(Representation.Account(updated)), nil)

@@ -25,21 +25,46 @@ struct AdminAuthentication: Sendable {
         }
         let token = String(header.dropFirst(isDPoP ? 5 : 7).trimmingOptionalWhitespace())
         var presented = Confirmation()
+        var proof: DPoPProof?
         if isDPoP {
             do {
-                let proof = try await tessera.dpop.validate(
+                // Checked now, spent only once the token has passed: an unauthenticated
+                // caller writes nothing to the store.
+                proof = try tessera.dpop.check(
                     request.headers[values: .dpop], method: request.method.rawValue, url: tessera.issuer + request.uri.path, accessToken: token)
-                presented.jkt = proof.thumbprint
-            } catch let error as OAuthError where error.code == "invalid_dpop_proof" || error.code == "use_dpop_nonce" {
-                var headers: HTTPFields = [.wwwAuthenticate: Self.dpopChallenge + #", error="\#(error.code)", error_description="\#(error.errorDescription)""#]
-                if let nonces = tessera.dpop.nonces { headers[.dpopNonce] = nonces.current(now: TimeClaims.seconds(tessera.dependencies.now())) }
-                throw Problem(.unauthorized, error.errorDescription, headers: headers)
+                presented.jkt = proof?.thumbprint
+            } catch let error as OAuthError {
+                throw proofRefusal(error)
             } catch {
                 throw Problem(.serviceUnavailable, "the store is unavailable", headers: [.retryAfter: "1"])
             }
         }
         if certificates.isEnabled { presented.x5tS256 = await certificates.certificate(of: request, context: context)?.thumbprint }
-        return try await principal(accessToken: token, presented: presented)
+        let principal = try await principal(accessToken: token, presented: presented)
+        if let proof {
+            // The DPoP scheme is for DPoP-bound tokens only (RFC 9449 §7.1).
+            guard principal.claims.cnf?.jkt != nil else {
+                throw Problem(.unauthorized, "the access token is invalid or expired", headers: Self.challenges(error: "invalid_token"))
+            }
+            do {
+                try await tessera.dpop.spend(proof)
+            } catch let error as OAuthError where error.code == "invalid_dpop_proof" {
+                throw proofRefusal(error)
+            } catch {
+                throw Problem(.serviceUnavailable, "the store is unavailable", headers: [.retryAfter: "1"])
+            }
+        }
+        return principal
+    }
+
+    /// 401 with a DPoP challenge naming what is wrong with the proof; the description
+    /// is Tessera's own words with any quote or backslash taken out, so nothing a
+    /// client sent can end the quoted string (RFC 9110 §5.6.4).
+    private func proofRefusal(_ error: OAuthError) -> Problem {
+        let description = String(error.errorDescription.unicodeScalars.filter { $0 != "\"" && $0 != "\\" && $0.value >= 0x20 && $0.value < 0x7F }.map(Character.init))
+        var headers: HTTPFields = [.wwwAuthenticate: Self.dpopChallenge + #", error="\#(error.code)", error_description="\#(description)""#]
+        if let nonces = tessera.dpop.nonces { headers[.dpopNonce] = nonces.current(now: TimeClaims.seconds(tessera.dependencies.now())) }
+        return Problem(.unauthorized, error.errorDescription, headers: headers)
     }
 
     /// `WWW-Authenticate` for both schemes (RFC 9449 §7.1), with `error` when given.

@@ -66,6 +66,7 @@ enum Representation {
             case sanURI = "tls_client_auth_san_uri"
             case sanIP = "tls_client_auth_san_ip"
             case sanEmail = "tls_client_auth_san_email"
+            case selfSigned = "self_signed_tls_client_auth"
         }
 
         func encode(to encoder: any Encoder) throws {
@@ -85,6 +86,7 @@ enum Representation {
             try container.encode(tokenLifetime, forKey: .tokenLifetime)
             try container.encode(binding.dpopRequired, forKey: .dpopBoundAccessTokens)
             try container.encode(binding.certificateRequired, forKey: .certificateBoundAccessTokens)
+            try container.encode(binding.selfSigned, forKey: .selfSigned)
             let name = binding.tlsClientAuth
             for (kind, key) in [
                 (TokenBinding.CertificateName.Kind.subjectDN, CodingKeys.subjectDN), (.dns, .sanDNS), (.uri, .sanURI), (.ip, .sanIP), (.email, .sanEmail),

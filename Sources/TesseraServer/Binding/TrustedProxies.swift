@@ -2,10 +2,18 @@ import Foundation
 import HTTPTypes
 import TesseraCore
 
-/// The addresses of the proxies in front of Tessera (`--trusted-proxy`,
-/// docs/binding.md). Only from one of them are `Forwarded`, `X-Forwarded-For` and
-/// `Client-Cert` believed.
+/// Addresses of proxies in front of Tessera (docs/binding.md): those whose forwarded
+/// client address is believed (`--trusted-proxy`), or those whose `Client-Cert` is
+/// (`--client-cert-proxy`).
 public struct TrustedProxies: Sendable, Hashable {
+    /// The one header the client address is read from: the proxies must set it
+    /// (appending to what arrived), and the other is never read, so a client cannot
+    /// pick its address by sending the header the proxy does not manage.
+    public enum Header: String, Sendable, Hashable, CaseIterable {
+        case xForwardedFor = "x-forwarded-for"
+        case forwarded = "forwarded"
+    }
+
     struct Range: Sendable, Hashable {
         let bytes: [UInt8]
         let prefix: Int
@@ -24,14 +32,18 @@ public struct TrustedProxies: Sendable, Hashable {
     }
 
     let ranges: [Range]
+    /// Where the client address is read.
+    public let header: Header
 
     /// No proxy is trusted.
     public init() {
         ranges = []
+        header = .xForwardedFor
     }
 
     /// Parses `ADDRESS` or `ADDRESS/PREFIX` entries, IPv4 or IPv6.
-    public init(_ entries: [String]) throws(Invalid) {
+    public init(_ entries: [String], header: Header = .xForwardedFor) throws(Invalid) {
+        self.header = header
         ranges = try entries.map { entry throws(Invalid) in
             let parts = entry.trimmingCharacters(in: .whitespaces).split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
             guard let bytes = IPAddressText.bytes(String(parts[0])) else { throw Invalid("\(entry) is not an IP address or CIDR range") }
@@ -63,13 +75,13 @@ public struct TrustedProxies: Sendable, Hashable {
     }
 
     /// The client's address for a request from `peer`: from a trusted proxy, the
-    /// right-most address in `Forwarded` (`for=`), else `X-Forwarded-For`, that is
-    /// not itself a trusted proxy; from anyone else, `peer`. A header that names no
-    /// usable address leaves `peer`.
+    /// right-most address in ``header`` (`X-Forwarded-For`, or `Forwarded`'s `for=`)
+    /// that is not itself a trusted proxy; from anyone else, `peer`. A header that
+    /// names no usable address there leaves `peer`.
     public func clientAddress(peer: String, headers: HTTPFields) -> String {
         guard contains(peer) else { return peer }
         var hops: [String] = []
-        if let forwarded = headers[.forwarded] {
+        if header == .forwarded, let forwarded = headers[.forwarded] {
             for element in forwarded.split(separator: ",") {
                 for pair in element.split(separator: ";") {
                     let pieces = pair.split(separator: "=", maxSplits: 1)
@@ -79,7 +91,7 @@ public struct TrustedProxies: Sendable, Hashable {
                     hops.append(Self.address(of: value))
                 }
             }
-        } else if let forwardedFor = headers[.xForwardedFor] {
+        } else if header == .xForwardedFor, let forwardedFor = headers[.xForwardedFor] {
             hops = forwardedFor.split(separator: ",").map { Self.address(of: $0.trimmingCharacters(in: .whitespaces)) }
         }
         for hop in hops.reversed() {

@@ -81,7 +81,6 @@ struct TokenEndpoint: Sendable {
         let form = try await FormBody.read(request, upTo: Self.maximumBodySize, repeatable: Self.repeatable)
         guard let grantType = form["grant_type"] else { throw OAuthError.invalidRequest("grant_type is missing") }
         let audiences = form.all("resource") + form.all("audience")
-        let certificate = await certificates.certificate(of: request, context: context)
         // The proof is checked before the client authenticates, so that a client sent
         // off for a nonce has spent no single-use credential (an assertion's or an outside
         // token's jti); its own jti is spent once the client is known, so that only
@@ -93,7 +92,7 @@ struct TokenEndpoint: Sendable {
         case "client_credentials":
             if let clientID = form["client_id"], ClientCredentials.presentsOnlyAClientID(request.headers, form: form) {
                 // tls_client_auth and self_signed_tls_client_auth (RFC 8705 §2).
-                guard let certificate else {
+                guard let certificate = await certificates.certificate(of: request, context: context) else {
                     authenticationFailures.increment()
                     throw OAuthError.invalidClient("client authentication is required: a secret, an assertion or a client certificate")
                 }
@@ -113,6 +112,12 @@ struct TokenEndpoint: Sendable {
             throw OAuthError.unsupportedGrantType("the grant types are client_credentials and \(Self.tokenExchange)")
         }
         if let proof { try await tessera.dpop.spend(proof) }
+        // The certificate is read only when a token may be bound to it: reading one
+        // costs a parse and a chain check, which no anonymous request should buy.
+        var certificate = client.certificate
+        if certificate == nil, client.record.account.binding.certificateRequired {
+            certificate = await certificates.certificate(of: request, context: context)
+        }
         let confirmation = try tessera.tokens.confirmation(for: client, dpop: proof, certificate: certificate)
         return (
             try tessera.tokens.issue(for: client, scope: form["scope"], audiences: audiences, confirmation: confirmation), grantType != "client_credentials"
