@@ -40,7 +40,9 @@ struct BindingOptions: ParsableArguments {
 
     @Option(
         name: .customLong("client-cert-proxy"),
-        help: "Address or CIDR range of a TLS-terminating proxy whose Client-Cert header is believed; it must replace any Client-Cert a client sends. Repeatable (env TESSERA_CLIENT_CERT_PROXIES, comma-separated).")
+        help:
+            "Address or CIDR range of a TLS-terminating proxy whose Client-Cert header is believed; it must replace any Client-Cert a client sends. Repeatable (env TESSERA_CLIENT_CERT_PROXIES, comma-separated)."
+    )
     var clientCertProxies: [String] = []
 
     @Flag(name: .customLong("dpop-nonce"), help: "Require DPoP proofs to carry a nonce of this server's (env TESSERA_DPOP_NONCE=1).")

@@ -12,6 +12,20 @@ import Glibc
 
 /// A port on 127.0.0.1 that was free a moment ago.
 func freePort() throws -> Int {
+    // Tests run in parallel in one process: a port the kernel offers again after it
+    // was closed must not go to a second server of this run, which would then answer
+    // the first one's requests.
+    for _ in 0..<50 {
+        let port = try unboundPort()
+        if handedOut.withLock({ $0.insert(port).inserted }) { return port }
+    }
+    return try unboundPort()
+}
+
+/// Every port ``freePort()`` has handed out in this process.
+private let handedOut = Mutex<Set<Int>>([])
+
+private func unboundPort() throws -> Int {
     let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     defer { close(descriptor) }
     var address = sockaddr_in()

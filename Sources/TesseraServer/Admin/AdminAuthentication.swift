@@ -61,7 +61,8 @@ struct AdminAuthentication: Sendable {
     /// is Tessera's own words with any quote or backslash taken out, so nothing a
     /// client sent can end the quoted string (RFC 9110 §5.6.4).
     private func proofRefusal(_ error: OAuthError) -> Problem {
-        let description = String(error.errorDescription.unicodeScalars.filter { $0 != "\"" && $0 != "\\" && $0.value >= 0x20 && $0.value < 0x7F }.map(Character.init))
+        let description = String(
+            error.errorDescription.unicodeScalars.filter { $0 != "\"" && $0 != "\\" && $0.value >= 0x20 && $0.value < 0x7F }.map(Character.init))
         var headers: HTTPFields = [.wwwAuthenticate: Self.dpopChallenge + #", error="\#(error.code)", error_description="\#(description)""#]
         if let nonces = tessera.dpop.nonces { headers[.dpopNonce] = nonces.current(now: TimeClaims.seconds(tessera.dependencies.now())) }
         return Problem(.unauthorized, error.errorDescription, headers: headers)

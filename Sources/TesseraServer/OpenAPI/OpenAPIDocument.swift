@@ -154,6 +154,11 @@ enum OpenAPIDocument {
       },
       "type": "array"
      },
+     "self_signed_tls_client_auth": {
+      "default": false,
+      "description": "A self-signed certificate with one of the account's registered keys authenticates it.",
+      "type": "boolean"
+     },
      "status": {
       "enum": [
        "active",
@@ -240,6 +245,7 @@ enum OpenAPIDocument {
      "last_used_at",
      "dpop_bound_access_tokens",
      "tls_client_certificate_bound_access_tokens",
+     "self_signed_tls_client_auth",
      "tls_client_auth_subject_dn",
      "tls_client_auth_san_dns",
      "tls_client_auth_san_uri",
@@ -305,6 +311,11 @@ enum OpenAPIDocument {
       "maxItems": 50,
       "minItems": 1,
       "type": "array"
+     },
+     "self_signed_tls_client_auth": {
+      "default": false,
+      "description": "A self-signed certificate with one of the account's registered keys authenticates it.",
+      "type": "boolean"
      },
      "tls_client_auth_san_dns": {
       "description": "A DNS name.",
@@ -411,6 +422,11 @@ enum OpenAPIDocument {
       "maxItems": 50,
       "minItems": 1,
       "type": "array"
+     },
+     "self_signed_tls_client_auth": {
+      "default": false,
+      "description": "A self-signed certificate with one of the account's registered keys authenticates it.",
+      "type": "boolean"
      },
      "status": {
       "enum": [
