@@ -114,6 +114,29 @@ import Testing
         }
     }
 
+    @Test func aLinkRefusedForGoingTooFastStaysGoodForARetry() async throws {
+        let clock = TestClock()
+        // One token per second per account.
+        let harness = try await ServerHarness(clock: clock, tokenRateLimit: 1)
+        defer { harness.cleanup() }
+        let admin = try await harness.credentials()
+        let link = try await harness.tessera.consoleSignIn.link(clientID: admin.clientID, actor: "cli")
+        try await harness.run { client in
+            // The account's token for this second is taken, so the sign-in is refused…
+            #expect(try await client.token("grant_type=client_credentials", basic: (admin.clientID, admin.clientSecret)).status == .ok)
+            let limited = try await signIn(client, code: link.code)
+            #expect(limited.status == .tooManyRequests)
+            #expect(limited.headers[.retryAfter] == "1")
+            // …and the same link works once the account may have a token again, once.
+            clock.advance(1)
+            #expect(try await signIn(client, code: link.code).status == .ok)
+            clock.advance(1)
+            let again = try await signIn(client, code: link.code)
+            #expect(again.status == .badRequest)
+            #expect(try again.jsonObject()["detail"] as? String == "this sign-in link was already used; a link works once")
+        }
+    }
+
     @Test func aLinkStopsWorkingWhenItExpires() async throws {
         let clock = TestClock()
         let harness = try await ServerHarness(clock: clock)

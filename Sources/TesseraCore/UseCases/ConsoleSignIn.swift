@@ -110,9 +110,6 @@ public struct ConsoleSignIn: Sendable {
         }
         guard TimeClaims.seconds(now) < expires else { throw await refuse("this sign-in link has expired; ask for a new one") }
         let expiry = Date(timeIntervalSince1970: TimeInterval(expires))
-        guard try await spent.useAssertionID(nonce, clientID: Self.spentNamespace, expiresAt: expiry) else {
-            throw await refuse("this sign-in link was already used; a link works once")
-        }
         guard let current = known, current.account.isUsable(at: now) else {
             throw await refuse("the account of this sign-in link is disabled or no longer exists")
         }
@@ -120,9 +117,14 @@ public struct ConsoleSignIn: Sendable {
             throw await refuse("the account of this sign-in link is no longer an administrator")
         }
         // Only the console's authority: administration (of every tenant for a super
-        // admin), not the account's other scopes, and only for the admin API.
+        // admin), not the account's other scopes, and only for the admin API. The token
+        // is made before the link is spent, so a refusal for going too fast (429) leaves
+        // the link good for a retry; a token made for a link spent meanwhile is dropped.
         let scope = [TesseraScope.admin, TesseraScope.superAdmin].filter(current.allowedScopes.contains).joined(separator: " ")
         let issued = try tokens.issue(for: .init(record: current, secret: nil), scope: scope, audiences: [issuer])
+        guard try await spent.useAssertionID(nonce, clientID: Self.spentNamespace, expiresAt: expiry) else {
+            throw await refuse("this sign-in link was already used; a link works once")
+        }
         // A token already made is answered even when the audit write fails, as the
         // admin API answers a change it made; the failure is the store's to report.
         try? await record(current, action: "console.sign_in", outcome: .success, status: 200, actor: current.account.id.lowercased, requestID: requestID)
