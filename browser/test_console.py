@@ -620,6 +620,66 @@ def test_account_detail_manages_lifetime_secrets_api_tokens_and_public_keys(serv
     assert admin.ok("GET", f"{path}/keys")["items"] == []
 
 
+def test_account_detail_edits_token_binding_and_names_the_refused_field(server, acme, api, console):
+    admin = api(acme)
+    account = server.create_account(acme, name=unique("bound"), roles=["editor"])
+    path = f"{ACCOUNTS}/{account['id']}"
+    dn = "CN=orders,O=Example"
+
+    c = console()
+    page = c.signed_in(acme)
+    open_account(page, account["name"])
+    binding = page.get_by_role("form", name="Token binding")
+    expect(binding.get_by_label("Require DPoP")).to_have_accessible_description(re.compile(r"bound to a key the client proves it holds"))
+    expect(binding.get_by_label("Certificate name")).to_be_disabled()
+    binding.get_by_label("Require DPoP").check()
+    binding.get_by_label("Name to match").select_option("Subject DN")
+    binding.get_by_label("Certificate name").fill(dn)
+    binding.get_by_role("button", name="Save token binding").click()
+    expect(page.get_by_role("status").filter(has_text="Token binding saved.")).to_be_visible()
+    expect(page.get_by_role("heading", name="Token binding")).to_be_focused()
+
+    page.reload()
+    binding = page.get_by_role("form", name="Token binding")
+    expect(binding.get_by_label("Require DPoP")).to_be_checked()
+    expect(binding.get_by_label("Require a client certificate")).not_to_be_checked()
+    expect(binding.get_by_label("Accept self-signed certificates")).not_to_be_checked()
+    expect(binding.get_by_label("Name to match")).to_have_value("tls_client_auth_subject_dn")
+    expect(binding.get_by_label("Certificate name")).to_have_value(dn)
+    stored = admin.ok("GET", path)
+    assert {k: v for k, v in stored.items() if "tls_" in k or "dpop" in k} == {
+        "dpop_bound_access_tokens": True, "tls_client_certificate_bound_access_tokens": False, "self_signed_tls_client_auth": False,
+        "tls_client_auth_subject_dn": dn, "tls_client_auth_san_dns": None, "tls_client_auth_san_uri": None,
+        "tls_client_auth_san_ip": None, "tls_client_auth_san_email": None,
+    }, stored
+
+    # An address the server refuses: its words and the field it names, at the value box.
+    binding.get_by_label("Name to match").select_option("IP address")
+    value = binding.get_by_label("Certificate name")
+    value.fill("300.1.2.3")
+    with page.expect_response(lambda r: r.request.method == "PATCH" and r.url.endswith(path)) as answer:
+        binding.get_by_role("button", name="Save token binding").click()
+    assert answer.value.status == 400, answer.value.text()
+    problem = answer.value.json()
+    assert problem.get("field") == "tls_client_auth_san_ip", problem
+    expect(value).to_have_attribute("aria-invalid", "true")
+    expect(value).to_have_accessible_description(re.compile(re.escape(problem["detail"])))
+    expect(value).to_have_accessible_description(re.compile("tls_client_auth_san_ip"))
+    expect(value).to_be_focused()
+    c.shot("account-binding")
+    assert admin.ok("GET", path)["tls_client_auth_subject_dn"] == dn
+
+    # None clears the name that was set, with null.
+    binding.get_by_label("Name to match").select_option("None")
+    with page.expect_request(lambda r: r.method == "PATCH" and r.url.endswith(path)) as sent:
+        binding.get_by_role("button", name="Save token binding").click()
+    expect(page.get_by_role("status").filter(has_text="Token binding saved.")).to_be_visible()
+    assert sent.value.post_data_json == {"dpop_bound_access_tokens": True, "tls_client_certificate_bound_access_tokens": False,
+                                         "self_signed_tls_client_auth": False, "tls_client_auth_subject_dn": None}, sent.value.post_data_json
+    stored = admin.ok("GET", path)
+    assert stored["dpop_bound_access_tokens"] is True and stored["tls_client_auth_subject_dn"] is None, stored
+
+
 def test_deleting_an_account_asks_for_confirmation(server, acme, api, console):
     admin = api(acme)
     account = server.create_account(acme, name=unique("short-lived"))

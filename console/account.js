@@ -1,7 +1,7 @@
-// One service account: its settings, status, deletion, client secrets, API tokens,
-// the public keys it registered for private_key_jwt and its federated credentials
-// (docs/federation.md).
-import { api, enc, issuer } from './api.js';
+// One service account: its settings, token binding (docs/binding.md), status,
+// deletion, client secrets, API tokens, the public keys it registered for
+// private_key_jwt and its federated credentials (docs/federation.md).
+import { ApiError, api, enc, issuer } from './api.js';
 import {
   append, badge, button, clear, confirmAction, expirations, field, fieldProblem, form, go, h, input, modal, notice, paths,
   revealSecret, select, splitCommas, splitList, table, time,
@@ -13,10 +13,13 @@ export async function accountPage(main, tenant, id) {
   const [account, roles] = await Promise.all([api('GET', base), api('GET', `/tenants/${t}/roles`)]);
   const status = h('div', { role: 'status', class: 'status-line' });
   const expired = account.expires_at && new Date(account.expires_at) <= new Date();
-  const reload = async (message) => {
+  // Rebuilds the page, says `message` in its status line and, when `focus` selects
+  // something of the new page, puts the focus there (the control pressed is gone).
+  const reload = async (message, focus) => {
     clear(main);
     await accountPage(main, tenant, id);
     if (message) main.querySelector('.status-line').textContent = message;
+    if (focus) main.querySelector(focus)?.focus();
   };
 
   const facts = h(
@@ -111,11 +114,97 @@ export async function accountPage(main, tenant, id) {
     facts,
     lifecycle,
     settings,
+    binding(account, base, reload),
     await credentials(base, { path: 'secrets', title: 'Client secrets', noun: 'secret', label: 'Client secret', value: 'client_secret', off: 'Disable' }),
     await credentials(base, { path: 'api-tokens', title: 'API tokens', noun: 'API token', label: 'API token', value: 'token', off: 'Revoke' }),
     await keys(base),
     await federated(base, tenant),
   ]);
+}
+
+// The names a client certificate can be matched on for tls_client_auth, each with the
+// account field that registers it and what its value looks like (docs/binding.md, "The
+// account's settings"). At most one is set; setting one clears the others.
+const certificateNames = [
+  ['', 'None', 'No certificate name is registered: no CA-issued certificate authenticates this account.'],
+  ['tls_client_auth_subject_dn', 'Subject DN', 'The certificate’s subject as RFC 4514 writes it, e.g. CN=orders,O=Example.'],
+  ['tls_client_auth_san_dns', 'DNS name', 'A DNS name among its subject alternative names, e.g. orders.example.com (no wildcard).'],
+  ['tls_client_auth_san_uri', 'URI', 'An absolute URI among its subject alternative names, e.g. spiffe://example.com/orders.'],
+  ['tls_client_auth_san_ip', 'IP address', 'An IPv4 or IPv6 address among its subject alternative names, e.g. 192.0.2.10.'],
+  ['tls_client_auth_san_email', 'E-mail address', 'An e-mail address among its subject alternative names, e.g. orders@example.com.'],
+];
+const certificateFields = certificateNames.map(([name]) => name).filter(Boolean);
+
+// What the account's tokens must be bound to and which client certificate
+// authenticates it, changed in a form of its own.
+function binding(account, base, reload) {
+  const current = certificateFields.find((name) => account[name] != null) || '';
+  const kind = select('tls_client_auth', certificateNames.map(([name, label]) => [name, label]));
+  kind.value = current;
+  const value = input('tls_client_auth_value', { value: current ? account[current] : '', maxlength: 1024, spellcheck: 'false' });
+  const valueField = field('Certificate name', value, certificateNames[0][2]);
+  const valueHint = valueField.querySelector('.hint');
+  const follow = () => {
+    const [name, , hint] = certificateNames.find(([option]) => option === kind.value);
+    valueHint.textContent = hint;
+    value.disabled = !name;
+  };
+  kind.addEventListener('change', follow);
+  follow();
+  const checkbox = (name) => h('input', { type: 'checkbox', name, checked: account[name] });
+
+  return form(
+    { 'aria-labelledby': 'account-binding', class: 'card' },
+    [
+      h('h2', { id: 'account-binding', tabindex: '-1' }, 'Token binding'),
+      field('Require DPoP', checkbox('dpop_bound_access_tokens'), 'Every token must be bound to a key the client proves it holds, with a DPoP proof on each request.'),
+      field(
+        'Require a client certificate',
+        checkbox('tls_client_certificate_bound_access_tokens'),
+        'Every token must be bound to the TLS client certificate it was requested with.',
+      ),
+      field(
+        'Accept self-signed certificates',
+        checkbox('self_signed_tls_client_auth'),
+        'A self-signed client certificate made with one of this account’s registered public keys authenticates it.',
+      ),
+      h(
+        'fieldset',
+        { class: 'wide' },
+        h('legend', {}, 'Certificate authentication (tls_client_auth)'),
+        field('Name to match', kind, 'A certificate from a CA the server trusts authenticates this account when it carries this name.'),
+        valueField,
+      ),
+      h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Save token binding')),
+    ],
+    async (data) => {
+      const chosen = String(data.get('tls_client_auth') || '');
+      const request = {
+        dpop_bound_access_tokens: data.get('dpop_bound_access_tokens') === 'on',
+        tls_client_certificate_bound_access_tokens: data.get('tls_client_certificate_bound_access_tokens') === 'on',
+        self_signed_tls_client_auth: data.get('self_signed_tls_client_auth') === 'on',
+      };
+      if (chosen) {
+        const text = String(data.get('tls_client_auth_value') || '').trim();
+        const label = certificateNames.find(([name]) => name === chosen)[1];
+        if (!text) throw fieldProblem('tls_client_auth_value', `Enter the certificate’s ${label}, or choose None.`);
+        request[chosen] = text;
+      } else if (current) {
+        request[current] = null;
+      }
+      try {
+        await api('PATCH', base, request);
+      } catch (error) {
+        // A refused name is shown at the one value box, with the field the server named.
+        if (error instanceof ApiError && certificateFields.includes(error.field)) {
+          const detail = error.message.includes(error.field) ? error.message : `${error.field}: ${error.message}`;
+          throw new ApiError(error.status, { ...error.problem, detail, field: 'tls_client_auth_value' });
+        }
+        throw error;
+      }
+      await reload('Token binding saved.', '#account-binding');
+    },
+  );
 }
 
 // Secrets and API tokens are managed alike: listed, added (shown once), switched

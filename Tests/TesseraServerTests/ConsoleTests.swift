@@ -137,6 +137,23 @@ import Testing
         }
     }
 
+    @Test func anAccountWhoseTokensMustBeBoundGetsNoConsoleToken() async throws {
+        let harness = try await ServerHarness()
+        defer { harness.cleanup() }
+        let admin = try await harness.credentials()
+        let link = try await harness.tessera.consoleSignIn.link(clientID: admin.clientID, actor: "cli")
+        let account = try #require(try await harness.tessera.storage.credentials(clientID: admin.clientID)?.account)
+        let tenant = try #require(try await harness.tessera.storage.tenant(id: account.tenantID))
+        _ = try await harness.tessera.accounts.update(account.id, in: tenant, ServiceAccountPatch(dpopRequired: true), by: .bootstrap)
+        try await harness.run { client in
+            let refused = try await signIn(client, code: link.code)
+            #expect(refused.status == .badRequest)
+            #expect(
+                try refused.jsonObject()["detail"] as? String
+                    == "the account of this sign-in link requires DPoP-bound or certificate-bound tokens, which the console cannot use")
+        }
+    }
+
     @Test func aLinkStopsWorkingWhenItExpires() async throws {
         let clock = TestClock()
         let harness = try await ServerHarness(clock: clock)

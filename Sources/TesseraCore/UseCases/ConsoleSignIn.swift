@@ -116,6 +116,11 @@ public struct ConsoleSignIn: Sendable {
         guard current.allowedScopes.contains(TesseraScope.admin) else {
             throw await refuse("the account of this sign-in link is no longer an administrator")
         }
+        // The console presents its token as a bearer token: an account whose tokens must
+        // be bound (docs/binding.md) gets none this way.
+        guard !current.account.binding.dpopRequired, !current.account.binding.certificateRequired else {
+            throw await refuse("the account of this sign-in link requires DPoP-bound or certificate-bound tokens, which the console cannot use")
+        }
         // Only the console's authority: administration (of every tenant for a super
         // admin), not the account's other scopes, and only for the admin API. The token
         // is made before the link is spent, so a refusal for going too fast (429) leaves
