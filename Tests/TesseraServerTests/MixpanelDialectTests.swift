@@ -115,6 +115,14 @@ func payload(_ token: String) throws -> [String: Any] {
             try expectError(try await create(organization, nil, #"{"username":"x"}"#), .unauthorized, "an access token is required")
             let wrong = "Basic " + Data("\(admin.clientID):tss_wrong".utf8).base64EncodedString()
             try expectError(try await create(organization, wrong, #"{"username":"x"}"#), .unauthorized, "the credentials are invalid")
+            // An account whose tokens must be DPoP-bound cannot act through Basic credentials.
+            let bound = try await harness.credentials(tenant: "acme", role: "admin")
+            let boundAccount = try #require(try await harness.tessera.storage.credentials(clientID: bound.clientID)?.account)
+            _ = try await harness.tessera.accounts.update(boundAccount.id, in: acme, ServiceAccountPatch(dpopRequired: true), by: .bootstrap)
+            let basic = "Basic " + Data("\(bound.clientID):\(bound.clientSecret)".utf8).base64EncodedString()
+            try expectError(
+                try await create(organization, basic, #"{"username":"x"}"#), .unauthorized,
+                "this account's tokens must be DPoP-bound or certificate-bound: use such a token, not Basic credentials")
             try expectError(try await create("999999", bearer, #"{"username":"x"}"#), .notFound, "organization not found")
             // Another organisation answers as an unknown one does.
             try expectError(try await create(String(globex.number), bearer, #"{"username":"x"}"#), .notFound, "organization not found")

@@ -123,7 +123,17 @@ struct AdminAuthentication: Sendable {
                 throw OAuthError.invalidClient()
             }
             let client = try await tessera.tokens.authenticate(clientID: credentials.clientID, secret: credentials.secret, from: peer)
+            // Basic credentials act as a bearer token would: an account whose tokens
+            // must be bound (docs/binding.md) cannot use them here.
+            let binding = client.record.account.binding
+            guard !binding.dpopRequired, !binding.certificateRequired else {
+                throw Problem(
+                    .unauthorized, "this account's tokens must be DPoP-bound or certificate-bound: use such a token, not Basic credentials",
+                    headers: [.wwwAuthenticate: basicChallenge])
+            }
             return try AccessTokenValidator.principal(of: try tessera.tokens.claims(for: client, scope: nil, audiences: []))
+        } catch let problem as Problem {
+            throw problem
         } catch let throttled as TokenService.Throttled {
             throw Problem(.tooManyRequests, "too many failed attempts", headers: [.retryAfter: "\(throttled.retryAfter)"])
         } catch let error as OAuthError where error.code == "temporarily_unavailable" || error.code == "server_error" {
