@@ -1391,3 +1391,17 @@ def test_tls_connections_that_say_nothing_are_counted_and_closed(pki):
     finally:
         stop_server(server)
         shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.mark.parametrize("arguments, said", [
+    (("--forwarded-header", "x-real-ip"), "--forwarded-header must be x-forwarded-for or forwarded"),
+    (("--trusted-proxy", "10.0.0.0/33"), "--trusted-proxy"),
+    (("--client-cert-proxy", "proxy.example"), "--client-cert-proxy"),
+    (("--tls-client-ca", "/nonexistent.pem"), "--tls-client-ca needs --tls-cert"),
+    (("--dpop-proof-max-age", "5"), "--dpop-proof-max-age must be 10–3600 seconds"),
+    (("--tls-reload-interval", "0"), "--tls-reload-interval must be 1–86400 seconds"),
+])
+def test_binding_options_that_make_no_sense_stop_the_start(arguments, said):
+    status, output = serve_refused(*arguments)
+    assert status not in (0, None), output
+    assert said in output, output
