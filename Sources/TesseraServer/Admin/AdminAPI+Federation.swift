@@ -29,7 +29,7 @@ extension AdminAPI {
 
     func listFederatedCredentials(_ call: Call) async throws -> (Response, resourceID: String?) {
         let credentials = try await tessera.federatedCredentials.list(of: try await call.accountID(), in: call.tenant)
-        return (.json(Representation.PageJSON(items: credentials.map(Representation.FederatedCredentialJSON.init), nextCursor: nil)), nil)
+        return (.json(Representation.PageJSON(items: try credentials.map(Representation.FederatedCredentialJSON.init), nextCursor: nil)), nil)
     }
 
     func createFederatedCredential(_ call: Call) async throws -> (Response, resourceID: String?) {
@@ -61,7 +61,7 @@ extension AdminAPI {
         let credential = try await tessera.federatedCredentials.add(for: accountID, in: call.tenant, input, by: call.caller)
         let id = credential.id.lowercased
         let location = "/v1/tenants/\(try call.tenant.slug)/service-accounts/\(accountID.lowercased)/federated-credentials/\(id)"
-        return (.json(Representation.FederatedCredentialJSON(credential), status: .created, headers: [.location: location]), id)
+        return (.json(try Representation.FederatedCredentialJSON(credential), status: .created, headers: [.location: location]), id)
     }
 
     func deleteFederatedCredential(_ call: Call) async throws -> (Response, resourceID: String?) {

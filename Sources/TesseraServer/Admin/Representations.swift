@@ -2,7 +2,8 @@ import Foundation
 import TesseraCore
 import TesseraJOSE
 
-/// How the native API renders its resources.
+/// How the native API renders its resources. Every member is present; `@Nullable`
+/// ones are `null` when unset (docs/admin-api.md).
 enum Representation {
     struct Account: Encodable {
         let id: String
@@ -10,19 +11,26 @@ enum Representation {
         let number: Int
         let clientID: String
         let name: String
-        let description: String?
+        @Nullable var description: String?
         let roles: [String]
         let groups: [String]
         let projects: [ServiceAccount.ProjectMembership]
         let audiences: [String]
         let status: String
-        let expiresAt: Date?
-        let tokenLifetime: Int?
-        let binding: TokenBinding
+        @Nullable var expiresAt: Date?
+        @Nullable var tokenLifetime: Int?
+        let dpopBoundAccessTokens: Bool
+        let certificateBoundAccessTokens: Bool
+        let selfSigned: Bool
+        @Nullable var subjectDN: String?
+        @Nullable var sanDNS: String?
+        @Nullable var sanURI: String?
+        @Nullable var sanIP: String?
+        @Nullable var sanEmail: String?
         let createdAt: Date
         let updatedAt: Date
-        let createdBy: String?
-        let lastUsedAt: Date?
+        @Nullable var createdBy: String?
+        @Nullable var lastUsedAt: Date?
         /// Present only in the create response.
         let clientSecret: String?
 
@@ -40,7 +48,19 @@ enum Representation {
             status = account.status.rawValue
             expiresAt = account.expiresAt
             tokenLifetime = account.tokenLifetime
-            binding = account.binding
+            let binding = account.binding
+            dpopBoundAccessTokens = binding.dpopRequired
+            certificateBoundAccessTokens = binding.certificateRequired
+            selfSigned = binding.selfSigned
+            let certificateName = binding.tlsClientAuth
+            func value(of kind: TokenBinding.CertificateName.Kind) -> String? {
+                certificateName?.kind == kind ? certificateName?.value : nil
+            }
+            subjectDN = value(of: .subjectDN)
+            sanDNS = value(of: .dns)
+            sanURI = value(of: .uri)
+            sanIP = value(of: .ip)
+            sanEmail = value(of: .email)
             createdAt = account.createdAt
             updatedAt = account.updatedAt
             createdBy = account.createdBy
@@ -68,57 +88,25 @@ enum Representation {
             case sanEmail = "tls_client_auth_san_email"
             case selfSigned = "self_signed_tls_client_auth"
         }
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(id, forKey: .id)
-            try container.encode(tenantID, forKey: .tenantID)
-            try container.encode(number, forKey: .number)
-            try container.encode(clientID, forKey: .clientID)
-            try container.encode(name, forKey: .name)
-            try container.encode(description, forKey: .description)
-            try container.encode(roles, forKey: .roles)
-            try container.encode(groups, forKey: .groups)
-            try container.encode(projects, forKey: .projects)
-            try container.encode(audiences, forKey: .audiences)
-            try container.encode(status, forKey: .status)
-            try container.encode(expiresAt, forKey: .expiresAt)
-            try container.encode(tokenLifetime, forKey: .tokenLifetime)
-            try container.encode(binding.dpopRequired, forKey: .dpopBoundAccessTokens)
-            try container.encode(binding.certificateRequired, forKey: .certificateBoundAccessTokens)
-            try container.encode(binding.selfSigned, forKey: .selfSigned)
-            let name = binding.tlsClientAuth
-            for (kind, key) in [
-                (TokenBinding.CertificateName.Kind.subjectDN, CodingKeys.subjectDN), (.dns, .sanDNS), (.uri, .sanURI), (.ip, .sanIP), (.email, .sanEmail),
-            ] {
-                try container.encode(name?.kind == kind ? name?.value : nil, forKey: key)
-            }
-            try container.encode(createdAt, forKey: .createdAt)
-            try container.encode(updatedAt, forKey: .updatedAt)
-            try container.encode(createdBy, forKey: .createdBy)
-            try container.encode(lastUsedAt, forKey: .lastUsedAt)
-            try container.encodeIfPresent(clientSecret, forKey: .clientSecret)
-        }
     }
 
     struct Secret: Encodable {
         let id: String
         let name: String
-        let description: String?
+        @Nullable var description: String?
         let hint: String
         let enabled: Bool
-        let scopes: [String]?
+        @Nullable var scopes: [String]?
         let createdAt: Date
-        let expiresAt: Date?
-        let lastUsedAt: Date?
+        @Nullable var expiresAt: Date?
+        @Nullable var lastUsedAt: Date?
         /// The value, shown once at creation: `client_secret` for a secret, `token`
-        /// for an API token.
-        let value: String?
-        let kind: ClientSecret.Kind
+        /// for an API token; absent otherwise.
+        let clientSecret: String?
+        let token: String?
 
         init(_ secret: ClientSecret, value: String? = nil) {
             id = secret.id.lowercased
-            kind = secret.kind
             description = secret.description
             name = secret.name
             hint = secret.hint
@@ -127,30 +115,16 @@ enum Representation {
             createdAt = secret.createdAt
             expiresAt = secret.expiresAt
             lastUsedAt = secret.lastUsedAt
-            self.value = value
+            clientSecret = secret.kind == .apiToken ? nil : value
+            token = secret.kind == .apiToken ? value : nil
         }
 
         enum CodingKeys: String, CodingKey {
-            case id, name, description, hint, enabled, scopes
+            case id, name, description, hint, enabled, scopes, token
             case createdAt = "created_at"
             case expiresAt = "expires_at"
             case lastUsedAt = "last_used_at"
             case clientSecret = "client_secret"
-            case token
-        }
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(id, forKey: .id)
-            try container.encode(name, forKey: .name)
-            try container.encode(description, forKey: .description)
-            try container.encode(hint, forKey: .hint)
-            try container.encode(enabled, forKey: .enabled)
-            try container.encode(scopes, forKey: .scopes)
-            try container.encode(createdAt, forKey: .createdAt)
-            try container.encode(expiresAt, forKey: .expiresAt)
-            try container.encode(lastUsedAt, forKey: .lastUsedAt)
-            try container.encodeIfPresent(value, forKey: kind == .apiToken ? .token : .clientSecret)
         }
     }
 
@@ -158,7 +132,7 @@ enum Representation {
         let kid: String
         let jwk: JWK
         let createdAt: Date
-        let expiresAt: Date?
+        @Nullable var expiresAt: Date?
 
         init(_ key: ClientKey) {
             kid = key.kid
@@ -172,14 +146,6 @@ enum Representation {
             case createdAt = "created_at"
             case expiresAt = "expires_at"
         }
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(kid, forKey: .kid)
-            try container.encode(jwk, forKey: .jwk)
-            try container.encode(createdAt, forKey: .createdAt)
-            try container.encode(expiresAt, forKey: .expiresAt)
-        }
     }
 
     struct TenantJSON: Encodable {
@@ -187,9 +153,9 @@ enum Representation {
         let slug: String
         let number: Int
         let name: String
-        let accountLimit: Int?
-        let tokenLifetime: Int?
-        let defaultAudience: String?
+        @Nullable var accountLimit: Int?
+        @Nullable var tokenLifetime: Int?
+        @Nullable var defaultAudience: String?
         let createdAt: Date
         let updatedAt: Date
 
@@ -213,19 +179,6 @@ enum Representation {
             case createdAt = "created_at"
             case updatedAt = "updated_at"
         }
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(id, forKey: .id)
-            try container.encode(slug, forKey: .slug)
-            try container.encode(number, forKey: .number)
-            try container.encode(name, forKey: .name)
-            try container.encode(accountLimit, forKey: .accountLimit)
-            try container.encode(tokenLifetime, forKey: .tokenLifetime)
-            try container.encode(defaultAudience, forKey: .defaultAudience)
-            try container.encode(createdAt, forKey: .createdAt)
-            try container.encode(updatedAt, forKey: .updatedAt)
-        }
     }
 
     struct RoleJSON: Encodable {
@@ -242,16 +195,16 @@ enum Representation {
 
     struct Event: Encodable {
         let id: Int64
-        let tenantID: String?
+        @Nullable var tenantID: String?
         let actor: String
         let action: String
         let resourceType: String
-        let resourceID: String?
+        @Nullable var resourceID: String?
         let outcome: String
         let status: Int
-        let requestID: String?
+        @Nullable var requestID: String?
         let at: Date
-        let detail: String?
+        @Nullable var detail: String?
 
         init(_ event: AuditEvent) {
             detail = event.detail
@@ -274,21 +227,6 @@ enum Representation {
             case resourceID = "resource_id"
             case requestID = "request_id"
         }
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(id, forKey: .id)
-            try container.encode(tenantID, forKey: .tenantID)
-            try container.encode(actor, forKey: .actor)
-            try container.encode(action, forKey: .action)
-            try container.encode(resourceType, forKey: .resourceType)
-            try container.encode(resourceID, forKey: .resourceID)
-            try container.encode(outcome, forKey: .outcome)
-            try container.encode(status, forKey: .status)
-            try container.encode(requestID, forKey: .requestID)
-            try container.encode(at, forKey: .at)
-            try container.encode(detail, forKey: .detail)
-        }
     }
 
     /// A signing key as `GET /v1/signing-keys` lists it, never its key material.
@@ -297,9 +235,9 @@ enum Representation {
         let alg: String
         let state: String
         let createdAt: Date
-        let activatesAt: Date?
-        let activatedAt: Date?
-        let retiredAt: Date?
+        @Nullable var activatesAt: Date?
+        @Nullable var activatedAt: Date?
+        @Nullable var retiredAt: Date?
 
         enum CodingKeys: String, CodingKey {
             case kid, alg, state
@@ -318,52 +256,28 @@ enum Representation {
             activatedAt = key.activatedAt
             retiredAt = key.retiredAt
         }
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(kid, forKey: .kid)
-            try container.encode(alg, forKey: .alg)
-            try container.encode(state, forKey: .state)
-            try container.encode(createdAt, forKey: .createdAt)
-            try container.encode(activatesAt, forKey: .activatesAt)
-            try container.encode(activatedAt, forKey: .activatedAt)
-            try container.encode(retiredAt, forKey: .retiredAt)
-        }
     }
 
     /// What `POST /v1/signing-keys/rotate` did.
     struct KeyChange: Encodable {
         let kid: String
         let result: String
-        let activatesAt: Date?
+        @Nullable var activatesAt: Date?
 
         enum CodingKeys: String, CodingKey {
             case kid, result
             case activatesAt = "activates_at"
-        }
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(kid, forKey: .kid)
-            try container.encode(result, forKey: .result)
-            try container.encode(activatesAt, forKey: .activatesAt)
         }
     }
 
     /// `{"items": [...], "next_cursor": "…" or null}`.
     struct PageJSON<Item: Encodable>: Encodable {
         let items: [Item]
-        let nextCursor: String?
+        @Nullable var nextCursor: String?
 
         enum CodingKeys: String, CodingKey {
             case items
             case nextCursor = "next_cursor"
-        }
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(items, forKey: .items)
-            try container.encode(nextCursor, forKey: .nextCursor)
         }
     }
 }

@@ -24,16 +24,8 @@ extension CtrlHubRoutes {
             }
 
             struct Offsets: Encodable {
-                let next: Int?
-                let previous: Int?
-
-                func encode(to encoder: any Encoder) throws {
-                    var container = encoder.container(keyedBy: CodingKeys.self)
-                    try container.encode(next, forKey: .next)
-                    try container.encode(previous, forKey: .previous)
-                }
-
-                enum CodingKeys: String, CodingKey { case next, previous }
+                @Nullable var next: Int?
+                @Nullable var previous: Int?
             }
 
             struct Requested: Encodable {
@@ -57,17 +49,8 @@ extension CtrlHubRoutes {
 
     struct Links: Encodable {
         let current: String
-        let next: String?
-        let previous: String?
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(current, forKey: .current)
-            try container.encode(next, forKey: .next)
-            try container.encode(previous, forKey: .previous)
-        }
-
-        enum CodingKeys: String, CodingKey { case current, next, previous }
+        @Nullable var next: String?
+        @Nullable var previous: String?
     }
 
     /// A key as a resource of its own (create, change).

@@ -181,8 +181,9 @@ struct QualyticsRoutes: Sendable {
         let created: Date
         let name: String
         let active: Bool
-        let expiration: Date?
-        let lastUsed: Date?
+        /// `null` when it never expires.
+        @Nullable var expiration: Date?
+        @Nullable var lastUsed: Date?
         let scimEndpointsOnly: Bool
         let bearerToken: String?
         let clientID: String?
@@ -207,20 +208,6 @@ struct QualyticsRoutes: Sendable {
             case scimEndpointsOnly = "scim_endpoints_only"
             case bearerToken = "bearer_token"
             case clientID = "client_id"
-        }
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(id, forKey: .id)
-            try container.encode(created, forKey: .created)
-            try container.encode(name, forKey: .name)
-            try container.encode(active, forKey: .active)
-            try container.encode(expiration, forKey: .expiration)  // explicit null: never expires
-            try container.encode(lastUsed, forKey: .lastUsed)
-            try container.encode(scimEndpointsOnly, forKey: .scimEndpointsOnly)
-            try container.encodeIfPresent(bearerToken, forKey: .bearerToken)
-            try container.encodeIfPresent(clientID, forKey: .clientID)
-            try container.encode(user, forKey: .user)
         }
     }
 

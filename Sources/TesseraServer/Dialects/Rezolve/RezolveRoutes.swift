@@ -63,18 +63,8 @@ struct RezolveRoutes: Sendable {
     private struct Envelope<Payload: Encodable>: Encodable {
         let success = true
         let message: String
-        let data: Payload?
+        @Nullable var data: Payload?
         let timestamp: String
-
-        enum CodingKeys: String, CodingKey { case success, message, data, timestamp }
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(success, forKey: .success)
-            try container.encode(message, forKey: .message)
-            try container.encode(data, forKey: .data)
-            try container.encode(timestamp, forKey: .timestamp)
-        }
     }
 
     private struct Failure: Encodable {
