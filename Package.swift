@@ -17,6 +17,13 @@ let strict: [SwiftSetting] = [
 // one (docs/ci.md).
 let benchmarks = Context.environment["TESSERA_BENCHMARKS"] == "1"
 
+// The libFuzzer targets under Fuzz/ (docs/fuzzing.md) join the package when
+// TESSERA_FUZZ=1, as scripts/fuzz sets it for its own build with
+// `-sanitize=fuzzer,address`; any other build would fail to link them. In this package
+// they reach the `package` helpers of TesseraJOSE (its JSON reader and Base64) that
+// they compare against Foundation.
+let fuzzing = Context.environment["TESSERA_FUZZ"] == "1"
+
 let package = Package(
     name: "Tessera",
     platforms: [.macOS(.v15)],
@@ -256,5 +263,28 @@ if benchmarks {
             ],
             path: "Benchmarks/Sources/ReferenceCeiling"
         ),
+    ]
+}
+
+if fuzzing {
+    // Each target defines `LLVMFuzzerTestOneInput` and an `@main` that hands it to
+    // libFuzzer's driver (FuzzerDriver). libFuzzer's own `main` cannot be used: SwiftPM
+    // links an executable with `--defsym main=<module>_main`, so `main` must come from
+    // the module, and with no top-level code the sources are a library
+    // (`-parse-as-library`).
+    func fuzzer(_ name: String, path: String) -> Target {
+        .executableTarget(
+            name: name,
+            dependencies: ["FuzzerDriver", "TesseraJOSE", "TesseraCore"],
+            path: "Fuzz/Sources/\(path)",
+            swiftSettings: [.unsafeFlags(["-parse-as-library"])]
+        )
+    }
+    package.targets += [
+        .target(name: "FuzzerDriver", path: "Fuzz/Sources/FuzzerDriver"),
+        fuzzer("fuzz-jws", path: "FuzzJWS"),
+        fuzzer("fuzz-json", path: "FuzzJSON"),
+        fuzzer("fuzz-form", path: "FuzzForm"),
+        fuzzer("fuzz-assertion", path: "FuzzAssertion"),
     ]
 }

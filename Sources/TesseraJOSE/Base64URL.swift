@@ -5,13 +5,13 @@ import Foundation
 /// Decoding is strict: padding, whitespace and characters outside the URL-safe
 /// alphabet are rejected, as are encodings whose unused trailing bits are not zero,
 /// so one byte string has exactly one accepted encoding.
-public enum Base64URL {
+package enum Base64URL {
     private static let alphabet: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
 
     private static let decodeTable = decodeTable(for: String(decoding: alphabet, as: UTF8.self))
 
     /// Encodes bytes without padding.
-    public static func encode<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
+    package static func encode<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
         let input = Array(bytes)
         var output = [UInt8]()
         output.reserveCapacity((input.count * 4 + 2) / 3)
@@ -41,17 +41,17 @@ public enum Base64URL {
     }
 
     /// Encodes the UTF-8 bytes of a string.
-    public static func encode(_ string: String) -> String {
+    package static func encode(_ string: String) -> String {
         encode(Array(string.utf8))
     }
 
     /// Decodes unpadded base64url; returns `nil` for anything that is not exactly that.
-    public static func decode<Input: StringProtocol>(_ string: Input) -> [UInt8]? {
+    package static func decode<Input: StringProtocol>(_ string: Input) -> [UInt8]? {
         decode(bytes: Array(string.utf8))
     }
 
     /// Decodes unpadded base64url given as ASCII bytes.
-    public static func decode<Bytes: Collection>(bytes input: Bytes) -> [UInt8]? where Bytes.Element == UInt8 {
+    package static func decode<Bytes: Collection>(bytes input: Bytes) -> [UInt8]? where Bytes.Element == UInt8 {
         withContiguousBytes(input) { input in
             if input.count % 4 == 1 { return nil }
             guard let (output, leftover) = decodeGroups(input, table: decodeTable) else { return nil }
@@ -104,11 +104,11 @@ public enum Base64URL {
 /// the alphabet; unused trailing bits are ignored. Stricter than Foundation's
 /// `Data(base64Encoded:)` (which takes `====` or `QU=D`), never different on what
 /// both take, and without going through `Data`: it runs on every token request.
-public enum Base64 {
+package enum Base64 {
     private static let decodeTable = Base64URL.decodeTable(for: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
 
     /// The decoded bytes, or `nil` for anything that is not padded base64.
-    public static func decode(_ input: some Collection<UInt8>) -> [UInt8]? {
+    package static func decode(_ input: some Collection<UInt8>) -> [UInt8]? {
         Base64URL.withContiguousBytes(input) { input in
             guard input.count % 4 == 0 else { return nil }
             // At most two "=", at the end; a third (or one anywhere else) is outside the alphabet.

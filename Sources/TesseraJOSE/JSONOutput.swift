@@ -3,50 +3,50 @@
 /// cost about a tenth of each request. Output is what `JSONEncoder` with
 /// `.withoutEscapingSlashes` writes: strings escaped per RFC 8259 §7, UTF-8
 /// passed through, members in the order written.
-public struct JSONOutput {
-    public private(set) var bytes: [UInt8] = []
+package struct JSONOutput {
+    package private(set) var bytes: [UInt8] = []
     private var needsComma = false
 
-    public init(capacity: Int = 512) {
+    package init(capacity: Int = 512) {
         bytes.reserveCapacity(capacity)
     }
 
-    public mutating func beginObject() {
+    package mutating func beginObject() {
         separate()
         bytes.append(UInt8(ascii: "{"))
         needsComma = false
     }
 
     /// Opens an object as the value of member `name`.
-    public mutating func beginObject(_ name: String) {
+    package mutating func beginObject(_ name: String) {
         key(name)
         bytes.append(UInt8(ascii: "{"))
         needsComma = false
     }
 
-    public mutating func endObject() {
+    package mutating func endObject() {
         bytes.append(UInt8(ascii: "}"))
         needsComma = true
     }
 
-    public mutating func member(_ name: String, _ value: String) {
+    package mutating func member(_ name: String, _ value: String) {
         key(name)
         string(value)
     }
 
-    public mutating func member(_ name: String, _ value: Int64) {
+    package mutating func member(_ name: String, _ value: Int64) {
         key(name)
         bytes.append(contentsOf: String(value).utf8)
         needsComma = true
     }
 
-    public mutating func member(_ name: String, _ value: Bool) {
+    package mutating func member(_ name: String, _ value: Bool) {
         key(name)
         bytes.append(contentsOf: (value ? "true" : "false").utf8)
         needsComma = true
     }
 
-    public mutating func member(_ name: String, _ values: [String]) {
+    package mutating func member(_ name: String, _ values: [String]) {
         key(name)
         bytes.append(UInt8(ascii: "["))
         for (index, value) in values.enumerated() {
@@ -58,7 +58,7 @@ public struct JSONOutput {
     }
 
     /// Writes a parsed JSON value as it was read (numbers keep their text).
-    public mutating func value(_ value: JSONValue) {
+    package mutating func value(_ value: JSONValue) {
         separate()
         switch value {
         case .object(let members):

@@ -7,7 +7,7 @@
 /// member name given twice (RFC 7515 §4 and RFC 7519 §4 allow a parser to refuse
 /// duplicates rather than pick one) and nesting deeper than 32. Numbers keep
 /// their text; ``JSONValue/int64`` reads integers from it.
-public enum JSONValue: Sendable, Equatable {
+package enum JSONValue: Sendable, Equatable {
     case object([String: JSONValue])
     case array([JSONValue])
     case string(String)
@@ -16,12 +16,12 @@ public enum JSONValue: Sendable, Equatable {
     case bool(Bool)
     case null
 
-    public struct Malformed: Error, Sendable, Equatable {
-        public let offset: Int
+    package struct Malformed: Error, Sendable, Equatable {
+        package let offset: Int
     }
 
     /// Parses `bytes` as one JSON value.
-    public static func parse(_ bytes: [UInt8]) throws(Malformed) -> JSONValue {
+    package static func parse(_ bytes: [UInt8]) throws(Malformed) -> JSONValue {
         var reader = Reader(bytes: bytes)
         let value = try reader.value(depth: 0)
         reader.skipWhitespace()
@@ -29,21 +29,21 @@ public enum JSONValue: Sendable, Equatable {
         return value
     }
 
-    public var string: String? {
+    package var string: String? {
         if case .string(let value) = self { value } else { nil }
     }
 
-    public var object: [String: JSONValue]? {
+    package var object: [String: JSONValue]? {
         if case .object(let value) = self { value } else { nil }
     }
 
     /// The value of an integer literal (no fraction or exponent) that fits 64 bits.
-    public var int64: Int64? {
+    package var int64: Int64? {
         if case .number(let text) = self, !text.contains(where: { $0 == "." || $0 == "e" || $0 == "E" }) { Int64(text) } else { nil }
     }
 
     /// An array whose members are all strings.
-    public var strings: [String]? {
+    package var strings: [String]? {
         guard case .array(let values) = self else { return nil }
         var strings: [String] = []
         strings.reserveCapacity(values.count)

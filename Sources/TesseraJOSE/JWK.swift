@@ -44,7 +44,7 @@ public struct JWK: Codable, Sendable, Hashable {
     /// Reads a JWK from a parsed JSON object: `kty` is required, the other
     /// members above are strings when present (`null` counts as absent), and
     /// members Tessera does not use are ignored.
-    public init(members: [String: JSONValue]) throws {
+    package init(members: [String: JSONValue]) throws {
         guard let kty = members["kty"]?.string else { throw JOSEError.invalidKey("a JWK needs a string \"kty\"") }
         self.init(
             kty: kty, kid: try members.optional("kid", \.string), use: try members.optional("use", \.string),

@@ -7,7 +7,7 @@ import TesseraJOSE
 /// credentials that name its issuer (docs/federation.md).
 public struct ExternalToken: Sendable {
     public let jws: CompactJWS
-    public let claims: [String: JSONValue]
+    package let claims: [String: JSONValue]
     public let issuer: String
     public let subject: String?
     public let audience: [String]
