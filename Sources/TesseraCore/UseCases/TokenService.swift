@@ -17,10 +17,10 @@ public struct TokenService: Sendable {
     public static let defaultLifetime = 3600
 
     public let issuer: String
-    private let clients: ClientDirectory
+    let clients: ClientDirectory
     private let keyRing: KeyRing
     private let usage: UsageRecorder
-    private let dependencies: Dependencies
+    let dependencies: Dependencies
     /// Counts failed authentications; `nil` counts nothing.
     public let throttle: AuthenticationThrottle?
     private let replay: any ClientKeyStorage
@@ -141,61 +141,13 @@ public struct TokenService: Sendable {
         }
     }
 
-    /// Authenticates `clientID` by the certificate it presented (RFC 8705 §2,
-    /// docs/binding.md): `tls_client_auth` when the certificate chains to a trusted
-    /// CA and carries the name the account registers, else
-    /// `self_signed_tls_client_auth`, when the account allows it, the certificate is
-    /// self-signed and its public key is one of the account's usable registered keys. Every failure is `invalid_client`, throttled as others are.
-    public func authenticate(certificate: PresentedCertificate, clientID: String, from address: String? = nil) async throws -> AuthenticatedClient {
-        try await throttled(clientID: clientID, address: address) {
-            let now = dependencies.now()
-            let record: ClientRecord?
-            do {
-                record = clientID.utf8.count <= 256 ? try await clients.client(id: clientID, now: now) : nil
-            } catch {
-                throw OAuthError.temporarilyUnavailable("the client store is unavailable")
-            }
-            guard let record, record.account.isUsable(at: now) else { throw OAuthError.invalidClient() }
-            let byName = record.account.binding.tlsClientAuth.map { certificate.chainsToTrustedCA && certificate.carries($0) } ?? false
-            let byKey =
-                !record.account.binding.selfSigned || !certificate.signedByOwnKey
-                ? false
-                : certificate.publicKeyThumbprint.map { presented in
-                    record.keys.contains { $0.isUsable(at: now) && (try? $0.jwk.thumbprint()) == presented }
-                } ?? false
-            guard byName || byKey else { throw OAuthError.invalidClient("the client certificate does not authenticate this client") }
-            return used(AuthenticatedClient(record: record, secret: nil, certificate: certificate))
-        }
-    }
-
-    /// The `cnf` a token for `client` carries (docs/binding.md): the DPoP key's
-    /// thumbprint when a proof came with the request; the certificate's when the
-    /// client authenticated with it, or presented one and its account requires
-    /// certificate-bound tokens. An account that requires a binding the request
-    /// cannot give is refused.
-    public func confirmation(for client: AuthenticatedClient, dpop: DPoPProof?, certificate: PresentedCertificate?) throws -> Confirmation? {
-        let binding = client.record.account.binding
-        if binding.dpopRequired && dpop == nil {
-            throw OAuthError(code: "invalid_dpop_proof", description: "this client's tokens must be DPoP-bound: send a DPoP proof")
-        }
-        var certificateThumbprint = client.certificate?.thumbprint
-        if binding.certificateRequired && certificateThumbprint == nil {
-            guard let certificate else {
-                throw OAuthError.invalidRequest("this client's tokens must be bound to its certificate: connect with a client certificate")
-            }
-            certificateThumbprint = certificate.thumbprint
-        }
-        let confirmation = Confirmation(jkt: dpop?.thumbprint, x5tS256: certificateThumbprint)
-        return confirmation.isEmpty ? nil : confirmation
-    }
-
     /// Notes that a client without a secret authenticated now (its `last_used_at`).
-    private func used(_ client: AuthenticatedClient) -> AuthenticatedClient {
+    func used(_ client: AuthenticatedClient) -> AuthenticatedClient {
         usage.record(accountID: client.record.account.id, secretID: nil, at: dependencies.now())
         return client
     }
 
-    private func throttled(clientID: String, address: String?, _ body: () async throws -> AuthenticatedClient) async throws -> AuthenticatedClient {
+    func throttled(clientID: String, address: String?, _ body: () async throws -> AuthenticatedClient) async throws -> AuthenticatedClient {
         guard let throttle, let address else { return try await body() }
         let now = dependencies.now()
         if let wait = throttle.retryAfter(clientID: clientID, address: address, now: now) {
