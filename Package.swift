@@ -243,7 +243,7 @@ if benchmarks {
         // The micro benchmarks, which ordo-one's plugin finds as the targets in a folder
         // named Benchmarks, and the reference ceiling that scripts/bench measures beside
         // the server: a bare Hummingbird handler that parses the form and signs a fixed
-        // ES256 JWT.
+        // ES256 JWT; then the NIO limit below it.
         .executableTarget(
             name: "TesseraBenchmarks",
             dependencies: [
@@ -262,6 +262,18 @@ if benchmarks {
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             path: "Benchmarks/Sources/ReferenceCeiling"
+        ),
+        // The machine's limit for the same work: SwiftNIO's HTTP/1 pipeline and a
+        // synchronous handler that signs the same fixed-shape ES256 JWT.
+        .executableTarget(
+            name: "nio-limit",
+            dependencies: [
+                "TesseraJOSE",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Benchmarks/Sources/NIOLimit"
         ),
     ]
 }
