@@ -59,8 +59,13 @@ public struct FormBody: Sendable {
         }
         // Control characters are single bytes in UTF-8: no byte of a multi-byte
         // sequence is below 0x80, so the bytes can be checked before decoding.
-        guard !output.contains(where: { $0 < 0x20 || $0 == 0x7F }) else { return nil }
-        return String(validating: output, as: UTF8.self)
+        var ascii = true
+        for byte in output {
+            if byte < 0x20 || byte == 0x7F { return nil }
+            if byte >= 0x80 { ascii = false }
+        }
+        // ASCII is valid UTF-8 as it is (the common case: tokens, ids, secrets).
+        return ascii ? String(decoding: output, as: UTF8.self) : String(validating: output, as: UTF8.self)
     }
 
     private static func hexValue(_ byte: UInt8) -> UInt8? {

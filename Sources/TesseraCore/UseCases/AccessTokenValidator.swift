@@ -22,6 +22,11 @@ public struct Principal: Sendable, Hashable {
     /// token's scopes and roles that its roles grant now. A demoted account's
     /// token keeps no more than the account, whatever the token says.
     func limited(to client: ClientRecord) -> Principal {
+        // The common case: the account still has every scope and role the token
+        // names (this issuer writes `scope` single-spaced, so nothing changes).
+        if scopes.isSubset(of: client.allowedScopes) && claims.roles.allSatisfy(client.account.roles.contains) {
+            return self
+        }
         let current = Set(client.account.roles)
         var claims = claims
         claims.scope = claims.scope.split(separator: " ", omittingEmptySubsequences: true)
