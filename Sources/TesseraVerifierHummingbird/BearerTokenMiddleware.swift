@@ -1,22 +1,6 @@
 import Hummingbird
 import TesseraVerifier
 
-/// A request context that carries the verified access token of the request.
-///
-/// ```swift
-/// struct AppContext: VerifiedTokenRequestContext {
-///     var coreContext: CoreRequestContextStorage
-///     var verifiedToken: VerifiedToken?
-///     init(source: ApplicationRequestContextSource) {
-///         coreContext = .init(source: source)
-///     }
-/// }
-/// ```
-public protocol VerifiedTokenRequestContext: RequestContext {
-    /// Set by ``BearerTokenMiddleware`` before the route runs.
-    var verifiedToken: VerifiedToken? { get set }
-}
-
 /// Authenticates `Authorization: Bearer …` and `Authorization: DPoP …` with a
 /// ``TokenVerifier`` and puts the verified token on the context. Failures answer
 /// exactly as RFC 6750 §3 and RFC 9449 §7.1 say (docs/binding.md):
@@ -126,52 +110,6 @@ public struct BearerTokenMiddleware<Context: VerifiedTokenRequestContext>: Route
         if let publicBaseURL { return publicBaseURL + path }
         guard let authority = request.head.authority, !authority.isEmpty else { return nil }
         return "http://" + authority + path
-    }
-}
-
-/// Lets a request through only when its verified token holds every scope given,
-/// else 403 with `Bearer error="insufficient_scope", scope="…"` (RFC 6750 §3.1).
-/// Place it after ``BearerTokenMiddleware``.
-public struct RequireScopes<Context: VerifiedTokenRequestContext>: RouterMiddleware {
-    public let scopes: Set<String>
-    public let realm: String
-
-    public init(_ scopes: String..., realm: String = "api") {
-        self.scopes = Set(scopes)
-        self.realm = realm
-    }
-
-    public func handle(_ request: Request, context: Context, next: @concurrent (Request, Context) async throws -> Response) async throws -> Response {
-        guard let token = context.verifiedToken else { return BearerChallenge.missingCredentials(realm: realm) }
-        guard scopes.isSubset(of: token.scopes) else {
-            return BearerChallenge.response(
-                .forbidden, scheme: BearerChallenge.scheme(of: token), realm: realm, error: "insufficient_scope",
-                description: "the access token lacks a required scope", scope: scopes.sorted().joined(separator: " ")
-            )
-        }
-        return try await next(request, context)
-    }
-}
-
-/// Lets a request through only when its token belongs to one of the given tenants,
-/// else 403 `insufficient_scope`. Place it after ``BearerTokenMiddleware``.
-public struct RequireTenant<Context: VerifiedTokenRequestContext>: RouterMiddleware {
-    public let tenants: Set<String>
-    public let realm: String
-
-    public init(_ tenants: String..., realm: String = "api") {
-        self.tenants = Set(tenants)
-        self.realm = realm
-    }
-
-    public func handle(_ request: Request, context: Context, next: @concurrent (Request, Context) async throws -> Response) async throws -> Response {
-        guard let token = context.verifiedToken else { return BearerChallenge.missingCredentials(realm: realm) }
-        guard tenants.contains(token.tenant) else {
-            return BearerChallenge.response(
-                .forbidden, scheme: BearerChallenge.scheme(of: token), realm: realm, error: "insufficient_scope",
-                description: "the access token is for another tenant")
-        }
-        return try await next(request, context)
     }
 }
 
