@@ -7,15 +7,15 @@ import TesseraCore
 extension PostgresStorage {
     // MARK: Audit
 
+    /// One statement, committed on its own: no `BEGIN` and `COMMIT` round trips
+    /// around it, and durable all the same.
     public func appendAuditEvent(_ event: AuditEvent) async throws {
-        try await transaction { connection in
-            try await connection.query(
-                """
-                INSERT INTO audit_events (tenant_id, actor, action, resource_type, resource_id, outcome, status, request_id, at, detail)
-                VALUES (\(event.tenantID), \(event.actor), \(event.action), \(event.resourceType), \(event.resourceID),
-                        \(event.outcome.rawValue), \(event.status), \(event.requestID), \(event.at.timeIntervalSince1970), \(event.detail))
-                """, logger: self.logger)
-        }
+        _ = try await query(
+            """
+            INSERT INTO audit_events (tenant_id, actor, action, resource_type, resource_id, outcome, status, request_id, at, detail)
+            VALUES (\(event.tenantID), \(event.actor), \(event.action), \(event.resourceType), \(event.resourceID),
+                    \(event.outcome.rawValue), \(event.status), \(event.requestID), \(event.at.timeIntervalSince1970), \(event.detail))
+            """)
     }
 
     public func auditEvents(tenantID: UUID, filter: AuditFilter, beforeID: Int64?, limit: Int) async throws -> [AuditEvent] {
