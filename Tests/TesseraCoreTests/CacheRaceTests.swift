@@ -32,9 +32,11 @@ import Testing
         func cleanup() { try? FileManager.default.removeItem(at: directory) }
 
         /// Starts a client load with nothing cached, holds it after its `read` of
-        /// the store, runs `change`, then lets the load finish and returns what
-        /// the directory answers afterwards.
-        func race(clientID: String, holding read: SwitchableStorage.Read, change: () async throws -> Void) async throws -> ClientRecord? {
+        /// the store, runs `change`, then lets the load finish, runs `afterLoad`,
+        /// and returns what the directory answers afterwards.
+        func race(
+            clientID: String, holding read: SwitchableStorage.Read, change: () async throws -> Void, afterLoad: () -> Void = {}
+        ) async throws -> ClientRecord? {
             tessera.clients.invalidateAll()
             let (reached, reachedContinuation) = AsyncStream.makeStream(of: Void.self)
             let (release, releaseContinuation) = AsyncStream.makeStream(of: Void.self)
@@ -53,6 +55,7 @@ import Testing
             try await change()
             releaseContinuation.yield()
             _ = try await load.value
+            afterLoad()
             return try await directory.client(id: clientID, now: now)
         }
     }
@@ -123,6 +126,31 @@ import Testing
                 tenant = try await setup.tessera.tenants.update(tenant, TenantPatch(tokenLifetime: .some(lifetime)))
             }
             #expect(after?.tenant.tokenLifetime == lifetime)
+        }
+    }
+
+    /// A change to one client says nothing about another: a load that ran beside
+    /// another account's creation or disable keeps its result, so a client already
+    /// known is still answered when the store then goes away (replicas see other
+    /// clients' changes all the time through the change feed).
+    @Test func aChangeToAnotherClientLetsTheLoadStand() async throws {
+        let setup = try await Setup()
+        defer { setup.cleanup() }
+        let tenant = try await setup.tessera.tenants.create(slug: "acme")
+        let caller = Caller(id: "test", isSuperAdmin: true)
+        let known = try await setup.tessera.accounts.create(in: tenant, NewServiceAccount(roles: ["analyst"]), by: caller)
+        for _ in 0..<Self.rounds {
+            // The store goes away once the load is done: only a kept result answers.
+            let cached = try await setup.race(
+                clientID: known.account.clientID, holding: .credentials,
+                change: {
+                    let other = try await setup.tessera.accounts.create(in: tenant, NewServiceAccount(roles: ["analyst"]), by: caller)
+                    _ = try await setup.tessera.accounts.update(other.account.id, in: tenant, ServiceAccountPatch(status: .disabled), by: caller)
+                    setup.tessera.clients.invalidate(clientID: other.account.clientID)
+                },
+                afterLoad: { setup.storage.down.withLock { $0 = true } })
+            setup.storage.down.withLock { $0 = false }
+            #expect(cached?.account.id == known.account.id)
         }
     }
 }

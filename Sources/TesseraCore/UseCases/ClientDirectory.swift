@@ -40,9 +40,12 @@ public struct ClientRecord: Sendable {
 ///
 /// An invalidation always wins over a load that ran beside it: every
 /// invalidation advances a generation, and a load stores what it read only if
-/// the generation did not move while it read. Otherwise a load that read the
-/// store just before a change committed (an account being disabled, a role
-/// losing a scope) would put the old record back for a whole TTL.
+/// neither an invalidation of everything nor one of its own client came while it
+/// read. Otherwise a load that read the store just before a change committed (an
+/// account being disabled, a role losing a scope) would put the old record back
+/// for a whole TTL. A change to another client does not stop the load: replicas
+/// hear of other clients' changes all the time, and a known client must end up
+/// cached so it is still answered while the store is away.
 ///
 /// When the store is unavailable, an entry past its TTL is still answered for up
 /// to `staleLimit`, so clients already known keep obtaining tokens through a
@@ -68,9 +71,33 @@ public final class ClientDirectory: Sendable {
         /// authenticate with a secret's id): a secret never changes hands, so a
         /// found owner is kept; an unknown id is kept until the next invalidation.
         var owners: [UUID: String?] = [:]
-        /// Advanced by every invalidation; a load keeps its result only if this
-        /// did not change while it read.
+        /// Advanced by every invalidation; an unknown secret owner is kept only
+        /// if this did not change while it was read.
         var generation: UInt64 = 0
+        /// The generation of the last invalidation of everything; a load keeps
+        /// its result only if this did not change while it read.
+        var everything: UInt64 = 0
+        /// The client loads under way, by client id: how many, and the generation
+        /// of the last invalidation of that client while any of them ran.
+        var loading: [String: (count: Int, invalidated: UInt64)] = [:]
+
+        /// Registers a load of `clientID`; returns the generation it started at.
+        mutating func beginLoad(_ clientID: String) -> UInt64 {
+            loading[clientID, default: (0, 0)].count += 1
+            return generation
+        }
+
+        /// Ends a load that started at `started`; whether what it read may be kept.
+        mutating func endLoad(_ clientID: String, started: UInt64) -> Bool {
+            guard var load = loading[clientID] else { return false }
+            load.count -= 1
+            loading[clientID] = load.count == 0 ? nil : load
+            return load.invalidated <= started && everything <= started
+        }
+
+        mutating func invalidated(_ clientID: String) {
+            if loading[clientID] != nil { loading[clientID]?.invalidated = generation }
+        }
 
         /// Unknown secret ids may have become secrets: ask the store again.
         mutating func forgetUnknownOwners() {
@@ -98,21 +125,25 @@ public final class ClientDirectory: Sendable {
 
     /// The client with this id, or `nil` when there is none.
     public func client(id clientID: String, now: Date) async throws -> ClientRecord? {
-        let (cached, generation) = state.withLock { ($0.clients[clientID], $0.generation) }
+        let cached = state.withLock { $0.clients[clientID] }
         if let cached, now.timeIntervalSince(cached.loadedAt) < timeToLive, cached.loadedAt <= now {
             hits.increment()
             return cached.record
         }
         loads.increment()
+        let started = state.withLock { $0.beginLoad(clientID) }
         let record: ClientRecord?
         do {
-            record = try await load(clientID, now: now, generation: generation)
-        } catch let error as StoreError where error.isUnavailable {
-            guard let cached, cached.loadedAt <= now, now.timeIntervalSince(cached.loadedAt) < staleLimit else { throw error }
+            record = try await load(clientID, now: now, generation: started)
+        } catch {
+            _ = state.withLock { $0.endLoad(clientID, started: started) }
+            guard let unavailable = error as? StoreError, unavailable.isUnavailable, let cached, cached.loadedAt <= now,
+                now.timeIntervalSince(cached.loadedAt) < staleLimit
+            else { throw error }
             return cached.record
         }
         state.withLock { state in
-            guard state.generation == generation else { return }
+            guard state.endLoad(clientID, started: started) else { return }
             if state.clients.count >= capacity { state.clients.removeAll(keepingCapacity: true) }
             state.clients[clientID] = Entry(record: record, loadedAt: now)
         }
@@ -152,6 +183,7 @@ public final class ClientDirectory: Sendable {
         state.withLock { state in
             state.generation &+= 1
             state.clients.removeValue(forKey: clientID)
+            state.invalidated(clientID)
             state.forgetUnknownOwners()
         }
     }
@@ -160,6 +192,7 @@ public final class ClientDirectory: Sendable {
     public func invalidateAll() {
         state.withLock { state in
             state.generation &+= 1
+            state.everything = state.generation
             state.clients.removeAll()
             state.tenants.removeAll()
             state.forgetUnknownOwners()
@@ -177,7 +210,7 @@ public final class ClientDirectory: Sendable {
             guard let loaded = try await storage.tenant(id: account.tenantID) else { return nil }
             (tenant, roles) = (loaded, try await storage.roles(tenantID: loaded.id))
             state.withLock { state in
-                guard state.generation == generation else { return }
+                guard state.everything <= generation else { return }
                 state.tenants[loaded.id] = CachedTenant(tenant: loaded, roles: roles, loadedAt: now)
             }
         }
