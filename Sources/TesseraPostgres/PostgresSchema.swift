@@ -185,13 +185,18 @@ extension PostgresStorage {
     /// Every migration this build knows, oldest first.
     public static var migrationIDs: [String] { migrations.map(\.id) }
 
-    /// Applies the migrations not applied yet, each in its own transaction, under
+    /// Applies the migrations not applied yet, in one transaction, under
     /// an advisory lock so replicas starting together migrate once. Returns the
     /// identifiers applied now.
+    ///
+    /// An unreachable database fails within the ordinary ``deadline``; the
+    /// migration itself, waiting for another replica's included, has
+    /// ``migrationDeadline``.
     @discardableResult
     public func migrate() async throws -> [String] {
-        try await transaction { connection in
-            try await connection.query("SELECT pg_advisory_xact_lock(\(Self.rotationLock + 1))", logger: self.logger)
+        try await ping()
+        return try await transaction(deadline: Self.migrationDeadline) { connection in
+            try await connection.query("SELECT pg_advisory_xact_lock(\(Self.migrationLock))", logger: self.logger)
             try await connection.query(
                 "CREATE TABLE IF NOT EXISTS tessera_migrations (id TEXT PRIMARY KEY, applied_at DOUBLE PRECISION NOT NULL)",
                 logger: self.logger

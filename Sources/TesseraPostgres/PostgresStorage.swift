@@ -21,6 +21,8 @@ public final class PostgresStorage: Storage, ChangeFeed {
     public static let channel = "tessera_changes"
     /// The advisory lock that serialises signing-key rotation across replicas.
     static let rotationLock: Int64 = 0x7465_7373_6572_61  // "tessera"
+    /// The advisory lock that serialises migrations across replicas.
+    static let migrationLock: Int64 = rotationLock + 1
 
     let client: PostgresClient
     let logger: Logger
@@ -86,6 +88,10 @@ public final class PostgresStorage: Storage, ChangeFeed {
     /// callers must get `unavailable` (503) instead.
     static let deadline: Duration = .seconds(5)
 
+    /// How long a migration may take, waiting for another replica's included: it
+    /// is not a request, and on a large database a step can take minutes.
+    static let migrationDeadline: Duration = .seconds(900)
+
     /// One statement on a pooled connection; its rows, collected.
     func query(_ query: PostgresQuery) async throws -> [PostgresRandomAccessRow] {
         do {
@@ -137,11 +143,14 @@ public final class PostgresStorage: Storage, ChangeFeed {
     }
 
     /// Runs `body` in one transaction on one connection: committed when it returns,
-    /// rolled back when it throws, so a failed write never half-applies.
+    /// rolled back when it throws, so a failed write never half-applies. It is
+    /// given up as `unavailable` after `deadline`.
     @discardableResult
-    func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+    func transaction<T: Sendable>(
+        deadline: Duration = deadline, _ body: @escaping @Sendable (PostgresConnection) async throws -> T
+    ) async throws -> T {
         do {
-            return try await Self.bounded { try await self.run(body) }
+            return try await Self.bounded(deadline: deadline) { try await self.run(body) }
         } catch {
             throw Self.translate(error)
         }

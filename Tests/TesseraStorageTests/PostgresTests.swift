@@ -41,6 +41,26 @@ struct PostgresTests {
         #expect(results.flatMap { $0 } == PostgresStorage.migrationIDs)
     }
 
+    /// A migration that waits for another replica's (the lock held here past the
+    /// deadline of an ordinary call) still applies once that one is done: a
+    /// migration is not a request, and on a large database it takes its time.
+    @Test func aMigrationWaitsForAnotherPastTheRequestDeadline() async throws {
+        let storage = try await Self.fresh(migrated: false)
+        defer { storage.shutdown() }
+        let (held, holding) = AsyncStream.makeStream(of: Void.self)
+        let holder = Task {
+            try await storage.client.withConnection { connection in
+                try await connection.query("SELECT pg_advisory_lock(\(PostgresStorage.migrationLock))", logger: storage.logger)
+                holding.yield()
+                try await Task.sleep(for: PostgresStorage.deadline + .seconds(1))
+                try await connection.query("SELECT pg_advisory_unlock(\(PostgresStorage.migrationLock))", logger: storage.logger)
+            }
+        }
+        for await _ in held { break }
+        #expect(try await storage.migrate() == PostgresStorage.migrationIDs)
+        try await holder.value
+    }
+
     @Test func theChangeFeedReportsCommittedChanges() async throws {
         let storage = try await Self.fresh()
         defer { storage.shutdown() }
