@@ -780,6 +780,44 @@ def test_roles_page_creates_changes_and_deletes_a_custom_role_and_names_the_fiel
     assert outcomes.count("success") >= 3 and outcomes.count("failure") >= 1, events
 
 
+def test_a_filter_answered_before_the_first_page_is_not_overwritten_by_it(server, acme, console):
+    """The audit log's first, unfiltered page and a filter submitted while it loads
+    are answered in the other order: the table shows the filter's answer, and keeps
+    showing it once the first page's answer arrives."""
+    account = server.create_account(acme, name=unique("raced"))
+    other = server.create_account(acme, name=unique("unfiltered"))
+    c = console()
+    page = c.signed_in(acme)
+    held = []
+
+    def hold_the_first_page(route):
+        if "resource_id=" not in route.request.url and not held:
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route("**/audit-events*", hold_the_first_page)
+    c.nav("Audit log")
+    expect(page.get_by_label("Resource")).to_be_visible()
+    for _ in range(100):
+        if held:
+            break
+        page.wait_for_timeout(100)
+    assert held, "the audit page did not ask for its first page"
+    resource = page.get_by_label("Resource")
+    resource.fill(account["id"])
+    resource.press("Enter")
+    expect(row(page, "service_account.create")).to_have_count(1)
+    with page.expect_response(lambda response: "/audit-events" in response.url and "resource_id=" not in response.url):
+        held[0].continue_()
+    # Past the first page's answer and the script's handling of it.
+    page.wait_for_load_state("networkidle")
+    page.evaluate("() => new Promise((resolve) => setTimeout(resolve, 200))")
+    expect(row(page, "service_account.create")).to_have_count(1)
+    expect(row(page, account["id"])).to_have_count(1)
+    expect(row(page, other["id"])).to_have_count(0)
+
+
 def test_audit_log_page_filters_by_resource_action_and_outcome(server, acme, api, console):
     admin = api(acme)
     account = server.create_account(acme, name=unique("audited"))

@@ -2,7 +2,7 @@
 // wizard (an account and its first API token in two steps).
 import { api, enc, query } from './api.js';
 import {
-  append, badge, button, clear, expirations, field, form, h, input, modal, notice, pager, paths, revealSecret,
+  append, badge, button, clear, expirations, field, form, h, input, latest, modal, notice, pager, paths, revealSecret,
   select, showError, splitCommas, table, time, uid,
 } from './ui.js';
 
@@ -30,12 +30,15 @@ export async function accountList(container, tenant) {
   const count = h('p', { class: 'visually-hidden', role: 'status' });
   const state = { name_prefix: '', role: '', status: '', history: [] };
 
+  const started = latest();
   async function load() {
+    const current = started();
     const cursor = state.history[state.history.length - 1];
     const page = await api(
       'GET',
       `/tenants/${t}/service-accounts${query({ name_prefix: state.name_prefix, role: state.role, status: state.status, limit: 20, cursor })}`,
     );
+    if (!current()) return;
     count.textContent = `${page.items.length} service ${page.items.length === 1 ? 'account' : 'accounts'} shown${page.next_cursor ? ', more on the next page' : ''}.`;
     clear(
       results,

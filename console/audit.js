@@ -1,18 +1,21 @@
 // The audit log, newest first, with its filters and cursor paging.
 import { api, enc, query } from './api.js';
-import { append, badge, clear, field, form, h, input, notice, pager, select, table, time } from './ui.js';
+import { append, badge, clear, field, form, h, input, latest, notice, pager, select, table, time } from './ui.js';
 
 export async function auditPage(main, tenant) {
   const t = enc(tenant);
   const state = { action: '', actor: '', resource_id: '', outcome: '', history: [] };
   const results = h('section', { 'aria-label': 'Audit events' });
   const count = h('p', { class: 'visually-hidden', role: 'status' });
+  const started = latest();
   async function load() {
+    const current = started();
     const cursor = state.history[state.history.length - 1];
     const page = await api(
       'GET',
       `/tenants/${t}/audit-events${query({ action: state.action, actor: state.actor, resource_id: state.resource_id, outcome: state.outcome, limit: 50, cursor })}`,
     );
+    if (!current()) return;
     count.textContent = `${page.items.length} ${page.items.length === 1 ? 'event' : 'events'} shown${page.next_cursor ? ', more on the next page' : ''}.`;
     clear(
       results,

@@ -254,6 +254,18 @@ export const expirations = [
   ['', 'Never'],
 ];
 
+// For a list that loads again when its filters change: `const started = latest();`,
+// then in each load `const current = started();` before the request and
+// `if (!current()) return;` after it. Loads that overlap (a filter submitted while the
+// first page still loads) are answered in any order; only the last one started shows.
+export function latest() {
+  let last = 0;
+  return () => {
+    const mine = ++last;
+    return () => mine === last;
+  };
+}
+
 // Previous and Next over cursor pages; after a page loads, the focus goes back to
 // the pager, which is rebuilt with the new page.
 export function pager(nextCursor, history, go) {

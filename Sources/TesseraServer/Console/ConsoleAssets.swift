@@ -493,13 +493,13 @@ async function federated(base, tenant) {
 """##
         ),
         "accounts.js": Asset(
-            contentType: "text/javascript; charset=utf-8", etag: "\"0809005b8af1184650d9\"",
+            contentType: "text/javascript; charset=utf-8", etag: "\"85b8a49edc46d34fa773\"",
             body: ##"""
 // Service accounts: search, filters, cursor paging, and the "Add → Service User"
 // wizard (an account and its first API token in two steps).
 import { api, enc, query } from './api.js';
 import {
-  append, badge, button, clear, expirations, field, form, h, input, modal, notice, pager, paths, revealSecret,
+  append, badge, button, clear, expirations, field, form, h, input, latest, modal, notice, pager, paths, revealSecret,
   select, showError, splitCommas, table, time, uid,
 } from './ui.js';
 
@@ -527,12 +527,15 @@ export async function accountList(container, tenant) {
   const count = h('p', { class: 'visually-hidden', role: 'status' });
   const state = { name_prefix: '', role: '', status: '', history: [] };
 
+  const started = latest();
   async function load() {
+    const current = started();
     const cursor = state.history[state.history.length - 1];
     const page = await api(
       'GET',
       `/tenants/${t}/service-accounts${query({ name_prefix: state.name_prefix, role: state.role, status: state.status, limit: 20, cursor })}`,
     );
+    if (!current()) return;
     count.textContent = `${page.items.length} service ${page.items.length === 1 ? 'account' : 'accounts'} shown${page.next_cursor ? ', more on the next page' : ''}.`;
     clear(
       results,
@@ -1125,23 +1128,26 @@ start();
 """##
         ),
         "audit.js": Asset(
-            contentType: "text/javascript; charset=utf-8", etag: "\"4105b4d1cfe21b68f06a\"",
+            contentType: "text/javascript; charset=utf-8", etag: "\"bcc9d0daf6d0c8b8be63\"",
             body: ##"""
 // The audit log, newest first, with its filters and cursor paging.
 import { api, enc, query } from './api.js';
-import { append, badge, clear, field, form, h, input, notice, pager, select, table, time } from './ui.js';
+import { append, badge, clear, field, form, h, input, latest, notice, pager, select, table, time } from './ui.js';
 
 export async function auditPage(main, tenant) {
   const t = enc(tenant);
   const state = { action: '', actor: '', resource_id: '', outcome: '', history: [] };
   const results = h('section', { 'aria-label': 'Audit events' });
   const count = h('p', { class: 'visually-hidden', role: 'status' });
+  const started = latest();
   async function load() {
+    const current = started();
     const cursor = state.history[state.history.length - 1];
     const page = await api(
       'GET',
       `/tenants/${t}/audit-events${query({ action: state.action, actor: state.actor, resource_id: state.resource_id, outcome: state.outcome, limit: 50, cursor })}`,
     );
+    if (!current()) return;
     count.textContent = `${page.items.length} ${page.items.length === 1 ? 'event' : 'events'} shown${page.next_cursor ? ', more on the next page' : ''}.`;
     clear(
       results,
@@ -1867,7 +1873,7 @@ export async function tryItPage(main) {
 """##
         ),
         "ui.js": Asset(
-            contentType: "text/javascript; charset=utf-8", etag: "\"410378435f070e1a5307\"",
+            contentType: "text/javascript; charset=utf-8", etag: "\"71af1da4d4cff77ba9a4\"",
             body: ##"""
 // DOM helpers. Every text goes in through textContent or attributes, never as HTML,
 // so nothing a server or a user wrote can run as markup.
@@ -2124,6 +2130,18 @@ export const expirations = [
   ['365', '1 year'],
   ['', 'Never'],
 ];
+
+// For a list that loads again when its filters change: `const started = latest();`,
+// then in each load `const current = started();` before the request and
+// `if (!current()) return;` after it. Loads that overlap (a filter submitted while the
+// first page still loads) are answered in any order; only the last one started shows.
+export function latest() {
+  let last = 0;
+  return () => {
+    const mine = ++last;
+    return () => mine === last;
+  };
+}
 
 // Previous and Next over cursor pages; after a page loads, the focus goes back to
 // the pager, which is rebuilt with the new page.
