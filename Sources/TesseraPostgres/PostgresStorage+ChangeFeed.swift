@@ -35,10 +35,13 @@ extension PostgresStorage {
 }
 
 extension StoreChange {
+    /// What a client's payload starts with; its client id follows.
+    static let clientPrefix = "client:"
+
     /// The `NOTIFY` payload: `client:<id>`, `keys` or `all`.
     var payload: String {
         switch self {
-        case .client(let clientID): "client:" + clientID
+        case .client(let clientID): Self.clientPrefix + clientID
         case .everything: "all"
         case .signingKeys: "keys"
         }
@@ -49,8 +52,8 @@ extension StoreChange {
             self = .everything
         } else if payload == "keys" {
             self = .signingKeys
-        } else if payload.hasPrefix("client:") {
-            self = .client(String(payload.dropFirst("client:".count)))
+        } else if payload.hasPrefix(Self.clientPrefix) {
+            self = .client(String(payload.dropFirst(Self.clientPrefix.count)))
         } else {
             return nil
         }

@@ -7,36 +7,57 @@ import TesseraCore
 extension PostgresStorage {
     // MARK: Service accounts
 
+    /// One statement inserts the account, its secret and the notification; without
+    /// a limit it commits on its own, with one it follows the tenant's lock and count
+    /// in a transaction. A tenant that does not exist fails the account's foreign key.
     public func createServiceAccount(_ account: ServiceAccount, secret: ClientSecret?, limit: Int?) async throws -> ServiceAccount {
-        try await transaction { connection in
-            // Locking the tenant row serialises creations in the tenant, so the limit holds.
-            let tenant = try await self.rows(connection, "SELECT id FROM tenants WHERE id = \(account.tenantID) FOR UPDATE")
-            if tenant.isEmpty { throw StoreError.notFound("tenant not found") }
+        let insert = try Self.insertion(of: account, secret: secret)
+        let inserted: [PostgresRandomAccessRow]
+        do {
             if let limit {
-                let count = try await self.rows(connection, "SELECT COUNT(*) AS n FROM service_accounts WHERE tenant_id = \(account.tenantID)")
-                let held = try count[0]["n"].decode(Int.self)
-                if held >= limit { throw StoreError.limitReached("tenant holds \(held) of \(limit) service accounts") }
+                inserted = try await transaction { connection in
+                    // Locking the tenant row serialises creations in the tenant, so the limit holds.
+                    let tenant = try await self.rows(connection, "SELECT id FROM tenants WHERE id = \(account.tenantID) FOR UPDATE")
+                    if tenant.isEmpty { throw StoreError.notFound("tenant not found") }
+                    let count = try await self.rows(connection, "SELECT COUNT(*) AS n FROM service_accounts WHERE tenant_id = \(account.tenantID)")
+                    let held = try count[0]["n"].decode(Int.self)
+                    if held >= limit { throw StoreError.limitReached("tenant holds \(held) of \(limit) service accounts") }
+                    return try await self.rows(connection, insert)
+                }
+            } else {
+                inserted = try await query(insert)
             }
-            let inserted = try await self.rows(
-                connection,
-                """
-                INSERT INTO service_accounts (id, tenant_id, client_id, name, description, roles, groups, projects, audiences, status,
-                    expires_at, token_lifetime, created_at, updated_at, created_by, last_used_at, binding)
-                VALUES (\(account.id), \(account.tenantID), \(account.clientID), \(account.name), \(account.description),
-                    \(try StoredJSON.encode(account.roles))::jsonb, \(try StoredJSON.encode(account.groups))::jsonb,
-                    \(try StoredJSON.encode(account.projects))::jsonb, \(try StoredJSON.encode(account.audiences))::jsonb,
-                    \(account.status.rawValue), \(account.expiresAt?.timeIntervalSince1970), \(account.tokenLifetime),
-                    \(account.createdAt.timeIntervalSince1970), \(account.updatedAt.timeIntervalSince1970), \(account.createdBy),
-                    \(account.lastUsedAt?.timeIntervalSince1970), \(try Self.bindingText(account.binding)))
-                RETURNING number
-                """)
-            var stored = account
-            stored.number = try inserted[0]["number"].decode(Int.self)
-            if let secret { try await self.insert(secret, connection) }
-            // A replica may have cached this client id as unknown.
-            try await self.notify(connection, .client(account.clientID))
-            return stored
+        } catch let error as StoreError where error.isNotFound {
+            throw StoreError.notFound("tenant not found")
         }
+        var stored = account
+        stored.number = try inserted[0]["number"].decode(Int.self)
+        return stored
+    }
+
+    /// The account's row, its secret's when there is one, and the notification
+    /// (a replica may have cached this client id as unknown), as one statement.
+    private static func insertion(of account: ServiceAccount, secret: ClientSecret?) throws -> PostgresQuery {
+        try """
+        WITH account AS (
+            INSERT INTO service_accounts (id, tenant_id, client_id, name, description, roles, groups, projects, audiences, status,
+                expires_at, token_lifetime, created_at, updated_at, created_by, last_used_at, binding)
+            VALUES (\(account.id), \(account.tenantID), \(account.clientID), \(account.name), \(account.description),
+                \(try StoredJSON.encode(account.roles))::jsonb, \(try StoredJSON.encode(account.groups))::jsonb,
+                \(try StoredJSON.encode(account.projects))::jsonb, \(try StoredJSON.encode(account.audiences))::jsonb,
+                \(account.status.rawValue), \(account.expiresAt?.timeIntervalSince1970), \(account.tokenLifetime),
+                \(account.createdAt.timeIntervalSince1970), \(account.updatedAt.timeIntervalSince1970), \(account.createdBy),
+                \(account.lastUsedAt?.timeIntervalSince1970), \(try bindingText(account.binding)))
+            RETURNING number
+        ), secret AS (
+            INSERT INTO client_secrets (id, account_id, kind, name, description, hint, digest, scopes, enabled, created_at, expires_at, last_used_at)
+            SELECT \(secret?.id), \(account.id), \(secret?.kind.rawValue), \(secret?.name), \(secret?.description), \(secret?.hint),
+                \(secret.map { Data($0.digest) }), \(try secret?.scopes.map { try StoredJSON.encode($0) })::jsonb, \(secret?.enabled),
+                \(secret?.createdAt.timeIntervalSince1970), \(secret?.expiresAt?.timeIntervalSince1970), \(secret?.lastUsedAt?.timeIntervalSince1970)
+            FROM account WHERE \(secret != nil)
+        )
+        SELECT number, pg_notify(\(Self.channel), \(StoreChange.client(account.clientID).payload)) FROM account
+        """
     }
 
     public func serviceAccount(id: UUID, tenantID: UUID) async throws -> ServiceAccount? {
@@ -117,11 +138,11 @@ extension PostgresStorage {
         return filter.beforeNumber == nil ? accounts : accounts.reversed()
     }
 
+    /// The update and its notification as one statement, which commits on its own.
     public func updateServiceAccount(_ account: ServiceAccount) async throws {
-        try await transaction { connection in
-            let updated = try await self.rows(
-                connection,
-                """
+        let updated = try await query(
+            """
+            WITH updated AS (
                 UPDATE service_accounts SET name = \(account.name), description = \(account.description),
                     roles = \(try StoredJSON.encode(account.roles))::jsonb, groups = \(try StoredJSON.encode(account.groups))::jsonb,
                     projects = \(try StoredJSON.encode(account.projects))::jsonb, audiences = \(try StoredJSON.encode(account.audiences))::jsonb,
@@ -130,19 +151,20 @@ extension PostgresStorage {
                     binding = \(try Self.bindingText(account.binding))
                 WHERE id = \(account.id) AND tenant_id = \(account.tenantID)
                 RETURNING client_id
-                """)
-            guard let row = updated.first else { throw StoreError.notFound("service account not found") }
-            try await self.notify(connection, .client(try row["client_id"].decode(String.self)))
-        }
+            )
+            SELECT pg_notify(\(Self.channel), \(StoreChange.clientPrefix) || client_id) FROM updated
+            """)
+        if updated.isEmpty { throw StoreError.notFound("service account not found") }
     }
 
+    /// The deletion and its notification as one statement, which commits on its own.
     public func deleteServiceAccount(id: UUID, tenantID: UUID) async throws -> Bool {
-        try await transaction { connection in
-            let deleted = try await self.rows(connection, "DELETE FROM service_accounts WHERE id = \(id) AND tenant_id = \(tenantID) RETURNING client_id")
-            guard let row = deleted.first else { return false }
-            try await self.notify(connection, .client(try row["client_id"].decode(String.self)))
-            return true
-        }
+        let deleted = try await query(
+            """
+            WITH deleted AS (DELETE FROM service_accounts WHERE id = \(id) AND tenant_id = \(tenantID) RETURNING client_id)
+            SELECT pg_notify(\(Self.channel), \(StoreChange.clientPrefix) || client_id) FROM deleted
+            """)
+        return !deleted.isEmpty
     }
 
     public func secrets(accountID: UUID) async throws -> [ClientSecret] {

@@ -37,8 +37,46 @@ enum JSONCoding {
 
 /// RFC 3339 timestamps in UTC, as the admin API reads and writes them.
 enum ISO8601 {
+    /// Whole seconds, `YYYY-MM-DDTHH:MM:SSZ`, as Foundation's `.iso8601` format
+    /// style writes them. The years 1583–9999 are worked out here (days to a
+    /// Gregorian date), much faster than the format style, which a page of
+    /// accounts calls a hundred times; other dates go to the format style (which
+    /// counts Julian dates before the Gregorian calendar began in 1582).
     static func string(_ date: Date) -> String {
-        date.formatted(.iso8601)
+        let interval = date.timeIntervalSince1970
+        guard interval >= -12_212_553_600, interval < 253_402_300_800 else { return date.formatted(.iso8601) }
+        let seconds = Int64(interval.rounded(.down))
+        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+        let time = seconds - days * 86_400
+        // Days since 0000-03-01, in eras of 400 years (146,097 days) that start on
+        // a March 1st, so a leap day ends each year that has one.
+        let shifted = days + 719_468
+        let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
+        let dayOfEra = shifted - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1_460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthFromMarch = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * monthFromMarch + 2) / 5 + 1
+        let month = monthFromMarch < 10 ? monthFromMarch + 3 : monthFromMarch - 9
+        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        return String(unsafeUninitializedCapacity: 20) { buffer in
+            func put(_ value: Int64, digits: Int, at offset: Int) {
+                var value = value
+                for index in stride(from: offset + digits - 1, through: offset, by: -1) {
+                    buffer[index] = UInt8(ascii: "0") + UInt8(value % 10)
+                    value /= 10
+                }
+            }
+            put(year, digits: 4, at: 0)
+            put(month, digits: 2, at: 5)
+            put(day, digits: 2, at: 8)
+            put(time / 3_600, digits: 2, at: 11)
+            put(time / 60 % 60, digits: 2, at: 14)
+            put(time % 60, digits: 2, at: 17)
+            (buffer[4], buffer[7], buffer[10]) = (UInt8(ascii: "-"), UInt8(ascii: "-"), UInt8(ascii: "T"))
+            (buffer[13], buffer[16], buffer[19]) = (UInt8(ascii: ":"), UInt8(ascii: ":"), UInt8(ascii: "Z"))
+            return 20
+        }
     }
 
     static func date(_ text: String) -> Date? {
