@@ -284,19 +284,19 @@ if fuzzing {
     // links an executable with `--defsym main=<module>_main`, so `main` must come from
     // the module, and with no top-level code the sources are a library
     // (`-parse-as-library`).
-    func fuzzer(_ name: String, path: String) -> Target {
+    func fuzzer(_ name: String, folder: String) -> Target {
         .executableTarget(
             name: name,
             dependencies: ["FuzzerDriver", "TesseraJOSE", "TesseraCore"],
-            path: "Fuzz/Sources/\(path)",
+            path: "Fuzz/Sources/\(folder)",
             swiftSettings: [.unsafeFlags(["-parse-as-library"])]
         )
     }
     package.targets += [
         .target(name: "FuzzerDriver", path: "Fuzz/Sources/FuzzerDriver"),
-        fuzzer("fuzz-jws", path: "FuzzJWS"),
-        fuzzer("fuzz-json", path: "FuzzJSON"),
-        fuzzer("fuzz-form", path: "FuzzForm"),
-        fuzzer("fuzz-assertion", path: "FuzzAssertion"),
+        fuzzer("fuzz-jws", folder: "FuzzJWS"),
+        fuzzer("fuzz-json", folder: "FuzzJSON"),
+        fuzzer("fuzz-form", folder: "FuzzForm"),
+        fuzzer("fuzz-assertion", folder: "FuzzAssertion"),
     ]
 }
