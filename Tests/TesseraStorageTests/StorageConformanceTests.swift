@@ -87,6 +87,35 @@ enum Fixtures {
 }
 
 @Suite struct StorageConformanceTests {
+    /// An account is created with its secret or without one, and never in a tenant
+    /// that does not exist, with a limit or without.
+    @Test(arguments: Backend.all)
+    func anAccountIsCreatedWithOrWithoutASecretAndOnlyInATenantThatExists(_ backend: Backend) async throws {
+        let (storage, cleanup) = try await backend.make()
+        defer { cleanup() }
+        let tenant = try await storage.createTenant(Fixtures.tenant("acme"), roles: Role.defaultCatalogue)
+        let (bare, unissued) = Fixtures.account(in: tenant, name: "bare")
+        let stored = try await storage.createServiceAccount(bare, secret: nil, limit: nil)
+        #expect(try await storage.credentials(clientID: stored.clientID)?.secrets == [])
+        #expect(try await storage.clientID(ofSecret: unissued.id) == nil)
+        let (keyed, secret) = Fixtures.account(in: tenant, name: "keyed")
+        let storedKeyed = try await storage.createServiceAccount(keyed, secret: secret, limit: 5)
+        #expect(try await storage.credentials(clientID: storedKeyed.clientID)?.secrets == [secret])
+        #expect(storedKeyed.number > stored.number)
+
+        let missing = Fixtures.tenant("gone")
+        for limit in [nil, 5] as [Int?] {
+            let (orphan, orphanSecret) = Fixtures.account(in: missing, name: "orphan")
+            await #expect {
+                _ = try await storage.createServiceAccount(orphan, secret: orphanSecret, limit: limit)
+            } throws: { error in
+                (error as? StoreError)?.isNotFound == true
+            }
+            #expect(try await storage.credentials(clientID: orphan.clientID) == nil)
+            #expect(try await storage.clientID(ofSecret: orphanSecret.id) == nil)
+        }
+    }
+
     @Test(arguments: Backend.all)
     func aSecretsIDLeadsToItsAccountsClientID(_ backend: Backend) async throws {
         let (storage, cleanup) = try await backend.make()
