@@ -50,7 +50,7 @@ extension PostgresStorage {
                 \(account.lastUsedAt?.timeIntervalSince1970), \(try bindingText(account.binding)))
             RETURNING number
         ), secret AS (
-            INSERT INTO client_secrets (id, account_id, kind, name, description, hint, digest, scopes, enabled, created_at, expires_at, last_used_at)
+            INSERT INTO client_secrets (\(unescaped: Self.secretInsertColumns))
             SELECT \(secret?.id), \(account.id), \(secret?.kind.rawValue), \(secret?.name), \(secret?.description), \(secret?.hint),
                 \(secret.map { Data($0.digest) }), \(try secret?.scopes.map { try StoredJSON.encode($0) })::jsonb, \(secret?.enabled),
                 \(secret?.createdAt.timeIntervalSince1970), \(secret?.expiresAt?.timeIntervalSince1970), \(secret?.lastUsedAt?.timeIntervalSince1970)
@@ -217,13 +217,15 @@ extension PostgresStorage {
         audiences::text AS audiences, status, expires_at, token_lifetime, created_at, updated_at, created_by, last_used_at,
         binding
         """
+    /// The columns a secret is written to, in the order both insertions give them.
+    private static let secretInsertColumns = "id, account_id, kind, name, description, hint, digest, scopes, enabled, created_at, expires_at, last_used_at"
     private static let secretColumns =
         "id, account_id, kind, name, description, hint, digest, scopes::text AS scopes, enabled, created_at, expires_at, last_used_at"
 
     private func insert(_ secret: ClientSecret, _ connection: PostgresConnection) async throws {
         try await connection.query(
             """
-            INSERT INTO client_secrets (id, account_id, kind, name, description, hint, digest, scopes, enabled, created_at, expires_at, last_used_at)
+            INSERT INTO client_secrets (\(unescaped: Self.secretInsertColumns))
             VALUES (\(secret.id), \(secret.accountID), \(secret.kind.rawValue), \(secret.name), \(secret.description), \(secret.hint), \(Data(secret.digest)),
                     \(try secret.scopes.map { try StoredJSON.encode($0) })::jsonb, \(secret.enabled), \(secret.createdAt.timeIntervalSince1970),
                     \(secret.expiresAt?.timeIntervalSince1970), \(secret.lastUsedAt?.timeIntervalSince1970))
