@@ -19,14 +19,11 @@ package struct JSONOutput {
 
     /// Opens an object as the value of member `name`.
     package mutating func beginObject(_ name: String) {
-        key(name)
-        bytes.append(UInt8(ascii: "{"))
-        needsComma = false
+        open(name, UInt8(ascii: "{"))
     }
 
     package mutating func endObject() {
-        bytes.append(UInt8(ascii: "}"))
-        needsComma = true
+        close(UInt8(ascii: "}"))
     }
 
     package mutating func member(_ name: String, _ value: String) {
@@ -54,6 +51,39 @@ package struct JSONOutput {
             string(value)
         }
         bytes.append(UInt8(ascii: "]"))
+        needsComma = true
+    }
+
+    /// `name: null`.
+    package mutating func nullMember(_ name: String) {
+        key(name)
+        bytes.append(contentsOf: "null".utf8)
+        needsComma = true
+    }
+
+    /// `name: value`, or `name: null` when there is no value.
+    package mutating func member(_ name: String, orNull value: String?) {
+        if let value { member(name, value) } else { nullMember(name) }
+    }
+
+    /// Opens an array as the value of member `name`; its elements are objects
+    /// opened with ``beginObject()``.
+    package mutating func beginArray(_ name: String) {
+        open(name, UInt8(ascii: "["))
+    }
+
+    package mutating func endArray() {
+        close(UInt8(ascii: "]"))
+    }
+
+    private mutating func open(_ name: String, _ bracket: UInt8) {
+        key(name)
+        bytes.append(bracket)
+        needsComma = false
+    }
+
+    private mutating func close(_ bracket: UInt8) {
+        bytes.append(bracket)
         needsComma = true
     }
 

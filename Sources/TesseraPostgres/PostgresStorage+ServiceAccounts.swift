@@ -244,9 +244,9 @@ extension PostgresStorage {
         return ServiceAccount(
             id: try row["id"].decode(UUID.self), tenantID: try row["tenant_id"].decode(UUID.self), number: try row["number"].decode(Int.self),
             clientID: try row["client_id"].decode(String.self), name: try row["name"].decode(String.self),
-            description: try row["description"].decode(String?.self), roles: try StoredJSON.decode(row["roles"].decode(String.self)),
-            groups: try StoredJSON.decode(row["groups"].decode(String.self)), projects: try StoredJSON.decode(row["projects"].decode(String.self)),
-            audiences: try StoredJSON.decode(row["audiences"].decode(String.self)), status: status,
+            description: try row["description"].decode(String?.self), roles: try StoredJSON.strings(row["roles"].decode(String.self)),
+            groups: try StoredJSON.strings(row["groups"].decode(String.self)), projects: try StoredJSON.projects(row["projects"].decode(String.self)),
+            audiences: try StoredJSON.strings(row["audiences"].decode(String.self)), status: status,
             expiresAt: try row["expires_at"].decode(Double?.self).map(Date.init(timeIntervalSince1970:)),
             tokenLifetime: try row["token_lifetime"].decode(Int?.self),
             binding: try row["binding"].decode(String?.self).map { try StoredJSON.decode($0) } ?? TokenBinding(),

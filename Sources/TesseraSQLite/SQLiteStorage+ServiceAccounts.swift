@@ -36,15 +36,17 @@ extension SQLiteStorage {
 
     public func serviceAccount(id: UUID, tenantID: UUID) async throws -> ServiceAccount? {
         try await read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM service_accounts WHERE id = ? AND tenant_id = ?", arguments: [id.text, tenantID.text])
-                .map(Self.account)
+            try Row.fetchOne(
+                db, sql: "SELECT \(Self.accountColumns) FROM service_accounts WHERE id = ? AND tenant_id = ?", arguments: [id.text, tenantID.text]
+            )
+            .map(Self.account)
         }
     }
 
     public func credentials(clientID: String) async throws -> (account: ServiceAccount, secrets: [ClientSecret])? {
         try await read { db in
             // Cached statements: the client cache's loads come through here.
-            let accountQuery = try db.cachedStatement(sql: "SELECT * FROM service_accounts WHERE client_id = ?")
+            let accountQuery = try db.cachedStatement(sql: "SELECT \(Self.accountColumns) FROM service_accounts WHERE client_id = ?")
             guard let row = try Row.fetchOne(accountQuery, arguments: [clientID]) else {
                 return nil
             }
@@ -101,7 +103,7 @@ extension SQLiteStorage {
         tenantID: UUID, filter: ServiceAccountFilter, afterNumber: Int?, limit: Int
     ) async throws -> [ServiceAccount] {
         try await read { db in
-            var sql = "SELECT * FROM service_accounts WHERE tenant_id = ? AND number > ?"
+            var sql = "SELECT \(Self.accountColumns) FROM service_accounts WHERE tenant_id = ? AND number > ?"
             var arguments: StatementArguments = [tenantID.text, afterNumber ?? 0]
             if let status = filter.status {
                 sql += " AND status = ?"
@@ -127,11 +129,12 @@ extension SQLiteStorage {
             if let before = filter.beforeNumber {
                 sql += " AND number < ? ORDER BY number DESC LIMIT ?"
                 _ = arguments.append(contentsOf: [before, limit])
-                return try Row.fetchAll(db, sql: sql, arguments: arguments).map(Self.account).reversed()
+                return try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: arguments).map(Self.account).reversed()
             }
             sql += " ORDER BY number LIMIT ?"
             _ = arguments.append(contentsOf: [limit])
-            return try Row.fetchAll(db, sql: sql, arguments: arguments).map(Self.account)
+            // Cached: the filters make a few dozen statements at most, one per combination.
+            return try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: arguments).map(Self.account)
         }
     }
 
@@ -215,19 +218,28 @@ extension SQLiteStorage {
         binding.isDefault ? nil : try StoredJSON.encode(binding)
     }
 
+    /// The columns ``account(_:)`` reads, in the order it reads them: by position,
+    /// since GRDB finds a column by name with a case-insensitive search, which was a
+    /// sixth of the CPU of a page of accounts.
+    static let accountColumns = """
+        id, tenant_id, number, client_id, name, description, roles, groups, projects, audiences, status, expires_at, \
+        token_lifetime, binding, created_at, updated_at, created_by, last_used_at
+        """
+
+    /// An account from a row of ``accountColumns``.
     private static func account(_ row: Row) throws -> ServiceAccount {
-        guard let status = ServiceAccount.Status(rawValue: row["status"]) else {
+        guard let status = ServiceAccount.Status(rawValue: row[10]) else {
             throw StoreError.unavailable("service_accounts row has an unknown status")
         }
         return ServiceAccount(
-            id: try uuid(row["id"]), tenantID: try uuid(row["tenant_id"]), number: row["number"], clientID: row["client_id"],
-            name: row["name"], description: row["description"], roles: try StoredJSON.strings(row["roles"]),
-            groups: try StoredJSON.strings(row["groups"]), projects: try StoredJSON.decode(row["projects"]),
-            audiences: try StoredJSON.strings(row["audiences"]), status: status,
-            expiresAt: (row["expires_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
-            tokenLifetime: row["token_lifetime"], binding: try (row["binding"] as String?).map(StoredJSON.decode) ?? TokenBinding(),
-            createdAt: Date(timeIntervalSince1970: row["created_at"]), updatedAt: Date(timeIntervalSince1970: row["updated_at"]),
-            createdBy: row["created_by"], lastUsedAt: (row["last_used_at"] as Double?).map(Date.init(timeIntervalSince1970:))
+            id: try uuid(row[0]), tenantID: try uuid(row[1]), number: row[2], clientID: row[3],
+            name: row[4], description: row[5], roles: try StoredJSON.strings(row[6]),
+            groups: try StoredJSON.strings(row[7]), projects: try StoredJSON.projects(row[8]),
+            audiences: try StoredJSON.strings(row[9]), status: status,
+            expiresAt: (row[11] as Double?).map(Date.init(timeIntervalSince1970:)),
+            tokenLifetime: row[12], binding: try (row[13] as String?).map(StoredJSON.decode) ?? TokenBinding(),
+            createdAt: Date(timeIntervalSince1970: row[14]), updatedAt: Date(timeIntervalSince1970: row[15]),
+            createdBy: row[16], lastUsedAt: (row[17] as Double?).map(Date.init(timeIntervalSince1970:))
         )
     }
 

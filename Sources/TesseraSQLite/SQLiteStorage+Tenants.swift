@@ -31,12 +31,17 @@ extension SQLiteStorage {
         }
     }
 
+    // Cached statements: every admin request under /v1/tenants/{tenant} reads its tenant.
     public func tenant(id: UUID) async throws -> Tenant? {
-        try await read { db in try Row.fetchOne(db, sql: "SELECT * FROM tenants WHERE id = ?", arguments: [id.text]).map(Self.tenant) }
+        try await read { db in
+            try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM tenants WHERE id = ?"), arguments: [id.text]).map(Self.tenant)
+        }
     }
 
     public func tenant(slug: String) async throws -> Tenant? {
-        try await read { db in try Row.fetchOne(db, sql: "SELECT * FROM tenants WHERE slug = ?", arguments: [slug]).map(Self.tenant) }
+        try await read { db in
+            try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM tenants WHERE slug = ?"), arguments: [slug]).map(Self.tenant)
+        }
     }
 
     public func roles(tenantID: UUID) async throws -> [Role] {

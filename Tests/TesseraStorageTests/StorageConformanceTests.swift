@@ -210,12 +210,21 @@ enum Fixtures {
         #expect(error?.isConflict == true)
     }
 
+    /// Every member of an account, each with a value of its own, reads back as written
+    /// through each read: by id, by client id and in a page.
     @Test(arguments: Backend.all)
     func accountAndSecretRoundTrip(_ backend: Backend) async throws {
         let (storage, cleanup) = try await backend.make()
         defer { cleanup() }
         let tenant = try await storage.createTenant(Fixtures.tenant("acme"), roles: Role.defaultCatalogue)
-        let (account, secret) = Fixtures.account(in: tenant, name: "billing")
+        var (account, secret) = Fixtures.account(in: tenant, name: "billing")
+        account.projects = [.init(project: "p1", role: "analyst"), .init(project: "p \"2\"", role: "owner")]
+        account.status = .disabled
+        account.expiresAt = Fixtures.now.addingTimeInterval(86_400)
+        account.tokenLifetime = 900
+        account.binding = TokenBinding(dpopRequired: true, tlsClientAuth: .init(kind: .dns, value: "svc.example"), selfSigned: true)
+        account.updatedAt = Fixtures.now.addingTimeInterval(5)
+        account.lastUsedAt = Fixtures.now.addingTimeInterval(7)
         let stored = try await storage.createServiceAccount(account, secret: secret, limit: nil)
         #expect(stored.number >= 1)
         var expected = account
@@ -225,6 +234,7 @@ enum Fixtures {
         let credentials = try #require(try await storage.credentials(clientID: account.clientID))
         #expect(credentials.account == expected)
         #expect(credentials.secrets == [secret])
+        #expect(try await storage.listServiceAccounts(tenantID: tenant.id, filter: ServiceAccountFilter(), afterNumber: nil, limit: 10) == [expected])
         #expect(try await storage.credentials(clientID: "tsc_unknown") == nil)
         #expect(try await storage.countServiceAccounts(tenantID: tenant.id) == 1)
     }

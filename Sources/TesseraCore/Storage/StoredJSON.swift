@@ -20,4 +20,20 @@ package enum StoredJSON {
         }
         return strings
     }
+
+    /// An account's project memberships, read without `JSONDecoder`: a page of
+    /// accounts reads fifty of them. Members other than `project` and `role` are
+    /// ignored, as `JSONDecoder` would.
+    package static func projects(_ text: String) throws -> [ServiceAccount.ProjectMembership] {
+        guard case .array(let values)? = try? JSONValue.parse(Array(text.utf8)) else {
+            throw StoreError.unavailable("stored projects are not a JSON array")
+        }
+        return try values.map { value in
+            guard case .object(let members) = value, case .string(let project)? = members["project"], case .string(let role)? = members["role"]
+            else {
+                throw StoreError.unavailable("a stored project membership lacks its project or role")
+            }
+            return ServiceAccount.ProjectMembership(project: project, role: role)
+        }
+    }
 }
