@@ -1,14 +1,22 @@
 // swift-tools-version:6.1
 import PackageDescription
 
-let strict: [SwiftSetting] = [
-    .enableUpcomingFeature("ExistentialAny"),
-    // Nonisolated async functions run on their caller's executor (SE-0461) instead
-    // of hopping to the global one at every call: on NIO's event loops each hop is
-    // a job enqueued, and a token request made sixteen of them in Tessera's code.
-    // Closures handed to Hummingbird (a middleware's `next`) stay `@concurrent`.
-    .enableUpcomingFeature("NonisolatedNonsendingByDefault"),
-]
+// CI builds the package once, in release with testing enabled, and that one build serves
+// `swift test` (whose suites `@testable import` Tessera's modules), the interop and browser
+// suites, the Docker steps and the benchmarks (docs/ci.md). `.ci/run` sets
+// TESSERA_TESTABLE_RELEASE=1 for every build it makes, so each finds the others' products
+// up to date; a release build without it is the one users and the Docker image get.
+let testableRelease = Context.environment["TESSERA_TESTABLE_RELEASE"] == "1"
+
+let strict: [SwiftSetting] =
+    [
+        .enableUpcomingFeature("ExistentialAny"),
+        // Nonisolated async functions run on their caller's executor (SE-0461) instead
+        // of hopping to the global one at every call: on NIO's event loops each hop is
+        // a job enqueued, and a token request made sixteen of them in Tessera's code.
+        // Closures handed to Hummingbird (a middleware's `next`) stay `@concurrent`.
+        .enableUpcomingFeature("NonisolatedNonsendingByDefault"),
+    ] + (testableRelease ? [.unsafeFlags(["-enable-testing"], .when(configuration: .release))] : [])
 
 // The benchmarks under Benchmarks/ (Benchmarks/README.md) join the package when
 // TESSERA_BENCHMARKS=1, as `.ci/run` and `scripts/bench` set it, so that packages using

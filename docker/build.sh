@@ -5,6 +5,10 @@
 set -euo pipefail
 dest=${1:?usage: docker/build.sh DEST}
 cd "$(dirname "$0")/.."
-swift build -c release --product tessera
+# CI passes the flags of its one build in TESSERA_SWIFT_BUILD_FLAGS (.ci/run), so that
+# this finds that build up to date; the Dockerfile passes none.
+# shellcheck disable=SC2086 # the flags are words
+swift build -c release --product tessera ${TESSERA_SWIFT_BUILD_FLAGS:-}
 mkdir -p "$dest"
-install -m 0755 "$(swift build -c release --show-bin-path)/tessera" "$dest/tessera"
+# shellcheck disable=SC2086
+install -m 0755 "$(swift build -c release --show-bin-path ${TESSERA_SWIFT_BUILD_FLAGS:-})/tessera" "$dest/tessera"
