@@ -94,7 +94,7 @@ public final class SQLiteStorage: Storage {
     // MARK: Rows
 
     static func uuid(_ text: String) throws -> UUID {
-        guard let id = UUID(uuidString: text) else { throw StoreError.unavailable("stored id \"\(text)\" is not a UUID") }
+        guard let id = UUID(text: text) else { throw StoreError.unavailable("stored id \"\(text)\" is not a UUID") }
         return id
     }
 }

@@ -29,6 +29,64 @@ public enum Crockford32 {
 }
 
 extension UUID {
-    /// The lower-case text form every API answers and every store keeps.
-    public var lowercased: String { uuidString.lowercased() }
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
+    /// The lower-case text form every API answers and every store keeps:
+    /// `uuidString.lowercased()`, written here because Foundation formats a UUID
+    /// through `sprintf` and a page of fifty accounts formats a hundred.
+    public var lowercased: String {
+        withUnsafeBytes(of: uuid) { bytes in
+            String(unsafeUninitializedCapacity: 36) { text in
+                var at = 0
+                for (index, byte) in bytes.enumerated() {
+                    if index == 4 || index == 6 || index == 8 || index == 10 {
+                        text[at] = UInt8(ascii: "-")
+                        at += 1
+                    }
+                    text[at] = Self.hexDigits[Int(byte >> 4)]
+                    text[at + 1] = Self.hexDigits[Int(byte & 0x0F)]
+                    at += 2
+                }
+                return 36
+            }
+        }
+    }
+
+    /// `UUID(uuidString:)`, read here when `text` is the 36-character form with
+    /// hyphens in place and hex digits in either case (every stored id), since
+    /// Foundation reads it through `sscanf`; anything else goes to Foundation, so
+    /// what is accepted and what it means are Foundation's.
+    public init?(text: String) {
+        var parsed: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        let read = text.utf8.withContiguousStorageIfAvailable { utf8 -> Bool in
+            guard utf8.count == 36 else { return false }
+            return withUnsafeMutableBytes(of: &parsed) { bytes in
+                var at = 0
+                for index in 0..<16 {
+                    if index == 4 || index == 6 || index == 8 || index == 10 {
+                        guard utf8[at] == UInt8(ascii: "-") else { return false }
+                        at += 1
+                    }
+                    guard let high = Self.hexValue(utf8[at]), let low = Self.hexValue(utf8[at + 1]) else { return false }
+                    bytes[index] = high << 4 | low
+                    at += 2
+                }
+                return true
+            }
+        }
+        if read == true {
+            self.init(uuid: parsed)
+        } else {
+            self.init(uuidString: text)
+        }
+    }
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
 }

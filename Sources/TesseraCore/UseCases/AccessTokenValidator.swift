@@ -138,7 +138,7 @@ public struct AccessTokenValidator: Sendable {
     /// The principal a token's claims name, without checking the token: for a
     /// client that authenticated directly and had its claims minted just now.
     public static func principal(of claims: AccessTokenClaims) throws -> Principal {
-        guard let accountID = UUID(uuidString: claims.sub), let tenantID = UUID(uuidString: claims.tenant) else {
+        guard let accountID = UUID(text: claims.sub), let tenantID = UUID(text: claims.tenant) else {
             throw Rejection(description: "subject or tenant is not a UUID")
         }
         return Principal(

@@ -14,7 +14,7 @@ public struct TenantService: Sendable {
 
     /// Finds a tenant by id (a UUID) or slug.
     public func find(_ reference: String) async throws -> Tenant? {
-        if let id = UUID(uuidString: reference) { return try await storage.tenant(id: id) }
+        if let id = UUID(text: reference) { return try await storage.tenant(id: id) }
         guard Tenant.isValidSlug(reference) else { return nil }
         return try await storage.tenant(slug: reference)
     }
