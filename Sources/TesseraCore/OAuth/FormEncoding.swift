@@ -51,7 +51,7 @@ public struct FormBody: Sendable {
             case UInt8(ascii: "+"):
                 output.append(0x20)
             case UInt8(ascii: "%"):
-                guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue) else { return nil }
+                guard let high = iterator.next().flatMap(HexDigit.value), let low = iterator.next().flatMap(HexDigit.value) else { return nil }
                 output.append(high << 4 | low)
             default:
                 output.append(byte)
@@ -66,15 +66,6 @@ public struct FormBody: Sendable {
         }
         // ASCII is valid UTF-8 as it is (the common case: tokens, ids, secrets).
         return ascii ? String(decoding: output, as: UTF8.self) : String(validating: output, as: UTF8.self)
-    }
-
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 }
 
