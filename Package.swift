@@ -18,6 +18,10 @@ let strict: [SwiftSetting] =
         .enableUpcomingFeature("NonisolatedNonsendingByDefault"),
     ] + (testableRelease ? [.unsafeFlags(["-enable-testing"], .when(configuration: .release))] : [])
 
+// The tests' own targets, in that build, are compiled without optimization: they then
+// build in a fraction of the time, and the code they test is still the optimized one.
+let testSettings: [SwiftSetting] = strict + (testableRelease ? [.unsafeFlags(["-Onone"], .when(configuration: .release))] : [])
+
 // The benchmarks under Benchmarks/ (Benchmarks/README.md) join the package when
 // TESSERA_BENCHMARKS=1, as `.ci/run` and `scripts/bench` set it, so that packages using
 // Tessera's libraries never fetch ordo-one/benchmark. Here rather than in a package of
@@ -200,17 +204,17 @@ let package = Package(
             name: "TesseraTestSupport",
             dependencies: ["TesseraCore"],
             path: "Tests/TesseraTestSupport",
-            swiftSettings: strict
+            swiftSettings: testSettings
         ),
         .testTarget(
             name: "TesseraJOSETests",
             dependencies: ["TesseraJOSE", "TesseraTestSupport"],
-            swiftSettings: strict
+            swiftSettings: testSettings
         ),
         .testTarget(
             name: "TesseraCoreTests",
             dependencies: ["TesseraCore", "TesseraSQLite", "TesseraTestSupport", .product(name: "Logging", package: "swift-log")],
-            swiftSettings: strict
+            swiftSettings: testSettings
         ),
         .testTarget(
             name: "TesseraStorageTests",
@@ -219,7 +223,7 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
-            swiftSettings: strict
+            swiftSettings: testSettings
         ),
         .testTarget(
             name: "TesseraServerTests",
@@ -227,7 +231,7 @@ let package = Package(
                 "TesseraServer", "TesseraSQLite", "TesseraCore", "TesseraJOSE", "TesseraTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
-            swiftSettings: strict
+            swiftSettings: testSettings
         ),
         .testTarget(
             name: "TesseraVerifierTests",
@@ -238,7 +242,7 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
-            swiftSettings: strict
+            swiftSettings: testSettings
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -90,10 +90,6 @@ enum Representation {
         }
     }
 
-    // `Account` and `PageJSON` of them write themselves too (``JSONWritable``): a page of
-    // accounts is the largest answer the admin API gives. `RepresentationTests` checks the
-    // two forms give the same bytes.
-
     struct Secret: Encodable {
         let id: String
         let name: String
@@ -302,6 +298,9 @@ enum Cursor {
     }
 }
 
+/// An account, and a page of them, also write themselves (``JSONWritable``): a page of
+/// accounts is the largest answer the admin API gives. `RepresentationTests` checks that
+/// both forms give the same bytes.
 extension Representation.Account: JSONWritable {
     /// The members in the order `JSONCoding.encoder` (`.sortedKeys`) writes them.
     func write(into json: inout JSONOutput) {

@@ -16,10 +16,15 @@ extension Response {
             // Encoding our own response types cannot fail; answer plainly if it ever does.
             return Response(status: .internalServerError)
         }
+        return Response(status: status, headers: jsonHeaders(extra, contentType), body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    /// `extra` with the content type, and `Cache-Control: no-store` unless `extra` sets it.
+    private static func jsonHeaders(_ extra: HTTPFields, _ contentType: String) -> HTTPFields {
         var headers = extra
         headers[.contentType] = contentType
         if headers[.cacheControl] == nil { headers[.cacheControl] = "no-store" }
-        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+        return headers
     }
 }
 
@@ -41,10 +46,7 @@ extension Response {
     ) -> Response {
         var json = JSONOutput(capacity: 4_096)
         value.write(into: &json)
-        var headers = extra
-        headers[.contentType] = contentType
-        if headers[.cacheControl] == nil { headers[.cacheControl] = "no-store" }
-        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: json.bytes)))
+        return Response(status: status, headers: jsonHeaders(extra, contentType), body: ResponseBody(byteBuffer: ByteBuffer(bytes: json.bytes)))
     }
 }
 
