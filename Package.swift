@@ -4,8 +4,8 @@ import PackageDescription
 // CI builds the package once, in release with testing enabled, and that one build serves
 // `swift test` (whose suites `@testable import` Tessera's modules), the interop and browser
 // suites, the Docker steps and the benchmarks (docs/ci.md). `.ci/run` sets
-// TESSERA_TESTABLE_RELEASE=1 for every build it makes, so each finds the others' products
-// up to date; a release build without it is the one users and the Docker image get.
+// TESSERA_TESTABLE_RELEASE=1, which adds `-enable-testing` to Tessera's own targets in
+// release; a release build without it is the one users and the Docker image get.
 let testableRelease = Context.environment["TESSERA_TESTABLE_RELEASE"] == "1"
 
 let strict: [SwiftSetting] =
