@@ -103,6 +103,8 @@ let package = Package(
                 "TesseraCore",
                 "TesseraJOSE",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                // SQLite's C API, for reading columns by position (StatementRow.swift).
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ],
             swiftSettings: strict
         ),

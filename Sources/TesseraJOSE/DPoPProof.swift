@@ -171,7 +171,7 @@ public struct DPoPProof: Sendable {
         header.member("alg", key.algorithm.rawValue)
         header.beginObject("jwk")
         header.member("kty", publicJWK.kty)
-        for (name, value) in [("crv", publicJWK.crv), ("x", publicJWK.x), ("y", publicJWK.y), ("n", publicJWK.n), ("e", publicJWK.e)] {
+        for (name, value): (StaticString, String?) in [("crv", publicJWK.crv), ("x", publicJWK.x), ("y", publicJWK.y), ("n", publicJWK.n), ("e", publicJWK.e)] {
             if let value { header.member(name, value) }
         }
         header.endObject()

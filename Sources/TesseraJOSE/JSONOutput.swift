@@ -2,7 +2,8 @@
 /// every access token, the token response), where Foundation's `JSONEncoder`
 /// cost about a tenth of each request. Output is what `JSONEncoder` with
 /// `.withoutEscapingSlashes` writes: strings escaped per RFC 8259 §7, UTF-8
-/// passed through, members in the order written.
+/// passed through, members in the order written. Member names are `StaticString`
+/// literals of Tessera's own, written without escaping.
 package struct JSONOutput {
     package private(set) var bytes: [UInt8] = []
     private var needsComma = false
@@ -18,7 +19,7 @@ package struct JSONOutput {
     }
 
     /// Opens an object as the value of member `name`.
-    package mutating func beginObject(_ name: String) {
+    package mutating func beginObject(_ name: StaticString) {
         open(name, UInt8(ascii: "{"))
     }
 
@@ -26,24 +27,24 @@ package struct JSONOutput {
         close(UInt8(ascii: "}"))
     }
 
-    package mutating func member(_ name: String, _ value: String) {
+    package mutating func member(_ name: StaticString, _ value: String) {
         key(name)
         string(value)
     }
 
-    package mutating func member(_ name: String, _ value: Int64) {
+    package mutating func member(_ name: StaticString, _ value: Int64) {
         key(name)
         bytes.append(contentsOf: String(value).utf8)
         needsComma = true
     }
 
-    package mutating func member(_ name: String, _ value: Bool) {
+    package mutating func member(_ name: StaticString, _ value: Bool) {
         key(name)
         bytes.append(contentsOf: (value ? "true" : "false").utf8)
         needsComma = true
     }
 
-    package mutating func member(_ name: String, _ values: [String]) {
+    package mutating func member(_ name: StaticString, _ values: [String]) {
         key(name)
         bytes.append(UInt8(ascii: "["))
         for (index, value) in values.enumerated() {
@@ -55,20 +56,20 @@ package struct JSONOutput {
     }
 
     /// `name: null`.
-    package mutating func nullMember(_ name: String) {
+    package mutating func nullMember(_ name: StaticString) {
         key(name)
         bytes.append(contentsOf: "null".utf8)
         needsComma = true
     }
 
     /// `name: value`, or `name: null` when there is no value.
-    package mutating func member(_ name: String, orNull value: String?) {
+    package mutating func member(_ name: StaticString, orNull value: String?) {
         if let value { member(name, value) } else { nullMember(name) }
     }
 
     /// Opens an array as the value of member `name`; its elements are objects
     /// opened with ``beginObject()``.
-    package mutating func beginArray(_ name: String) {
+    package mutating func beginArray(_ name: StaticString) {
         open(name, UInt8(ascii: "["))
     }
 
@@ -76,7 +77,7 @@ package struct JSONOutput {
         close(UInt8(ascii: "]"))
     }
 
-    private mutating func open(_ name: String, _ bracket: UInt8) {
+    private mutating func open(_ name: StaticString, _ bracket: UInt8) {
         key(name)
         bytes.append(bracket)
         needsComma = false
@@ -95,7 +96,7 @@ package struct JSONOutput {
             bytes.append(UInt8(ascii: "{"))
             needsComma = false
             for name in members.keys.sorted() {
-                key(name)
+                key(escaping: name)
                 self.value(members[name] ?? .null)
             }
             bytes.append(UInt8(ascii: "}"))
@@ -112,7 +113,17 @@ package struct JSONOutput {
         needsComma = true
     }
 
-    private mutating func key(_ name: String) {
+    /// A member name of Tessera's own: a literal that needs no escape, copied as it is.
+    private mutating func key(_ name: StaticString) {
+        separate()
+        bytes.append(UInt8(ascii: "\""))
+        name.withUTF8Buffer { bytes.append(contentsOf: $0) }
+        bytes.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ":")])
+        needsComma = false
+    }
+
+    /// A member name read from a document: escaped as any string is.
+    private mutating func key(escaping name: String) {
         separate()
         string(name)
         bytes.append(UInt8(ascii: ":"))

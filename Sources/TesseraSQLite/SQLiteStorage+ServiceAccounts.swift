@@ -36,10 +36,8 @@ extension SQLiteStorage {
 
     public func serviceAccount(id: UUID, tenantID: UUID) async throws -> ServiceAccount? {
         try await read { db in
-            try Row.fetchOne(
-                db, sql: "SELECT \(Self.accountColumns) FROM service_accounts WHERE id = ? AND tenant_id = ?", arguments: [id.text, tenantID.text]
-            )
-            .map(Self.account)
+            try db.cachedStatement(sql: "SELECT \(Self.accountColumns) FROM service_accounts WHERE id = ? AND tenant_id = ?")
+                .firstRow(arguments: [id.text, tenantID.text], Self.account)
         }
     }
 
@@ -47,10 +45,9 @@ extension SQLiteStorage {
         try await read { db in
             // Cached statements: the client cache's loads come through here.
             let accountQuery = try db.cachedStatement(sql: "SELECT \(Self.accountColumns) FROM service_accounts WHERE client_id = ?")
-            guard let row = try Row.fetchOne(accountQuery, arguments: [clientID]) else {
+            guard let account = try accountQuery.firstRow(arguments: [clientID], Self.account) else {
                 return nil
             }
-            let account = try Self.account(row)
             let secretsQuery = try db.cachedStatement(sql: "SELECT * FROM client_secrets WHERE account_id = ? ORDER BY created_at")
             let secrets = try Row.fetchAll(secretsQuery, arguments: [account.id.text]).map(Self.secret)
             return (account, secrets)
@@ -102,40 +99,45 @@ extension SQLiteStorage {
     public func listServiceAccounts(
         tenantID: UUID, filter: ServiceAccountFilter, afterNumber: Int?, limit: Int
     ) async throws -> [ServiceAccount] {
-        try await read { db in
-            var sql = "SELECT \(Self.accountColumns) FROM service_accounts WHERE tenant_id = ? AND number > ?"
-            var arguments: StatementArguments = [tenantID.text, afterNumber ?? 0]
-            if let status = filter.status {
-                sql += " AND status = ?"
-                _ = arguments.append(contentsOf: [status.rawValue])
-            }
-            if let role = filter.role {
-                sql += " AND EXISTS (SELECT 1 FROM json_each(service_accounts.roles) WHERE value = ?)"
-                _ = arguments.append(contentsOf: [role])
-            }
-            if let group = filter.group {
-                sql += " AND EXISTS (SELECT 1 FROM json_each(service_accounts.groups) WHERE value = ?)"
-                _ = arguments.append(contentsOf: [group])
-            }
-            if let prefix = filter.namePrefix {
-                // substr comparison: exact, case-sensitive, and no LIKE wildcards to escape.
-                sql += " AND substr(name, 1, length(?)) = ?"
-                _ = arguments.append(contentsOf: [prefix, prefix])
-            }
-            if let project = filter.project {
-                sql += " AND EXISTS (SELECT 1 FROM json_each(service_accounts.projects) WHERE json_extract(value, '$.project') = ?)"
-                _ = arguments.append(contentsOf: [project])
-            }
-            if let before = filter.beforeNumber {
-                sql += " AND number < ? ORDER BY number DESC LIMIT ?"
-                _ = arguments.append(contentsOf: [before, limit])
-                return try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: arguments).map(Self.account).reversed()
-            }
-            sql += " ORDER BY number LIMIT ?"
-            _ = arguments.append(contentsOf: [limit])
-            // Cached: the filters make a few dozen statements at most, one per combination.
-            return try Row.fetchAll(try db.cachedStatement(sql: sql), arguments: arguments).map(Self.account)
+        try await listServiceAccounts(tenantID: tenantID, filter: filter, afterNumber: afterNumber, limit: limit) { $0 }
+    }
+
+    /// Reads the page and transforms it on the reader's worker thread (``read(_:)``).
+    public func listServiceAccounts<Output: Sendable>(
+        tenantID: UUID, filter: ServiceAccountFilter, afterNumber: Int?, limit: Int,
+        transform: @escaping @Sendable ([ServiceAccount]) -> Output
+    ) async throws -> Output {
+        try await read({ db in try Self.listServiceAccounts(db, tenantID: tenantID, filter: filter, afterNumber: afterNumber, limit: limit) }, then: transform)
+    }
+
+    private static func listServiceAccounts(
+        _ db: Database, tenantID: UUID, filter: ServiceAccountFilter, afterNumber: Int?, limit: Int
+    ) throws -> [ServiceAccount] {
+        var sql = "SELECT \(Self.accountColumns) FROM service_accounts WHERE tenant_id = ? AND number > ?"
+        var arguments: StatementArguments = [tenantID.text, afterNumber ?? 0]
+        // Each filter given adds its condition; substr compares a prefix exactly,
+        // case-sensitively and without LIKE wildcards to escape.
+        let conditions: [(value: String?, sql: String, uses: Int)] = [
+            (filter.status?.rawValue, " AND status = ?", 1),
+            (filter.role, " AND EXISTS (SELECT 1 FROM json_each(service_accounts.roles) WHERE value = ?)", 1),
+            (filter.group, " AND EXISTS (SELECT 1 FROM json_each(service_accounts.groups) WHERE value = ?)", 1),
+            (filter.namePrefix, " AND substr(name, 1, length(?)) = ?", 2),
+            (filter.project, " AND EXISTS (SELECT 1 FROM json_each(service_accounts.projects) WHERE json_extract(value, '$.project') = ?)", 1),
+        ]
+        for condition in conditions {
+            guard let value = condition.value else { continue }
+            sql += condition.sql
+            _ = arguments.append(contentsOf: StatementArguments(Array(repeating: value, count: condition.uses)))
         }
+        if let before = filter.beforeNumber {
+            sql += " AND number < ? ORDER BY number DESC LIMIT ?"
+            _ = arguments.append(contentsOf: [before, limit])
+            return try db.cachedStatement(sql: sql).rows(arguments: arguments, Self.account).reversed()
+        }
+        sql += " ORDER BY number LIMIT ?"
+        _ = arguments.append(contentsOf: [limit])
+        // Cached: the filters make a few dozen statements at most, one per combination.
+        return try db.cachedStatement(sql: sql).rows(arguments: arguments, Self.account)
     }
 
     public func updateServiceAccount(_ account: ServiceAccount) async throws {
@@ -218,28 +220,28 @@ extension SQLiteStorage {
         binding.isDefault ? nil : try StoredJSON.encode(binding)
     }
 
-    /// The columns ``account(_:)`` reads, in the order it reads them: by position,
-    /// since GRDB finds a column by name with a case-insensitive search, which was a
-    /// sixth of the CPU of a page of accounts.
+    /// The columns ``account(_:)`` reads, in the order it reads them: by position
+    /// (``StatementRow``), since GRDB finds a column by name with a case-insensitive
+    /// search, which was a sixth of the CPU of a page of accounts.
     static let accountColumns = """
         id, tenant_id, number, client_id, name, description, roles, groups, projects, audiences, status, expires_at, \
         token_lifetime, binding, created_at, updated_at, created_by, last_used_at
         """
 
     /// An account from a row of ``accountColumns``.
-    private static func account(_ row: Row) throws -> ServiceAccount {
-        guard let status = ServiceAccount.Status(rawValue: row[10]) else {
+    private static func account(_ row: StatementRow) throws -> ServiceAccount {
+        guard let status = ServiceAccount.Status(rawValue: row.text(10)) else {
             throw StoreError.unavailable("service_accounts row has an unknown status")
         }
         return ServiceAccount(
-            id: try uuid(row[0]), tenantID: try uuid(row[1]), number: row[2], clientID: row[3],
-            name: row[4], description: row[5], roles: try StoredJSON.strings(row[6]),
-            groups: try StoredJSON.strings(row[7]), projects: try StoredJSON.projects(row[8]),
-            audiences: try StoredJSON.strings(row[9]), status: status,
-            expiresAt: (row[11] as Double?).map(Date.init(timeIntervalSince1970:)),
-            tokenLifetime: row[12], binding: try (row[13] as String?).map(StoredJSON.decode) ?? TokenBinding(),
-            createdAt: Date(timeIntervalSince1970: row[14]), updatedAt: Date(timeIntervalSince1970: row[15]),
-            createdBy: row[16], lastUsedAt: (row[17] as Double?).map(Date.init(timeIntervalSince1970:))
+            id: try row.uuid(0), tenantID: try row.uuid(1), number: row.int(2), clientID: row.text(3),
+            name: row.text(4), description: row.text(orNil: 5), roles: try row.withText(6, StoredJSON.strings),
+            groups: try row.withText(7, StoredJSON.strings), projects: try row.withText(8, StoredJSON.projects),
+            audiences: try row.withText(9, StoredJSON.strings), status: status,
+            expiresAt: row.double(orNil: 11).map(Date.init(timeIntervalSince1970:)),
+            tokenLifetime: row.int(orNil: 12), binding: try row.text(orNil: 13).map(StoredJSON.decode) ?? TokenBinding(),
+            createdAt: Date(timeIntervalSince1970: row.double(14)), updatedAt: Date(timeIntervalSince1970: row.double(15)),
+            createdBy: row.text(orNil: 16), lastUsedAt: row.double(orNil: 17).map(Date.init(timeIntervalSince1970:))
         )
     }
 

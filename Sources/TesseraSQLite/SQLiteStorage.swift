@@ -61,13 +61,36 @@ public final class SQLiteStorage: Storage {
 
     // MARK: Access
 
+    /// Runs `body` on a reader connection, from a thread of `readQueue`.
+    ///
+    /// GRDB's own async `read` passes each read through three dispatch queues (one
+    /// that waits for a free reader, the reader's, and the release) before the task
+    /// resumes: on two cores those thread hand-offs were most of the CPU of a small
+    /// admin read. Its blocking `read`, called here from a worker thread, takes a
+    /// reader and runs on that thread: one hand-off there and one back. A read waits
+    /// for a free reader on the worker (GRDB keeps at most five), never on an event
+    /// loop.
     func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await read(body) { $0 }
+    }
+
+    /// Runs `body` on a reader connection as ``read(_:)`` does, then `transform` on its
+    /// result, on the same worker thread once the connection is given back.
+    func read<T, Output: Sendable>(
+        _ body: @escaping @Sendable (Database) throws -> T, then transform: @escaping @Sendable (T) -> Output
+    ) async throws -> Output {
         do {
-            return try await pool.read(body)
+            return try await withCheckedThrowingContinuation { continuation in
+                Self.readQueue.async { [pool] in continuation.resume(with: Result { transform(try pool.read(body)) }) }
+            }
         } catch {
             throw Self.translate(error)
         }
     }
+
+    /// Where reads run: a concurrent queue, so reads of different connections
+    /// overlap.
+    private static let readQueue = DispatchQueue(label: "tessera.sqlite.read", qos: .userInitiated, attributes: .concurrent)
 
     func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         do {

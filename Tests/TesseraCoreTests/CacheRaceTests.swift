@@ -129,6 +129,40 @@ import Testing
         }
     }
 
+    /// The tenant cache the admin API's reads use (``TenantService/findCached(_:)``)
+    /// loses to a tenant change made while it reads, by slug and by id alike.
+    @Test func aTenantChangeIsNeverUndoneByATenantReadThatReadTheOldTenant() async throws {
+        let setup = try await Setup()
+        defer { setup.cleanup() }
+        var tenant = try await setup.tessera.tenants.create(slug: "acme")
+        for round in 0..<Self.rounds {
+            setup.tessera.clients.invalidateAll()
+            let reference = round.isMultiple(of: 2) ? "acme" : tenant.id.lowercased
+            let (reached, reachedContinuation) = AsyncStream.makeStream(of: Void.self)
+            let (release, releaseContinuation) = AsyncStream.makeStream(of: Void.self)
+            setup.storage.afterRead.withLock { pending in
+                pending = (
+                    .tenant,
+                    {
+                        reachedContinuation.yield()
+                        for await _ in release { break }
+                    }
+                )
+            }
+            let tenants = setup.tessera.tenants
+            let read = Task { try await tenants.findCached(reference) }
+            for await _ in reached { break }
+            let lifetime = 600 + round
+            tenant = try await setup.tessera.tenants.update(tenant, TenantPatch(tokenLifetime: .some(lifetime)))
+            releaseContinuation.yield()
+            // The held read answers what it read; what the cache keeps is the change.
+            #expect(try await read.value?.tokenLifetime == (round == 0 ? nil : lifetime - 1))
+            #expect(try await tenants.findCached(reference)?.tokenLifetime == lifetime)
+            #expect(try await tenants.findCached("acme")?.tokenLifetime == lifetime)
+            #expect(try await tenants.findCached(tenant.id.lowercased)?.tokenLifetime == lifetime)
+        }
+    }
+
     /// A change to one client says nothing about another: a load that ran beside
     /// another account's creation or disable keeps its result, so a client already
     /// known is still answered when the store then goes away (replicas see other

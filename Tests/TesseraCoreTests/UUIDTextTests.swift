@@ -42,6 +42,11 @@ import Testing
         texts.append(sample.replacingOccurrences(of: "-", with: ""))
         for text in texts {
             #expect(UUID(text: text) == UUID(uuidString: text), "\(text.debugDescription)")
+            // The same text as bytes (a column SQLite hands out) reads the same.
+            #expect(Array(text.utf8).withUnsafeBufferPointer { UUID(utf8: $0) } == UUID(uuidString: text), "\(text.debugDescription)")
         }
+        #expect(Array(sample.utf8).withUnsafeBufferPointer { UUID(utf8: $0) }?.lowercased == sample)
+        // Bytes that are not UTF-8 are no UUID.
+        #expect([UInt8](repeating: 0xFF, count: 36).withUnsafeBufferPointer { UUID(utf8: $0) } == nil)
     }
 }

@@ -404,6 +404,8 @@ import Testing
                 .post, "/v1/tenants/acme/service-accounts/\(id)/keys", token: acmeToken, json: try Self.jwkBody(kid: "victim-key"))
             #expect(registered.status == .created)
             let intruder = try await client.accessToken(globex)
+            // acme's own GET above put acme in the tenant cache the admin API's GETs read
+            // (by slug and by id): the GETs below are refused from it, the others from the store.
             let base = "/v1/tenants/acme"
             let routes: [(HTTPRequest.Method, String, String?)] = [
                 (.get, "\(base)/service-accounts", nil),

@@ -237,6 +237,47 @@ enum Fixtures {
         #expect(try await storage.listServiceAccounts(tenantID: tenant.id, filter: ServiceAccountFilter(), afterNumber: nil, limit: 10) == [expected])
         #expect(try await storage.credentials(clientID: "tsc_unknown") == nil)
         #expect(try await storage.countServiceAccounts(tenantID: tenant.id) == 1)
+
+        // An account whose optional members are all absent reads back with them absent.
+        var (bare, bareSecret) = Fixtures.account(in: tenant, name: "bare")
+        (bare.description, bare.expiresAt, bare.tokenLifetime, bare.createdBy, bare.lastUsedAt) = (nil, nil, nil, nil, nil)
+        (bare.groups, bare.audiences, bare.projects) = ([], [], [])
+        var expectedBare = bare
+        expectedBare.number = try await storage.createServiceAccount(bare, secret: bareSecret, limit: nil).number
+        #expect(try await storage.serviceAccount(id: bare.id, tenantID: tenant.id) == expectedBare)
+        #expect(try await storage.credentials(clientID: bare.clientID)?.account == expectedBare)
+        // The page given to a transform is the page as read.
+        let counted = try await storage.listServiceAccounts(tenantID: tenant.id, filter: ServiceAccountFilter(), afterNumber: nil, limit: 10) {
+            ($0.map(\.id), $0.count)
+        }
+        #expect(counted.0 == [account.id, bare.id] && counted.1 == 2)
+    }
+
+    /// Many reads at once (more than SQLite's five reader connections) all finish,
+    /// each with its own answer.
+    @Test(arguments: Backend.all)
+    func manyConcurrentReadsEachGetTheirAnswer(_ backend: Backend) async throws {
+        let (storage, cleanup) = try await backend.make()
+        defer { cleanup() }
+        let tenant = try await storage.createTenant(Fixtures.tenant("acme"), roles: Role.defaultCatalogue)
+        var accounts: [ServiceAccount] = []
+        for index in 0..<8 {
+            let (account, secret) = Fixtures.account(in: tenant, name: "account-\(index)")
+            accounts.append(try await storage.createServiceAccount(account, secret: secret, limit: nil))
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for round in 0..<64 {
+                let account = accounts[round % accounts.count]
+                group.addTask {
+                    let page = try await storage.listServiceAccounts(
+                        tenantID: tenant.id, filter: ServiceAccountFilter(), afterNumber: account.number - 1, limit: 1
+                    ) { $0 }
+                    #expect(page == [account])
+                    #expect(try await storage.credentials(clientID: account.clientID)?.account == account)
+                }
+            }
+            try await group.waitForAll()
+        }
     }
 
     @Test(arguments: Backend.all)

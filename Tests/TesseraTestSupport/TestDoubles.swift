@@ -64,7 +64,7 @@ public final class SwitchableStorage: Storage {
     }
     public func tenant(slug: String) async throws -> Tenant? {
         try check()
-        return try await base.tenant(slug: slug)
+        return await held(.tenant, try await base.tenant(slug: slug))
     }
     public func roles(tenantID: UUID) async throws -> [Role] {
         try check()

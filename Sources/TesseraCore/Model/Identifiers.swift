@@ -57,27 +57,40 @@ extension UUID {
     /// Foundation reads it through `sscanf`; anything else goes to Foundation, so
     /// what is accepted and what it means are Foundation's.
     public init?(text: String) {
-        var parsed: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        let read = text.utf8.withContiguousStorageIfAvailable { utf8 -> Bool in
-            guard utf8.count == 36 else { return false }
-            return withUnsafeMutableBytes(of: &parsed) { bytes in
-                var at = 0
-                for index in 0..<16 {
-                    if index == 4 || index == 6 || index == 8 || index == 10 {
-                        guard utf8[at] == UInt8(ascii: "-") else { return false }
-                        at += 1
-                    }
-                    guard let high = HexDigit.value(utf8[at]), let low = HexDigit.value(utf8[at + 1]) else { return false }
-                    bytes[index] = high << 4 | low
-                    at += 2
-                }
-                return true
-            }
-        }
-        if read == true {
+        if let parsed = text.utf8.withContiguousStorageIfAvailable({ Self.parse($0) }), let parsed {
             self.init(uuid: parsed)
         } else {
             self.init(uuidString: text)
         }
+    }
+
+    /// ``init(text:)`` for text given as UTF-8 bytes (a column SQLite hands out).
+    public init?(utf8: UnsafeBufferPointer<UInt8>) {
+        if let parsed = Self.parse(utf8) {
+            self.init(uuid: parsed)
+        } else {
+            self.init(uuidString: String(decoding: utf8, as: UTF8.self))
+        }
+    }
+
+    /// The 36-character form with hyphens in place and hex digits in either case,
+    /// or `nil` for anything else.
+    private static func parse(_ utf8: UnsafeBufferPointer<UInt8>) -> uuid_t? {
+        guard utf8.count == 36 else { return nil }
+        var parsed: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        let read = withUnsafeMutableBytes(of: &parsed) { bytes in
+            var at = 0
+            for index in 0..<16 {
+                if index == 4 || index == 6 || index == 8 || index == 10 {
+                    guard utf8[at] == UInt8(ascii: "-") else { return false }
+                    at += 1
+                }
+                guard let high = HexDigit.value(utf8[at]), let low = HexDigit.value(utf8[at + 1]) else { return false }
+                bytes[index] = high << 4 | low
+                at += 2
+            }
+            return true
+        }
+        return read ? parsed : nil
     }
 }

@@ -55,6 +55,16 @@ public protocol TenantStorage: Sendable {
     func deleteRole(name: String, tenantID: UUID) async throws
 }
 
+extension ServiceAccountStorage {
+    /// Reads the accounts, then transforms them on the caller's executor.
+    public func listServiceAccounts<Output: Sendable>(
+        tenantID: UUID, filter: ServiceAccountFilter, afterNumber: Int?, limit: Int,
+        transform: @escaping @Sendable ([ServiceAccount]) -> Output
+    ) async throws -> Output {
+        transform(try await listServiceAccounts(tenantID: tenantID, filter: filter, afterNumber: afterNumber, limit: limit))
+    }
+}
+
 /// Service accounts and their secrets.
 public protocol ServiceAccountStorage: Sendable {
     /// Inserts the account and its first secret (if any) in one durable transaction,
@@ -77,6 +87,14 @@ public protocol ServiceAccountStorage: Sendable {
     func recordUsage(accounts: [UUID: Date], secrets: [UUID: Date]) async throws
     /// The tenant's accounts matching `filter`, ordered by `number`, after `afterNumber`, at most `limit`.
     func listServiceAccounts(tenantID: UUID, filter: ServiceAccountFilter, afterNumber: Int?, limit: Int) async throws -> [ServiceAccount]
+    /// The same accounts, given to `transform` where they were read, and what it
+    /// returns. A store whose reads run on worker threads (SQLite) calls `transform`
+    /// there, so that turning a page into its response is spread over the cores
+    /// instead of waiting for the event loop of the connection that asked.
+    func listServiceAccounts<Output: Sendable>(
+        tenantID: UUID, filter: ServiceAccountFilter, afterNumber: Int?, limit: Int,
+        transform: @escaping @Sendable ([ServiceAccount]) -> Output
+    ) async throws -> Output
     /// Replaces the account's mutable fields. Throws ``StoreError/conflict(_:)`` for a
     /// name taken in the tenant, ``StoreError/notFound(_:)`` when it is gone.
     func updateServiceAccount(_ account: ServiceAccount) async throws

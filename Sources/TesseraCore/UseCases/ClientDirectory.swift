@@ -67,6 +67,9 @@ public final class ClientDirectory: Sendable {
         /// Tenants with their role catalogues, under the same TTL: the many clients
         /// of one tenant share one read of them.
         var tenants: [UUID: CachedTenant] = [:]
+        /// Tenant ids by slug. A tenant's slug and id never change and tenants are
+        /// never deleted, so a slug found is kept through every invalidation.
+        var tenantIDs: [String: UUID] = [:]
         /// Which client holds a secret, by the secret's id (for clients that
         /// authenticate with a secret's id): a secret never changes hands, so a
         /// found owner is kept; an unknown id is kept until the next invalidation.
@@ -177,6 +180,44 @@ public final class ClientDirectory: Sendable {
         return try await client(id: owner, now: now)
     }
 
+    /// The tenant with this id, with its role catalogue, from the cache the client
+    /// loads share: as fresh as what the token endpoint knows of a tenant (a change
+    /// made through this process at once, one made elsewhere within the TTL or as the
+    /// change feed tells). For reads that may be answered from it; a change to a
+    /// tenant's accounts reads the store.
+    public func tenant(id: UUID, now: Date) async throws -> Tenant? {
+        if let cached = state.withLock({ $0.tenants[id] }), cached.loadedAt <= now, now.timeIntervalSince(cached.loadedAt) < timeToLive {
+            return cached.tenant
+        }
+        let generation = state.withLock { $0.generation }
+        guard let loaded = try await storage.tenant(id: id) else { return nil }
+        let roles = try await storage.roles(tenantID: loaded.id)
+        keep(loaded, roles: roles, loadedAt: now, generation: generation)
+        return loaded
+    }
+
+    /// The tenant with this slug, as ``tenant(id:now:)`` answers it.
+    public func tenant(slug: String, now: Date) async throws -> Tenant? {
+        if let id = state.withLock({ $0.tenantIDs[slug] }) { return try await tenant(id: id, now: now) }
+        let generation = state.withLock { $0.generation }
+        guard let loaded = try await storage.tenant(slug: slug) else { return nil }
+        let roles = try await storage.roles(tenantID: loaded.id)
+        keep(loaded, roles: roles, loadedAt: now, generation: generation)
+        return loaded
+    }
+
+    /// Caches a tenant read at `generation`, unless everything was invalidated
+    /// since: that read may predate the change that invalidated it.
+    private func keep(_ tenant: Tenant, roles: [Role], loadedAt: Date, generation: UInt64) {
+        state.withLock { state in
+            if state.tenantIDs.count >= capacity { state.tenantIDs.removeAll(keepingCapacity: true) }
+            state.tenantIDs[tenant.slug] = tenant.id
+            guard state.everything <= generation else { return }
+            if state.tenants.count >= capacity { state.tenants.removeAll(keepingCapacity: true) }
+            state.tenants[tenant.id] = CachedTenant(tenant: tenant, roles: roles, loadedAt: loadedAt)
+        }
+    }
+
     /// Forgets one client, so its next request reads the store; a load already
     /// reading it keeps its result to itself.
     public func invalidate(clientID: String) {
@@ -209,10 +250,7 @@ public final class ClientDirectory: Sendable {
         } else {
             guard let loaded = try await storage.tenant(id: account.tenantID) else { return nil }
             (tenant, roles) = (loaded, try await storage.roles(tenantID: loaded.id))
-            state.withLock { state in
-                guard state.everything <= generation else { return }
-                state.tenants[loaded.id] = CachedTenant(tenant: loaded, roles: roles, loadedAt: now)
-            }
+            keep(loaded, roles: roles, loadedAt: now, generation: generation)
         }
         let granted = Set(account.roles)
         let allowed = roles.filter { granted.contains($0.name) }.reduce(into: Set<String>()) { $0.formUnion($1.scopes) }

@@ -131,17 +131,29 @@ extension ServiceAccountService {
     /// One page of the tenant's accounts: after `cursor`, or, with
     /// `filter.beforeNumber`, the last ones before it (then `nextCursor` continues backwards).
     public func list(in tenant: Tenant, filter: ServiceAccountFilter, after cursor: Int64?, limit: Int) async throws -> Page<ServiceAccount> {
-        let items = try await storeCall {
-            try await storage.listServiceAccounts(tenantID: tenant.id, filter: filter, afterNumber: cursor.map(Int.init), limit: limit + 1)
+        try await list(in: tenant, filter: filter, after: cursor, limit: limit) { $0 }
+    }
+
+    /// One page, as ``list(in:filter:after:limit:)`` reads it, given to `render` where
+    /// the store read it (``ServiceAccountStorage/listServiceAccounts(tenantID:filter:afterNumber:limit:transform:)``),
+    /// and what `render` makes of it: the admin API's response for a page.
+    public func list<Rendered: Sendable>(
+        in tenant: Tenant, filter: ServiceAccountFilter, after cursor: Int64?, limit: Int,
+        render: @escaping @Sendable (Page<ServiceAccount>) -> Rendered
+    ) async throws -> Rendered {
+        let backwards = filter.beforeNumber != nil
+        return try await storeCall {
+            try await storage.listServiceAccounts(tenantID: tenant.id, filter: filter, afterNumber: cursor.map(Int.init), limit: limit + 1) { items in
+                // Backwards, the extra account is the first one, and the cursor to go
+                // on from is the page's first number.
+                if backwards {
+                    let page = Array(items.suffix(limit))
+                    return render(Page(items: page, nextCursor: items.count > limit ? page.first.map { Int64($0.number) } : nil))
+                }
+                let page = Array(items.prefix(limit))
+                return render(Page(items: page, nextCursor: items.count > limit ? page.last.map { Int64($0.number) } : nil))
+            }
         }
-        // Backwards (`filter.beforeNumber`), the extra account is the first one, and the
-        // cursor to go on from is the page's first number.
-        if filter.beforeNumber != nil {
-            let page = Array(items.suffix(limit))
-            return Page(items: page, nextCursor: items.count > limit ? page.first.map { Int64($0.number) } : nil)
-        }
-        let page = Array(items.prefix(limit))
-        return Page(items: page, nextCursor: items.count > limit ? page.last.map { Int64($0.number) } : nil)
     }
 
     /// Applies `patch`. Takes effect at the token endpoint at once in this process.

@@ -123,7 +123,11 @@ struct AdminAPI: Sendable {
         do {
             switch scope {
             case .tenant:
-                tenant = try await authentication.tenant(try context.parameters.require("tenant"), for: principal)
+                // A request that changes nothing finds its tenant in the cache; one that
+                // changes something reads the store, so it decides against the tenant
+                // as stored (its account limit, its token lifetime).
+                let readOnly = request.method == .get || request.method == .head
+                tenant = try await authentication.tenant(try context.parameters.require("tenant"), for: principal, cached: readOnly)
             case .superAdmin:
                 guard principal.isSuperAdmin else {
                     throw Problem(
@@ -305,8 +309,12 @@ struct AdminAPI: Sendable {
             }
             filter.status = parsed
         }
-        let page = try await tessera.accounts.list(in: call.tenant, filter: filter, after: cursor, limit: limit)
-        return (.json(Representation.PageJSON(items: page.items.map { Representation.Account($0) }, nextCursor: Cursor.encode(page.nextCursor))), nil)
+        // Written where the store read the page (on SQLite a worker thread), not on
+        // this connection's event loop: a page is the largest answer of the admin API.
+        let response = try await tessera.accounts.list(in: call.tenant, filter: filter, after: cursor, limit: limit) { page in
+            Response.json(Representation.PageJSON(items: page.items.map { Representation.Account($0) }, nextCursor: Cursor.encode(page.nextCursor)))
+        }
+        return (response, nil)
     }
 
     private static func readProjects(_ reader: inout JSONObjectReader) throws(Problem) -> [ServiceAccount.ProjectMembership]? {

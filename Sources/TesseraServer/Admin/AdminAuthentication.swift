@@ -150,8 +150,11 @@ struct AdminAuthentication: Sendable {
     /// A tenant that does not exist and one the principal may not see answer the
     /// same 404, so tenants cannot be discovered. A principal of the tenant
     /// without `tessera:admin` gets 403 `insufficient_scope`.
-    func tenant(_ reference: String, for principal: Principal) async throws(Problem) -> Tenant {
-        try await tenant(.reference(reference), for: principal, refusals: TenantRefusals())
+    ///
+    /// With `cached`, the tenant may come from the tenant cache
+    /// (``TenantService/findCached(_:)``): only for requests that change nothing.
+    func tenant(_ reference: String, for principal: Principal, cached: Bool = false) async throws(Problem) -> Tenant {
+        try await tenant(cached ? .cached(reference) : .reference(reference), for: principal, refusals: TenantRefusals())
     }
 
     /// The tenant `locator` names if `principal` may administer it, refused in
@@ -162,6 +165,7 @@ struct AdminAuthentication: Sendable {
             found =
                 switch locator {
                 case .reference(let reference): try await tessera.tenants.find(reference)
+                case .cached(let reference): try await tessera.tenants.findCached(reference)
                 case .number(let number): try await tessera.tenants.find(number: number)
                 case .callers: try await tessera.storage.tenant(id: principal.tenantID)
                 }

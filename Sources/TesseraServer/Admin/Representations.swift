@@ -343,6 +343,8 @@ extension Representation.Account: JSONWritable {
 }
 
 extension Representation.PageJSON: JSONWritable where Item: JSONWritable {
+    var jsonCapacity: Int { 64 + items.reduce(0) { $0 + $1.jsonCapacity } }
+
     func write(into json: inout JSONOutput) {
         json.beginObject()
         json.beginArray("items")

@@ -21,6 +21,9 @@ struct DialectCredentials: Sendable {
 enum TenantLocator: Sendable {
     /// A tenant's id or slug, as the native API takes it.
     case reference(String)
+    /// A tenant's id or slug, looked up through the tenant cache: for requests that
+    /// change nothing.
+    case cached(String)
     /// A tenant's integer number.
     case number(Int)
     /// The caller's own tenant.

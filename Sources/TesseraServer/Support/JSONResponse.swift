@@ -35,6 +35,12 @@ extension Response {
 /// where the `Encodable` form writes one, dates through ``ISO8601/string(_:)``.
 protocol JSONWritable: Encodable {
     func write(into json: inout JSONOutput)
+    /// Bytes to reserve for the document, so that it is not copied as it grows.
+    var jsonCapacity: Int { get }
+}
+
+extension JSONWritable {
+    var jsonCapacity: Int { 1_024 }
 }
 
 extension Response {
@@ -44,7 +50,7 @@ extension Response {
         _ value: some JSONWritable, status: HTTPResponse.Status = .ok,
         contentType: String = "application/json", headers extra: HTTPFields = [:]
     ) -> Response {
-        var json = JSONOutput(capacity: 4_096)
+        var json = JSONOutput(capacity: value.jsonCapacity)
         value.write(into: &json)
         return Response(status: status, headers: jsonHeaders(extra, contentType), body: ResponseBody(byteBuffer: ByteBuffer(bytes: json.bytes)))
     }
