@@ -107,7 +107,9 @@ extension SQLiteStorage {
         tenantID: UUID, filter: ServiceAccountFilter, afterNumber: Int?, limit: Int,
         transform: @escaping @Sendable ([ServiceAccount]) -> Output
     ) async throws -> Output {
-        try await read({ db in try Self.listServiceAccounts(db, tenantID: tenantID, filter: filter, afterNumber: afterNumber, limit: limit) }, then: transform)
+        try await read(
+            singleStatement: true, { db in try Self.listServiceAccounts(db, tenantID: tenantID, filter: filter, afterNumber: afterNumber, limit: limit) },
+            then: transform)
     }
 
     private static func listServiceAccounts(

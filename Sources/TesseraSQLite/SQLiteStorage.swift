@@ -76,12 +76,18 @@ public final class SQLiteStorage: Storage {
 
     /// Runs `body` on a reader connection as ``read(_:)`` does, then `transform` on its
     /// result, on the same worker thread once the connection is given back.
+    ///
+    /// A `body` that runs one statement may pass `singleStatement`: that statement
+    /// reads one snapshot by itself, so the read skips the transaction GRDB otherwise
+    /// opens and commits around it.
     func read<T, Output: Sendable>(
-        _ body: @escaping @Sendable (Database) throws -> T, then transform: @escaping @Sendable (T) -> Output
+        singleStatement: Bool = false, _ body: @escaping @Sendable (Database) throws -> T, then transform: @escaping @Sendable (T) -> Output
     ) async throws -> Output {
         do {
             return try await withCheckedThrowingContinuation { continuation in
-                Self.readQueue.async { [pool] in continuation.resume(with: Result { transform(try pool.read(body)) }) }
+                Self.readQueue.async { [pool] in
+                    continuation.resume(with: Result { transform(try singleStatement ? pool.unsafeRead(body) : pool.read(body)) })
+                }
             }
         } catch {
             throw Self.translate(error)
