@@ -55,6 +55,19 @@ package struct JSONOutput {
         needsComma = true
     }
 
+    /// `name: "…"` with `count` bytes that `write` puts straight into the document:
+    /// for text of Tessera's own that needs no escape (a timestamp's digits and
+    /// punctuation), without making a `String` of it first.
+    package mutating func member(_ name: StaticString, unescapedCount count: Int, _ write: (UnsafeMutableBufferPointer<UInt8>) -> Void) {
+        key(name)
+        bytes.append(UInt8(ascii: "\""))
+        let start = bytes.count
+        bytes.append(contentsOf: repeatElement(0, count: count))
+        bytes.withUnsafeMutableBufferPointer { write(UnsafeMutableBufferPointer(rebasing: $0[start..<start + count])) }
+        bytes.append(UInt8(ascii: "\""))
+        needsComma = true
+    }
+
     /// `name: null`.
     package mutating func nullMember(_ name: StaticString) {
         key(name)
@@ -118,7 +131,9 @@ package struct JSONOutput {
         separate()
         bytes.append(UInt8(ascii: "\""))
         name.withUTF8Buffer { bytes.append(contentsOf: $0) }
-        bytes.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ":")])
+        // Byte by byte: an array literal here was allocated on every member.
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(UInt8(ascii: ":"))
         needsComma = false
     }
 

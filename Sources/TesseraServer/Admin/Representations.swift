@@ -308,14 +308,14 @@ extension Representation.Account: JSONWritable {
         json.member("audiences", audiences)
         json.member("client_id", clientID)
         if let clientSecret { json.member("client_secret", clientSecret) }
-        json.member("created_at", ISO8601.string(createdAt))
+        ISO8601.write(createdAt, as: "created_at", into: &json)
         json.member("created_by", orNull: createdBy)
         json.member("description", orNull: description)
         json.member("dpop_bound_access_tokens", dpopBoundAccessTokens)
-        json.member("expires_at", orNull: expiresAt.map(ISO8601.string))
+        if let expiresAt { ISO8601.write(expiresAt, as: "expires_at", into: &json) } else { json.nullMember("expires_at") }
         json.member("groups", groups)
         json.member("id", id)
-        json.member("last_used_at", orNull: lastUsedAt.map(ISO8601.string))
+        if let lastUsedAt { ISO8601.write(lastUsedAt, as: "last_used_at", into: &json) } else { json.nullMember("last_used_at") }
         json.member("name", name)
         json.member("number", Int64(number))
         json.beginArray("projects")
@@ -337,7 +337,7 @@ extension Representation.Account: JSONWritable {
         json.member("tls_client_auth_subject_dn", orNull: subjectDN)
         json.member("tls_client_certificate_bound_access_tokens", certificateBoundAccessTokens)
         if let tokenLifetime { json.member("token_lifetime", Int64(tokenLifetime)) } else { json.nullMember("token_lifetime") }
-        json.member("updated_at", ISO8601.string(updatedAt))
+        ISO8601.write(updatedAt, as: "updated_at", into: &json)
         json.endObject()
     }
 }

@@ -77,23 +77,45 @@ enum ISO8601 {
     /// accounts calls a hundred times; other dates go to the format style (which
     /// counts Julian dates before the Gregorian calendar began in 1582).
     static func string(_ date: Date) -> String {
-        let interval = date.timeIntervalSince1970
-        guard interval >= -12_212_553_600, interval < 253_402_300_800 else { return date.formatted(.iso8601) }
-        let seconds = Int64(interval.rounded(.down))
-        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
-        let time = seconds - days * 86_400
-        // Days since 0000-03-01, in eras of 400 years (146,097 days) that start on
-        // a March 1st, so a leap day ends each year that has one.
-        let shifted = days + 719_468
-        let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
-        let dayOfEra = shifted - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1_460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let monthFromMarch = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * monthFromMarch + 2) / 5 + 1
-        let month = monthFromMarch < 10 ? monthFromMarch + 3 : monthFromMarch - 9
-        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        guard let fields = Fields(date) else { return date.formatted(.iso8601) }
         return String(unsafeUninitializedCapacity: 20) { buffer in
+            fields.put(into: buffer)
+            return 20
+        }
+    }
+
+    /// `name: "<date>"` in `json`, as ``string(_:)`` writes the date, without making a
+    /// `String` of it when the date is in 1583–9999.
+    static func write(_ date: Date, as name: StaticString, into json: inout JSONOutput) {
+        guard let fields = Fields(date) else { return json.member(name, date.formatted(.iso8601)) }
+        json.member(name, unescapedCount: 20) { fields.put(into: $0) }
+    }
+
+    /// A date's calendar fields, for the years 1583–9999.
+    private struct Fields {
+        let year: Int64, month: Int64, day: Int64, time: Int64
+
+        init?(_ date: Date) {
+            let interval = date.timeIntervalSince1970
+            guard interval >= -12_212_553_600, interval < 253_402_300_800 else { return nil }
+            let seconds = Int64(interval.rounded(.down))
+            let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+            time = seconds - days * 86_400
+            // Days since 0000-03-01, in eras of 400 years (146,097 days) that start on
+            // a March 1st, so a leap day ends each year that has one.
+            let shifted = days + 719_468
+            let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
+            let dayOfEra = shifted - era * 146_097
+            let yearOfEra = (dayOfEra - dayOfEra / 1_460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+            let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+            let monthFromMarch = (5 * dayOfYear + 2) / 153
+            day = dayOfYear - (153 * monthFromMarch + 2) / 5 + 1
+            month = monthFromMarch < 10 ? monthFromMarch + 3 : monthFromMarch - 9
+            year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        }
+
+        /// `YYYY-MM-DDTHH:MM:SSZ` in the 20 bytes of `buffer`.
+        func put(into buffer: UnsafeMutableBufferPointer<UInt8>) {
             func put(_ value: Int64, digits: Int, at offset: Int) {
                 var value = value
                 for index in stride(from: offset + digits - 1, through: offset, by: -1) {
@@ -109,7 +131,6 @@ enum ISO8601 {
             put(time % 60, digits: 2, at: 17)
             (buffer[4], buffer[7], buffer[10]) = (UInt8(ascii: "-"), UInt8(ascii: "-"), UInt8(ascii: "T"))
             (buffer[13], buffer[16], buffer[19]) = (UInt8(ascii: ":"), UInt8(ascii: ":"), UInt8(ascii: "Z"))
-            return 20
         }
     }
 
