@@ -8,7 +8,8 @@ import TesseraJOSE
 /// The embedded default store: SQLite through GRDB, in WAL mode with
 /// `synchronous=FULL`, so an acknowledged write survives a crash or power loss.
 ///
-/// GRDB runs every statement on its own dispatch queues, off Swift's cooperative pool.
+/// Statements run off the event loops: reads on a worker queue of this type's own
+/// (``read(_:)``), writes on GRDB's writer queue.
 public final class SQLiteStorage: Storage {
     let pool: DatabasePool
 
@@ -69,7 +70,7 @@ public final class SQLiteStorage: Storage {
     /// admin read. Its blocking `read`, called here from a worker thread, takes a
     /// reader and runs on that thread: one hand-off there and one back. A read waits
     /// for a free reader on the worker (GRDB keeps at most five), never on an event
-    /// loop.
+    /// loop. A read is not interrupted when its task is cancelled: it runs to its end.
     func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         try await read(body) { $0 }
     }
