@@ -13,7 +13,7 @@ import GRDBSQLite
 import TesseraCore
 
 /// The current row of a statement being stepped. Valid only inside the closure
-/// ``Statement/rows(arguments:_:)`` calls it with.
+/// ``Statement/rows(arguments:_:)`` or ``Statement/firstRow(arguments:_:)`` calls it with.
 struct StatementRow {
     fileprivate let statement: SQLiteStatement
 
@@ -76,7 +76,10 @@ extension Statement {
     /// The first row the statement gives with `arguments`, mapped, or `nil`.
     func firstRow<Element>(arguments: StatementArguments, _ transform: (StatementRow) throws -> Element) throws -> Element? {
         let cursor = try Row.fetchCursor(self, arguments: arguments)
-        guard try cursor.next() != nil else { return nil }
-        return try transform(StatementRow(statement: sqliteStatement))
+        // The cursor resets the statement when it goes: it must outlive the reading.
+        return try withExtendedLifetime(cursor) {
+            guard try cursor.next() != nil else { return nil }
+            return try transform(StatementRow(statement: sqliteStatement))
+        }
     }
 }
