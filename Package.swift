@@ -105,6 +105,8 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 // SQLite's C API, for reading columns by position (StatementRow.swift).
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
+                // NIOThreadPool: the threads SQLite reads block (SQLiteStorage.read).
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),

@@ -2,16 +2,22 @@
 
 import Foundation
 import GRDB
+import GRDBSQLite
+import NIOPosix
+import Synchronization
 import TesseraCore
 import TesseraJOSE
 
 /// The embedded default store: SQLite through GRDB, in WAL mode with
 /// `synchronous=FULL`, so an acknowledged write survives a crash or power loss.
 ///
-/// Statements run off the event loops: reads on a worker queue of this type's own
+/// Statements run off the event loops: reads on threads of this type's own
 /// (``read(_:)``), writes on GRDB's writer queue.
 public final class SQLiteStorage: Storage {
     let pool: DatabasePool
+    /// The threads reads run on (``read(_:)``): as many as the pool has reader
+    /// connections, so that every reader can be busy and a slow read holds one.
+    let readThreads: NIOThreadPool
 
     /// Opens (creating if needed) the database at `path` and applies pending migrations.
     public init(path: String) throws {
@@ -32,6 +38,8 @@ public final class SQLiteStorage: Storage {
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }
         pool = try DatabasePool(path: path, configuration: configuration)
+        readThreads = NIOThreadPool(numberOfThreads: configuration.maximumReaderCount)
+        readThreads.start()
         // GRDB switches the writer to `synchronous = NORMAL` when it turns WAL on,
         // after `prepareDatabase` ran: set FULL on the writer again, where it
         // matters (every commit then syncs the WAL), and refuse to run without it.
@@ -42,6 +50,11 @@ public final class SQLiteStorage: Storage {
             }
         }
         try SQLiteStorage.migrator.migrate(pool)
+    }
+
+    deinit {
+        // No read is under way: each holds the store until it ends.
+        readThreads.shutdownGracefully { _ in }
     }
 
     /// The value of a PRAGMA as text, as the writer connection (which makes every commit) sees it; for diagnostics and tests.
@@ -62,21 +75,23 @@ public final class SQLiteStorage: Storage {
 
     // MARK: Access
 
-    /// Runs `body` on a reader connection, from a thread of `readQueue`.
+    /// Runs `body` on a reader connection, on one of ``readThreads``.
     ///
     /// GRDB's own async `read` passes each read through three dispatch queues (one
     /// that waits for a free reader, the reader's, and the release) before the task
     /// resumes: on two cores those thread hand-offs were most of the CPU of a small
-    /// admin read. Its blocking `read`, called here from a worker thread, takes a
-    /// reader and runs on that thread: one hand-off there and one back. A read waits
-    /// for a free reader on the worker (GRDB keeps at most five), never on an event
-    /// loop. A read is not interrupted when its task is cancelled: it runs to its end.
+    /// admin read. Its blocking `read`, called here from a thread of our own, takes a
+    /// reader and runs on that thread: one hand-off there and one back. There are as
+    /// many threads as GRDB keeps reader connections, so a slow read (a filtered list
+    /// over a large tenant) holds one of them and never all; a read waits for a free
+    /// reader on such a thread, never on an event loop. A read whose task is cancelled
+    /// is interrupted (`sqlite3_interrupt`), or never starts.
     func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         try await read(body) { $0 }
     }
 
     /// Runs `body` on a reader connection as ``read(_:)`` does, then `transform` on its
-    /// result, on the same worker thread once the connection is given back.
+    /// result, on the same thread once the connection is given back.
     ///
     /// A `body` that runs one statement may pass `singleStatement`: that statement
     /// reads one snapshot by itself, so the read skips the transaction GRDB otherwise
@@ -84,10 +99,22 @@ public final class SQLiteStorage: Storage {
     func read<T, Output: Sendable>(
         singleStatement: Bool = false, _ body: @escaping @Sendable (Database) throws -> T, then transform: @escaping @Sendable (T) -> Output
     ) async throws -> Output {
+        // The connection while `body` runs on it, for a cancellation to interrupt; it is
+        // cleared before the connection goes back, so no other read is interrupted.
+        let running = Mutex<Interruptible?>(nil)
         do {
-            return try await withCheckedThrowingContinuation { continuation in
-                Self.readQueue.async { [pool] in
-                    continuation.resume(with: Result { transform(try singleStatement ? pool.unsafeRead(body) : pool.read(body)) })
+            return try await withTaskCancellationHandler {
+                try await readThreads.runIfActive { [pool] in
+                    let work = { (db: Database) throws -> T in
+                        running.withLock { $0 = db.sqliteConnection.map(Interruptible.init) }
+                        defer { running.withLock { $0 = nil } }
+                        return try body(db)
+                    }
+                    return transform(try singleStatement ? pool.unsafeRead(work) : pool.read(work))
+                }
+            } onCancel: {
+                running.withLock { running in
+                    if let running { sqlite3_interrupt(running.connection) }
                 }
             }
         } catch {
@@ -95,9 +122,11 @@ public final class SQLiteStorage: Storage {
         }
     }
 
-    /// Where reads run: a concurrent queue, so reads of different connections
-    /// overlap.
-    private static let readQueue = DispatchQueue(label: "tessera.sqlite.read", qos: .userInitiated, attributes: .concurrent)
+    /// A connection a cancellation may interrupt from another thread, which
+    /// `sqlite3_interrupt` allows while the connection is open.
+    private struct Interruptible: @unchecked Sendable {
+        let connection: SQLiteConnection
+    }
 
     func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         do {

@@ -122,6 +122,12 @@ public final class SwitchableStorage: Storage {
         try check()
         return try await base.listServiceAccounts(tenantID: tenantID, filter: filter, afterNumber: afterNumber, limit: limit)
     }
+    public func listServiceAccounts<Output: Sendable>(
+        tenantID: UUID, filter: ServiceAccountFilter, afterNumber: Int?, limit: Int, transform: @escaping @Sendable ([ServiceAccount]) -> Output
+    ) async throws -> Output {
+        try check()
+        return try await base.listServiceAccounts(tenantID: tenantID, filter: filter, afterNumber: afterNumber, limit: limit, transform: transform)
+    }
     public func updateServiceAccount(_ account: ServiceAccount) async throws {
         try check()
         try await base.updateServiceAccount(account)

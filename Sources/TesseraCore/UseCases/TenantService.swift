@@ -29,6 +29,17 @@ public struct TenantService: Sendable {
         return try await clients.tenant(slug: reference, now: now)
     }
 
+    /// The tenant `reference` names (an id or a slug) if it is the tenant `tenantID`,
+    /// through the tenant cache; `nil` for any other, whether it exists or not. Only
+    /// the tenant `tenantID` is looked up, so that for a caller confined to its own
+    /// tenant another tenant's answer takes the same path whether it exists or not:
+    /// the cache cannot tell it which tenants exist.
+    public func findCached(_ reference: String, within tenantID: UUID) async throws -> Tenant? {
+        guard let own = try await clients.tenant(id: tenantID, now: dependencies.now()) else { return nil }
+        if let id = UUID(text: reference) { return id == own.id ? own : nil }
+        return reference == own.slug ? own : nil
+    }
+
     /// The tenant with this `number`, for APIs that address organisations by integer.
     public func find(number: Int) async throws -> Tenant? {
         guard number > 0 else { return nil }

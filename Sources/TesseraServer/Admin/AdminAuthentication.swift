@@ -165,7 +165,10 @@ struct AdminAuthentication: Sendable {
             found =
                 switch locator {
                 case .reference(let reference): try await tessera.tenants.find(reference)
-                case .cached(let reference): try await tessera.tenants.findCached(reference)
+                case .cached(let reference):
+                    principal.isSuperAdmin
+                        ? try await tessera.tenants.findCached(reference)
+                        : try await tessera.tenants.findCached(reference, within: principal.tenantID)
                 case .number(let number): try await tessera.tenants.find(number: number)
                 case .callers: try await tessera.storage.tenant(id: principal.tenantID)
                 }
