@@ -85,7 +85,7 @@ public final class SQLiteStorage: Storage {
     /// many threads as GRDB keeps reader connections, so a slow read (a filtered list
     /// over a large tenant) holds one of them and never all; a read waits for a free
     /// reader on such a thread, never on an event loop. A read whose task is cancelled
-    /// is interrupted (`sqlite3_interrupt`), or never starts.
+    /// never starts, or is interrupted (`sqlite3_interrupt`), and throws `CancellationError`.
     func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         try await read(body) { $0 }
     }
@@ -99,22 +99,36 @@ public final class SQLiteStorage: Storage {
     func read<T, Output: Sendable>(
         singleStatement: Bool = false, _ body: @escaping @Sendable (Database) throws -> T, then transform: @escaping @Sendable (T) -> Output
     ) async throws -> Output {
-        // The connection while `body` runs on it, for a cancellation to interrupt; it is
-        // cleared before the connection goes back, so no other read is interrupted.
-        let running = Mutex<Interruptible?>(nil)
+        let state = Mutex(ReadState.waiting)
         do {
             return try await withTaskCancellationHandler {
-                try await readThreads.runIfActive { [pool] in
-                    let work = { (db: Database) throws -> T in
-                        running.withLock { $0 = db.sqliteConnection.map(Interruptible.init) }
-                        defer { running.withLock { $0 = nil } }
-                        return try body(db)
+                try await withCheckedThrowingContinuation { continuation in
+                    readThreads.submit { [pool] work in
+                        continuation.resume(
+                            with: Result {
+                                // Cancelled before a thread took it (or the store is closing):
+                                // it never takes a connection.
+                                guard case .active = work, state.withLock({ $0.isWaiting }) else { throw CancellationError() }
+                                let published = { (db: Database) throws -> T in
+                                    try state.withLock { state in
+                                        guard state.isWaiting else { throw CancellationError() }
+                                        if let connection = db.sqliteConnection { state = .running(connection) }
+                                    }
+                                    // Cleared before the connection goes back: no other read is interrupted.
+                                    defer { state.withLock { $0 = .done } }
+                                    return try body(db)
+                                }
+                                return transform(try singleStatement ? pool.unsafeRead(published) : pool.read(published))
+                            })
                     }
-                    return transform(try singleStatement ? pool.unsafeRead(work) : pool.read(work))
                 }
             } onCancel: {
-                running.withLock { running in
-                    if let running { sqlite3_interrupt(running.connection) }
+                state.withLock { state in
+                    switch state {
+                    case .waiting: state = .cancelled
+                    case .running(let connection): sqlite3_interrupt(connection)
+                    case .cancelled, .done: break
+                    }
                 }
             }
         } catch {
@@ -122,10 +136,21 @@ public final class SQLiteStorage: Storage {
         }
     }
 
-    /// A connection a cancellation may interrupt from another thread, which
-    /// `sqlite3_interrupt` allows while the connection is open.
-    private struct Interruptible: @unchecked Sendable {
-        let connection: SQLiteConnection
+    /// Where a read stands, for its task's cancellation: waiting for a thread and a
+    /// connection, running a statement on one (which `sqlite3_interrupt`, callable from
+    /// any thread while the connection is open, stops), cancelled before it ran, or done.
+    /// A cancellation between two statements of a read that runs several is not seen:
+    /// only single-statement reads run long.
+    private enum ReadState: @unchecked Sendable {
+        case waiting
+        case running(SQLiteConnection)
+        case cancelled
+        case done
+
+        var isWaiting: Bool {
+            if case .waiting = self { return true }
+            return false
+        }
     }
 
     func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
@@ -139,6 +164,8 @@ public final class SQLiteStorage: Storage {
     private static func translate(_ error: any Error) -> any Error {
         if error is StoreError { return error }
         if let error = error as? DatabaseError {
+            // A read stopped because its task was cancelled ends as a cancelled task does.
+            if error.resultCode == .SQLITE_INTERRUPT { return CancellationError() }
             if error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE || error.extendedResultCode == .SQLITE_CONSTRAINT_PRIMARYKEY {
                 return StoreError.conflict("a unique value is already taken")
             }

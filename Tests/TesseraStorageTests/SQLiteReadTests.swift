@@ -48,22 +48,55 @@ import Testing
         #expect(answers.filter { !$0.1 }.isEmpty, "a read ran while another waited for its thread")
     }
 
-    /// A read that would run for minutes is interrupted when its task is cancelled,
-    /// and a quick read meanwhile is answered at once.
+    /// A read that would run for minutes is interrupted when its task is cancelled
+    /// and ends as a cancelled task does, while a quick read meanwhile is answered.
     @Test func aCancelledReadIsInterruptedAndOthersGoOn() async throws {
         let (storage, cleanup) = try Self.store()
         defer { cleanup() }
+        // Should the interrupt be lost, GRDB's own ends the query, and the time check fails.
+        let safetyNet = Task {
+            try await Task.sleep(for: .seconds(20))
+            storage.pool.interrupt()
+        }
+        defer { safetyNet.cancel() }
         let started = Date()
+        let running = Arrivals()
         let slow = Task {
             try await storage.read { db in
-                try Int.fetchOne(
+                running.count.add(1, ordering: .sequentiallyConsistent)
+                return try Int.fetchOne(
                     db, sql: "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 10000000000) SELECT count(*) FROM c")
             }
         }
-        try await Task.sleep(for: .milliseconds(200))
+        while running.count.load(ordering: .sequentiallyConsistent) == 0 { try await Task.sleep(for: .milliseconds(5)) }
         #expect(try await storage.read { db in try Int.fetchOne(db, sql: "SELECT 42") } == 42)
         slow.cancel()
-        await #expect(throws: StoreError.self) { try await slow.value }
-        #expect(Date().timeIntervalSince(started) < 10)
+        await #expect(throws: CancellationError.self) { try await slow.value }
+        #expect(Date().timeIntervalSince(started) < 15)
+    }
+
+    /// A read cancelled while it waits for a thread never runs: with every thread held,
+    /// the sixth read is cancelled, the others let go, and its body is never called.
+    @Test func aReadCancelledBeforeItRunsNeverRuns() async throws {
+        let (storage, cleanup) = try Self.store()
+        defer { cleanup() }
+        let readers = Configuration().maximumReaderCount
+        let inside = Arrivals(), release = Arrivals(), ranLate = Arrivals()
+        let holders = (0..<readers).map { _ in
+            Task {
+                try await storage.read { _ in
+                    inside.count.add(1, ordering: .sequentiallyConsistent)
+                    while release.count.load(ordering: .sequentiallyConsistent) == 0 { usleep(1_000) }
+                }
+            }
+        }
+        while inside.count.load(ordering: .sequentiallyConsistent) < readers { try await Task.sleep(for: .milliseconds(5)) }
+        let late = Task { try await storage.read { _ in ranLate.count.add(1, ordering: .sequentiallyConsistent) } }
+        try await Task.sleep(for: .milliseconds(50))
+        late.cancel()
+        release.count.store(1, ordering: .sequentiallyConsistent)
+        for holder in holders { try await holder.value }
+        await #expect(throws: CancellationError.self) { try await late.value }
+        #expect(ranLate.count.load(ordering: .sequentiallyConsistent) == 0)
     }
 }
