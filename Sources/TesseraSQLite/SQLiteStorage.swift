@@ -83,8 +83,9 @@ public final class SQLiteStorage: Storage {
     /// admin read. Its blocking `read`, called here from a thread of our own, takes a
     /// reader and runs on that thread: one hand-off there and one back. There are as
     /// many threads as GRDB keeps reader connections, so a slow read (a filtered list
-    /// over a large tenant) holds one of them and never all; a read waits for a free
-    /// reader on such a thread, never on an event loop. A read whose task is cancelled
+    /// over a large tenant) holds one thread as it holds one connection, and the other
+    /// reads go on; a read waits for a free reader on such a thread, never on an event
+    /// loop. A read whose task is cancelled
     /// never starts, or is interrupted (`sqlite3_interrupt`), and throws `CancellationError`.
     func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         try await read(body) { $0 }
