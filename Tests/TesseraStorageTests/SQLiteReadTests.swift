@@ -99,4 +99,28 @@ import Testing
         await #expect(throws: CancellationError.self) { try await late.value }
         #expect(ranLate.count.load(ordering: .sequentiallyConsistent) == 0)
     }
+
+    /// A stored account row that is not what Tessera writes (an unknown status, an id
+    /// that is no UUID) is refused as a store error when read by position, never
+    /// turned into a made-up account.
+    @Test func aCorruptAccountRowIsAStoreError() async throws {
+        let (storage, cleanup) = try Self.store()
+        defer { cleanup() }
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        let tenant = try await storage.createTenant(Tenant(id: UUID(), slug: "acme", name: "acme", createdAt: now, updatedAt: now), roles: [])
+        let account = ServiceAccount(id: UUID(), tenantID: tenant.id, clientID: "tsc_corrupt", name: "corrupt", roles: [], createdAt: now, updatedAt: now)
+        _ = try await storage.createServiceAccount(account, secret: nil, limit: nil)
+        #expect(try await storage.credentials(clientID: "tsc_corrupt")?.account.id == account.id)
+
+        try await storage.pool.writeWithoutTransaction { db in try db.execute(sql: "UPDATE service_accounts SET status = 'weird'") }
+        await #expect(throws: StoreError.self) {
+            try await storage.listServiceAccounts(tenantID: tenant.id, filter: ServiceAccountFilter(), afterNumber: nil, limit: 10)
+        }
+        try await storage.pool.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA foreign_keys = OFF")
+            try db.execute(sql: "UPDATE service_accounts SET status = 'active', tenant_id = 'not-a-uuid'")
+            try db.execute(sql: "PRAGMA foreign_keys = ON")
+        }
+        await #expect(throws: StoreError.self) { try await storage.credentials(clientID: "tsc_corrupt") }
+    }
 }
