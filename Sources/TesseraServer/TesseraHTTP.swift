@@ -30,6 +30,10 @@ public enum TesseraHTTP {
         public var clientCertificates: ClientCertificates
         /// Whose forwarded client address is believed.
         public var trustedProxies: TrustedProxies
+        /// Answer plain client-credentials requests on the event loop, before the
+        /// router, when the client is in memory (docs/ARCHITECTURE.md, "The token
+        /// fast path"). Plain HTTP/1.1 only; off, the router answers every request.
+        public var tokenFastPath = true
 
         public init(
             host: String = "127.0.0.1", port: Int = 8080, jwksMaxAge: Int = 300, keyPolicy: KeyPolicy? = nil,
@@ -106,7 +110,7 @@ public enum TesseraHTTP {
         }
         return TesseraRouter(
             router: router, requestIDs: RequestIDs(dependencies: tessera.dependencies), metrics: metrics.map { _ in RequestMetrics() },
-            trustedProxies: configuration.trustedProxies
+            trustedProxies: configuration.trustedProxies, token: token
         )
     }
 
@@ -119,6 +123,7 @@ public enum TesseraHTTP {
     ) throws -> some ApplicationProtocol {
         let limits = configuration.connections
         let registry = ConnectionRegistry(maximum: limits.maximumConnections)
+        let routes = router(tessera: tessera, configuration: configuration, metrics: metrics)
         let server: HTTPServerBuilder
         if let tls = configuration.tls {
             let certificates = configuration.clientCertificates
@@ -127,11 +132,14 @@ public enum TesseraHTTP {
             server = HTTPServerBuilder { responder in
                 try TLSServerChannel(tls: tls, certificates: certificates, limits: limits, registry: registry, responder: responder)
             }
+        } else if configuration.tokenFastPath, let lane = routes.fastLane {
+            server = .http1(
+                configuration: .init(additionalChannelHandlers: [ConnectionGuard(limits: limits, registry: registry), TokenFastPath(lane: lane)]))
         } else {
             server = .http1(configuration: .init(additionalChannelHandlers: [ConnectionGuard(limits: limits, registry: registry)]))
         }
         var app = Application(
-            router: router(tessera: tessera, configuration: configuration, metrics: metrics),
+            router: routes,
             server: server,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },

@@ -103,6 +103,13 @@ struct Serve: AsyncParsableCommand {
     @Flag(name: .customLong("no-migrate"), help: "Do not migrate a PostgreSQL database at start; refuse to start when it is behind (env TESSERA_NO_MIGRATE=1).")
     var noMigrate = false
 
+    @Flag(
+        name: .customLong("no-token-fast-path"),
+        help:
+            "Answer every token request through the router, never on the event loop before it (env TESSERA_NO_TOKEN_FAST_PATH=1; docs/ARCHITECTURE.md)."
+    )
+    var noTokenFastPath = false
+
     @OptionGroup var store: StoreOptions
     @OptionGroup var binding: BindingOptions
 
@@ -234,13 +241,15 @@ struct Serve: AsyncParsableCommand {
         )
         let connections = connectionLimits(logger: logger)
         let tls = try binding.tls(logger: logger)
+        var configuration = TesseraHTTP.Configuration(
+            host: host, port: port, jwksMaxAge: jwksMaxAge, keyPolicy: keyPolicy, dialects: try resolvedDialects(),
+            connections: connections, console: try resolvedConsole(host: host), tls: tls?.0,
+            clientCertificates: try binding.clientCertificates(), trustedProxies: try binding.trusted()
+        )
+        configuration.tokenFastPath = !(noTokenFastPath || Env.value("TESSERA_NO_TOKEN_FAST_PATH") == "1")
         let app = try TesseraHTTP.application(
             tessera: tessera,
-            configuration: .init(
-                host: host, port: port, jwksMaxAge: jwksMaxAge, keyPolicy: keyPolicy, dialects: try resolvedDialects(),
-                connections: connections, console: try resolvedConsole(host: host), tls: tls?.0,
-                clientCertificates: try binding.clientCertificates(), trustedProxies: try binding.trusted()
-            ),
+            configuration: configuration,
             metrics: registry,
             logger: logger,
             onServerRunning: { port in logger.info("tessera serving", metadata: ["issuer": "\(issuer)", "port": "\(port)"]) },

@@ -153,6 +153,19 @@ public final class ClientDirectory: Sendable {
         return record
     }
 
+    /// The client with this id as the cache holds it now, without reading the
+    /// store and without counting: `.some(nil)` for a client known not to exist,
+    /// `nil` when the cache has no fresh entry. A caller that uses the answer
+    /// counts it with ``countHit()``.
+    func cachedClient(id clientID: String, now: Date) -> ClientRecord?? {
+        guard let cached = state.withLock({ $0.clients[clientID] }), now.timeIntervalSince(cached.loadedAt) < timeToLive, cached.loadedAt <= now
+        else { return nil }
+        return .some(cached.record)
+    }
+
+    /// Counts a cache hit that ``cachedClient(id:now:)`` answered.
+    func countHit() { hits.increment() }
+
     /// The client that holds the secret with this id, or `nil`.
     public func client(holdingSecret secretID: UUID, now: Date) async throws -> ClientRecord? {
         let known = state.withLock { $0.owners[secretID] }

@@ -211,17 +211,58 @@ public struct TokenService: Sendable {
         } catch {
             throw OAuthError.temporarilyUnavailable("the client store is unavailable")
         }
-        guard let record else { throw OAuthError.invalidClient() }
+        guard let record, let secret = Self.usableSecret(of: record, digest: digest, secretID: secretID, now: now) else {
+            throw OAuthError.invalidClient()
+        }
+        usage.record(accountID: record.account.id, secretID: secret.id, at: now)
+        return AuthenticatedClient(record: record, secret: secret)
+    }
+
+    /// The client secret of `record` whose digest is `digest` (and whose id is
+    /// `secretID`, when given), if it and the account can authenticate now. Every
+    /// candidate is compared in constant time.
+    private static func usableSecret(of record: ClientRecord, digest: [UInt8], secretID: UUID?, now: Date) -> ClientSecret? {
         var matched: ClientSecret?
         for candidate in record.secrets
         where candidate.kind == .clientSecret && ConstantTime.equals(candidate.digest, digest) && (secretID == nil || candidate.id == secretID) {
             matched = candidate
         }
-        guard let secret = matched, secret.isUsable(at: now), record.account.isUsable(at: now) else {
-            throw OAuthError.invalidClient()
+        guard let secret = matched, secret.isUsable(at: now), record.account.isUsable(at: now) else { return nil }
+        return secret
+    }
+
+    /// A token for a client id and secret, issued from what is in memory without
+    /// waiting: the client's cached record, the loaded signing key. It is `nil`
+    /// whenever the answer would be anything but this token: the client not
+    /// cached (or cached as unknown), an id that names a secret, a wrong or
+    /// unusable secret, a locked address, a binding the request cannot give, a
+    /// scope or audience refused, no signing key, the rate limit reached. Then
+    /// nothing was recorded, and ``authenticate(clientID:secret:from:)`` followed
+    /// by ``issue(for:scope:audiences:confirmation:)`` answers the same request as
+    /// it would have. On success it records what those two record.
+    public func issueFromMemory(clientID: String, secret: String, from address: String?, scope: String?, audiences: [String]) -> IssuedToken? {
+        let now = dependencies.now()
+        // The digest first, as there: the time taken then does not depend on whether the id exists.
+        let digest = SecretFormat.digest(secret)
+        guard SecretFormat.isWellFormed(secret), clientID.utf8.count <= 256, clientID.utf8.count != 36 else { return nil }
+        if let throttle, let address, throttle.retryAfter(clientID: clientID, address: address, now: now) != nil { return nil }
+        guard let cached = clients.cachedClient(id: clientID, now: now), let record = cached,
+            let secret = Self.usableSecret(of: record, digest: digest, secretID: nil, now: now)
+        else { return nil }
+        let client = AuthenticatedClient(record: record, secret: secret)
+        // Spelled out: `try?` would make "no binding" and "a binding refused" both `nil`.
+        do {
+            guard try confirmation(for: client, dpop: nil, certificate: nil) == nil else { return nil }
+        } catch {
+            return nil
         }
+        guard let claims = try? claims(for: client, scope: scope, audiences: audiences),
+            let token = try? signed(claims, account: record.account.id)
+        else { return nil }
+        clients.countHit()
         usage.record(accountID: record.account.id, secretID: secret.id, at: now)
-        return AuthenticatedClient(record: record, secret: secret)
+        if let throttle, let address { throttle.recordSuccess(clientID: clientID, address: address) }
+        return token
     }
 
     /// Checks an API token (`tsa_…`, ``SecretFormat/APIToken``) presented as a bearer
@@ -288,10 +329,15 @@ public struct TokenService: Sendable {
     public func issue(for client: AuthenticatedClient, scope: String?, audiences: [String], confirmation: Confirmation? = nil) throws -> IssuedToken {
         var claims = try claims(for: client, scope: scope, audiences: audiences)
         claims.cnf = confirmation
+        return try signed(claims, account: client.record.account.id)
+    }
+
+    /// Signs `claims` with the active key, within `account`'s rate limit.
+    private func signed(_ claims: AccessTokenClaims, account: UUID) throws -> IssuedToken {
         guard let signingKey = keyRing.snapshot?.active else {
             throw OAuthError.temporarilyUnavailable("no signing key is loaded")
         }
-        if let rateLimiter, let wait = rateLimiter.take(client.record.account.id, now: dependencies.now()) {
+        if let rateLimiter, let wait = rateLimiter.take(account, now: dependencies.now()) {
             throw RateLimited(retryAfter: max(1, Int(wait.rounded(.up))))
         }
         let token: String

@@ -32,6 +32,12 @@ struct TokenEndpoint: Sendable {
 
     /// The RFC 6749 §5.1 answer, written directly: every token pays for it.
     static func success(_ token: TokenService.IssuedToken, exchanged: Bool = false, headers extra: HTTPFields = [:]) -> Response {
+        let (headers, body) = successParts(token, exchanged: exchanged, headers: extra)
+        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: body))
+    }
+
+    /// The header fields (before `Content-Length`) and the body of ``success(_:exchanged:headers:)``.
+    static func successParts(_ token: TokenService.IssuedToken, exchanged: Bool = false, headers extra: HTTPFields = [:]) -> (HTTPFields, ByteBuffer) {
         var body = JSONOutput(capacity: token.accessToken.utf8.count + 160)
         body.beginObject()
         body.member("access_token", token.accessToken)
@@ -43,7 +49,37 @@ struct TokenEndpoint: Sendable {
         body.endObject()
         var headers: HTTPFields = [.contentType: "application/json", .cacheControl: "no-store", .pragma: "no-cache"]
         headers.append(contentsOf: extra)
-        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: body.bytes)))
+        return (headers, ByteBuffer(bytes: body.bytes))
+    }
+
+    /// The answer to a plain client-credentials request, a secret by Basic or in
+    /// the form and nothing else (no proof, no assertion, no certificate), issued
+    /// from memory by ``TokenService/issueFromMemory(clientID:secret:from:scope:audiences:)``
+    /// and counted as ``handle(_:context:)`` counts a token. `nil` for any other
+    /// request or outcome, with nothing recorded: ``handle(_:context:)`` then
+    /// answers the same request as it would have (docs/ARCHITECTURE.md, "The token
+    /// fast path").
+    func issueFromMemory(headers: HTTPFields, body: ByteBuffer, peer: String) -> (HTTPFields, ByteBuffer)? {
+        guard headers.value(of: .contentType)?.hasMediaType("application/x-www-form-urlencoded") == true, !headers.contains(.dpop),
+            let form = try? FormBody(Array(body.readableBytesView), repeatable: Self.repeatable), form["grant_type"] == "client_credentials",
+            form["client_id"] == nil || !ClientCredentials.presentsOnlyAClientID(headers, form: form)
+        else { return nil }
+        // Spelled out: `try?` would make "no assertion" and "a malformed one" both `nil`.
+        let credentials: ClientCredentials
+        do {
+            guard try ClientCredentials.assertion(from: headers, form: form) == nil, let presented = try ClientCredentials.extract(from: headers, form: form)
+            else { return nil }
+            credentials = presented
+        } catch {
+            return nil
+        }
+        guard
+            let token = tessera.tokens.issueFromMemory(
+                clientID: credentials.clientID, secret: credentials.secret, from: peer, scope: form["scope"],
+                audiences: form.all("resource") + form.all("audience"))
+        else { return nil }
+        issued.increment()
+        return Self.successParts(token)
     }
 
     func handle(_ request: Request, context: TesseraRequestContext) async -> Response {

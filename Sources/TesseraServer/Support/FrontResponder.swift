@@ -11,6 +11,13 @@ public struct TesseraRouter: HTTPResponderBuilder {
     let requestIDs: RequestIDs
     let metrics: RequestMetrics?
     var trustedProxies = TrustedProxies()
+    /// The token endpoint the router serves, which ``TokenFastPath`` answers from too.
+    var token: TokenEndpoint?
+
+    /// What ``TokenFastPath`` answers with: the router's token endpoint, request ids and metrics.
+    var fastLane: TokenFastLane? {
+        token.map { TokenFastLane(endpoint: $0, requestIDs: requestIDs, metrics: metrics, trustedProxies: trustedProxies) }
+    }
 
     public func buildResponder() -> FrontResponder<RouterResponder<TesseraRequestContext>> {
         FrontResponder(routes: router.buildResponder(), requestIDs: requestIDs, metrics: metrics, trustedProxies: trustedProxies)

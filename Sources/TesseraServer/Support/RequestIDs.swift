@@ -28,8 +28,11 @@ struct RequestIDs: Sendable {
     }
 
     /// The caller's id when it is safe to echo, else a new one.
-    func id(for request: Request) -> String {
-        if let given = request.headers.value(of: .requestID), Self.isSafe(given) { return given }
+    func id(for request: Request) -> String { id(for: request.headers) }
+
+    /// The id for a request with these header fields.
+    func id(for headers: HTTPFields) -> String {
+        if let given = headers.value(of: .requestID), Self.isSafe(given) { return given }
         return newID()
     }
 

@@ -35,6 +35,10 @@ final class RequestMetrics: Sendable {
             active.decrement()
         }
 
+        /// Ends a measurement without recording a response: another path answers
+        /// the request and measures it itself.
+        func abandon() { active.decrement() }
+
         /// Records an error thrown instead of a response.
         func fail(route: String?, status: HTTPResponse.Status) {
             let endpoint = metrics.endpoint(Endpoint(route: route ?? "NotFound", method: method, status: status))
@@ -44,8 +48,10 @@ final class RequestMetrics: Sendable {
         }
     }
 
-    func start(_ request: Request) -> Measurement {
-        let method = Self.dimension(request.method)
+    func start(_ request: Request) -> Measurement { start(method: request.method) }
+
+    func start(method requestMethod: HTTPRequest.Method) -> Measurement {
+        let method = Self.dimension(requestMethod)
         let active = activeMeter(method)
         active.increment()
         return Measurement(metrics: self, method: method, active: active, start: DispatchTime.now().uptimeNanoseconds)
