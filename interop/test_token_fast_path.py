@@ -13,6 +13,7 @@ must have moved alike on both."""
 import base64
 import json
 import socket
+import time
 import urllib.parse
 
 import pytest
@@ -234,3 +235,40 @@ def test_the_counters_moved_alike(sides):
     # Both sides ran the same sequence above (pytest runs this module's tests in order).
     assert fast.metrics() == routed.metrics()
     assert fast.metrics()["tessera_tokens_issued_total"] > 10
+
+
+def rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+
+
+def test_a_client_that_never_reads_cannot_grow_the_server(sides):
+    """Token requests pipelined for 4 s by a client that never reads an answer: the
+    server must stop reading from it once its answers back up (as the router does),
+    not keep issuing tokens into memory. Measured by the server's resident memory and
+    by how much of what the client wrote the server took."""
+    fast, _ = sides
+    account = fast.account("never-reads")
+    assert exchange(fast.server.port, request(account), watch_close=False)[0] == 200
+    one = request(account)
+    burst = one * 200
+    before = rss_kib(fast.server.process.pid)
+    sent = 0
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(("127.0.0.1", fast.server.port))
+        sock.settimeout(0.5)
+        deadline = time.monotonic() + 4
+        while time.monotonic() < deadline:
+            try:
+                sent += sock.send(burst)
+            except socket.timeout:
+                continue
+        grown = rss_kib(fast.server.process.pid) - before
+    requests_taken = sent // len(one)
+    # Kernel buffers on loopback take a few MB; past that a server that keeps reading
+    # takes about 20,000 requests a second and holds a 1 KB answer for each.
+    assert grown < 48 * 1024, f"the server grew by {grown} KiB while a client sent {requests_taken} requests and read none"
+    assert requests_taken < 60_000, f"the server took {requests_taken} requests from a client that read no answer"
+    # And it still serves others.
+    assert exchange(fast.server.port, request(account), watch_close=False)[0] == 200

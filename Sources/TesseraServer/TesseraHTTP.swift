@@ -124,19 +124,24 @@ public enum TesseraHTTP {
         let limits = configuration.connections
         let registry = ConnectionRegistry(maximum: limits.maximumConnections)
         let routes = router(tessera: tessera, configuration: configuration, metrics: metrics)
+        let conformance = ConformanceResponses(requestIDs: routes.requestIDs, dates: HTTPDateCache())
         let server: HTTPServerBuilder
         if let tls = configuration.tls {
             let certificates = configuration.clientCertificates
             // Built once here, so a configuration NIOSSL refuses stops the start.
             _ = try NIOSSLContext(configuration: tls)
             server = HTTPServerBuilder { responder in
-                try TLSServerChannel(tls: tls, certificates: certificates, limits: limits, registry: registry, responder: responder)
+                try TLSServerChannel(
+                    tls: tls, certificates: certificates, limits: limits, registry: registry, conformance: conformance, responder: responder)
             }
         } else if configuration.tokenFastPath, let lane = routes.fastLane {
             server = .http1(
-                configuration: .init(additionalChannelHandlers: [ConnectionGuard(limits: limits, registry: registry), TokenFastPath(lane: lane)]))
+                configuration: .init(additionalChannelHandlers: [
+                    ConnectionGuard(limits: limits, registry: registry, conformance: conformance), TokenFastPath(lane: lane),
+                ]))
         } else {
-            server = .http1(configuration: .init(additionalChannelHandlers: [ConnectionGuard(limits: limits, registry: registry)]))
+            server = .http1(
+                configuration: .init(additionalChannelHandlers: [ConnectionGuard(limits: limits, registry: registry, conformance: conformance)]))
         }
         var app = Application(
             router: routes,

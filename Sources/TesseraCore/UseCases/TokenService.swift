@@ -242,10 +242,11 @@ public struct TokenService: Sendable {
     /// it would have. On success it records what those two record.
     public func issueFromMemory(clientID: String, secret: String, from address: String?, scope: String?, audiences: [String]) -> IssuedToken? {
         let now = dependencies.now()
-        // The digest first, as there: the time taken then does not depend on whether the id exists.
+        // A locked address is refused before any work, as ``throttled(clientID:address:_:)`` refuses it.
+        if let throttle, let address, throttle.retryAfter(clientID: clientID, address: address, now: now) != nil { return nil }
+        // The digest before any lookup, as there: the time taken then does not depend on whether the id exists.
         let digest = SecretFormat.digest(secret)
         guard SecretFormat.isWellFormed(secret), clientID.utf8.count <= 256, clientID.utf8.count != 36 else { return nil }
-        if let throttle, let address, throttle.retryAfter(clientID: clientID, address: address, now: now) != nil { return nil }
         guard let cached = clients.cachedClient(id: clientID, now: now), let record = cached,
             let secret = Self.usableSecret(of: record, digest: digest, secretID: nil, now: now)
         else { return nil }
@@ -256,9 +257,13 @@ public struct TokenService: Sendable {
         } catch {
             return nil
         }
-        guard let claims = try? claims(for: client, scope: scope, audiences: audiences),
-            let token = try? signed(claims, account: record.account.id)
+        // Signed before the rate limit is asked, which takes from the account's allowance:
+        // once taken, the token is issued.
+        guard let claims = try? claims(for: client, scope: scope, audiences: audiences), let signingKey = keyRing.snapshot?.active,
+            let signed = try? claims.sign(with: signingKey),
+            rateLimiter?.take(record.account.id, now: dependencies.now()) == nil
         else { return nil }
+        let token = IssuedToken(accessToken: signed, expiresIn: Int(claims.exp - claims.iat), scope: claims.scope, claims: claims)
         clients.countHit()
         usage.record(accountID: record.account.id, secretID: secret.id, at: now)
         if let throttle, let address { throttle.recordSuccess(clientID: clientID, address: address) }

@@ -32,7 +32,7 @@ struct TLSServerChannel: HTTPChannelHandler {
 
     init(
         tls: TLSConfiguration, certificates: ClientCertificates, limits: ConnectionLimits, registry: ConnectionRegistry,
-        responder: @escaping Responder
+        conformance: ConformanceResponses? = nil, responder: @escaping Responder
     ) throws {
         var tls = tls
         tls.applicationProtocols = NIOHTTP2SupportedALPNProtocols
@@ -44,7 +44,9 @@ struct TLSServerChannel: HTTPChannelHandler {
         // Each HTTP/1.1 connection, and each HTTP/2 stream, also gets the deadlines of
         // a request's head and body; streams are many per connection, so they are
         // counted apart from connections, against a limit only a flood reaches.
-        http1 = HTTP1Channel(responder: responder, configuration: .init(additionalChannelHandlers: [ConnectionGuard(limits: limits, registry: registry)]))
+        http1 = HTTP1Channel(
+            responder: responder,
+            configuration: .init(additionalChannelHandlers: [ConnectionGuard(limits: limits, registry: registry, conformance: conformance)]))
         let streams = ConnectionRegistry(maximum: limits.maximumConnections * 100)
         let idle = Duration.seconds(limits.idleTimeout.nanoseconds / 1_000_000_000)
         http2 = HTTP2Channel(

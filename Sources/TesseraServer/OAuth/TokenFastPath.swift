@@ -96,8 +96,13 @@ final class TokenFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// An answer was written and its flush is to come.
     private var flushScheduled = false
     /// A read the channel asked for while an answer was being made: the socket is
-    /// read again once it is made, so what waits is at most one read's worth.
+    /// read again once it is made, so what waits is bounded by what one pass of the
+    /// loop reads from a socket.
     private var readHeld = false
+    /// Parts were given to the router since it last saw a read complete.
+    private var givenSinceReadComplete = false
+    /// A request that closes the connection went to the router.
+    private var closing = false
     /// Set once the server asked the connection to finish: the router then sees
     /// every request, so that it closes after the last response.
     private var quiescing = false
@@ -118,22 +123,27 @@ final class TokenFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         }
         switch unwrapInboundIn(data) {
         case .head(let head):
-            if outstanding == 0, !quiescing, lane.mayAnswer(head) {
+            // Only while the socket takes what is written: a client that does not read
+            // its answers meets the router's backpressure, which stops reading from it.
+            if outstanding == 0, !quiescing, !closing, context.channel.isWritable, lane.mayAnswer(head) {
                 state = .holding(head, context.channel.allocator.buffer(capacity: 256))
             } else {
                 state = .passing
                 outstanding += 1
-                context.fireChannelRead(data)
+                // After a request that closes the connection, the router answers
+                // nothing more, and neither does this handler.
+                if head.headerFields[.connection] == "close" { closing = true }
+                toRouter(data, context: context)
             }
         case .body(let part):
             guard case .holding(let head, var body) = state else {
-                context.fireChannelRead(data)
+                toRouter(data, context: context)
                 return
             }
             state = .idle
             if body.readableBytes + part.readableBytes > TokenEndpoint.maximumBodySize {
                 pass(head, body, context: context)
-                context.fireChannelRead(data)
+                toRouter(data, context: context)
             } else {
                 body.writeImmutableBuffer(part)
                 state = .holding(head, body)
@@ -142,7 +152,7 @@ final class TokenFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             guard case .holding(let head, let body) = state, trailers == nil else {
                 release(context: context)
                 state = .idle
-                context.fireChannelRead(data)
+                toRouter(data, context: context)
                 return
             }
             state = .answering(head, body)
@@ -172,19 +182,20 @@ final class TokenFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         } else {
             pass(head, body, context: context)
             state = .idle
-            context.fireChannelRead(wrapInboundOut(.end(nil)))
+            toRouter(wrapInboundOut(.end(nil)), context: context)
         }
-        var routed = outstanding > 0
         while !isAnswering, !waiting.isEmpty {
             switch waiting.removeFirst() {
             case .read(let data): channelRead(context: context, data: data)
             case .error(let error): errorCaught(context: context, error: error)
             case .event(let event): userInboundEventTriggered(context: context, event: event)
             }
-            routed = routed || outstanding > 0
         }
         // The router's side delivers what it was given when a read completes.
-        if routed { context.fireChannelReadComplete() }
+        if givenSinceReadComplete, !isAnswering {
+            givenSinceReadComplete = false
+            context.fireChannelReadComplete()
+        }
         if readHeld, !isAnswering {
             readHeld = false
             context.read()
@@ -195,8 +206,13 @@ final class TokenFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     private func pass(_ head: HTTPRequest, _ body: ByteBuffer, context: ChannelHandlerContext) {
         state = .passing
         outstanding += 1
-        context.fireChannelRead(wrapInboundOut(.head(head)))
-        if body.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(.body(body))) }
+        toRouter(wrapInboundOut(.head(head)), context: context)
+        if body.readableBytes > 0 { toRouter(wrapInboundOut(.body(body)), context: context) }
+    }
+
+    private func toRouter(_ data: NIOAny, context: ChannelHandlerContext) {
+        givenSinceReadComplete = true
+        context.fireChannelRead(data)
     }
 
     /// Whatever ends the reading of a held request early gives it to the router
@@ -229,8 +245,12 @@ final class TokenFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        // While an answer is being made, what the router would be given waits too.
-        if !isAnswering { context.fireChannelReadComplete() }
+        // While an answer is being made, what the router would be given waits too;
+        // what it was given before is delivered once the answer is made.
+        if !isAnswering {
+            givenSinceReadComplete = false
+            context.fireChannelReadComplete()
+        }
     }
 
     func read(context: ChannelHandlerContext) {

@@ -127,9 +127,14 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     private var registered = false
     private var context: ChannelHandlerContext?
 
-    init(limits: ConnectionLimits, registry: ConnectionRegistry) {
+    /// What ``HTTP1Conformance``, added before the codec of an HTTP/1 connection,
+    /// answers with; `nil` adds none.
+    private let conformance: ConformanceResponses?
+
+    init(limits: ConnectionLimits, registry: ConnectionRegistry, conformance: ConformanceResponses? = nil) {
         self.limits = limits
         self.registry = registry
+        self.conformance = conformance
     }
 
     private var id: ObjectIdentifier { ObjectIdentifier(self) }
@@ -139,6 +144,7 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         // Raw bytes are seen before the codec: the first byte of a head starts
         // the header deadline, long before the codec has a whole head to pass on.
         try? context.pipeline.syncOperations.addHandler(FirstByteObserver(owner: self), position: .first)
+        if let conformance { HTTP1Conformance.install(conformance, in: context.pipeline.syncOperations) }
         if context.channel.isActive { activate(context) }
     }
 
