@@ -56,14 +56,16 @@ struct TokenFastLane: Sendable {
 /// Hummingbird's per-request machinery (docs/ARCHITECTURE.md, "The token fast
 /// path"). One per connection, after ``ConnectionGuard``.
 ///
-/// A request it may answer is held until its end; its answer is then made on the
+/// A request it may answer is held until its end. Its answer is then made on the
 /// event loop once the loop has read every connection that was ready (the loop
 /// runs the task after them), and flushed after the answers made with it, so that
-/// answers go out together rather than one per wake-up. When ``TokenFastLane`` cannot issue the token, or a read error or the
-/// server's quiescing ends the reading early, the held parts go on to the router
-/// unchanged, as if they had just arrived. A request is only held while the
-/// router has no response outstanding on the connection, and whatever arrives
-/// while an answer is being made waits for it, so answers keep the requests' order.
+/// answers go out together rather than one per wake-up.
+///
+/// When ``TokenFastLane`` cannot issue the token, or a read error or the server's
+/// quiescing ends the reading early, the held parts go on to the router unchanged,
+/// as if they had just arrived. A request is only held while the router has no
+/// response outstanding on the connection, and whatever arrives while an answer is
+/// being made waits for it, so answers keep the requests' order.
 final class TokenFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
