@@ -973,6 +973,29 @@ def test_a_request_without_or_with_two_hosts_is_400(server: Server, world: dict,
     assert_alive(server, world, f"Host fields {hosts}")
 
 
+@pytest.mark.parametrize("before", ["token", "jwks"])
+def test_a_refusal_behind_pipelined_requests_waits_for_their_answers(server: Server, world: dict, before):
+    """A request refused at the framing level (here, no Host) behind requests still being
+    answered: their answers come first, in order, then the 400, then the close
+    (RFC 9112 §9.3.2: responses in the order of the requests). `token` puts a token request
+    the server may answer on its fast path in front; `jwks`, a request for the router."""
+    reader = world["reader"]
+    first = (token_request(server, reader, request_id="ahead-1") if before == "token"
+             else get_request(server, "/.well-known/jwks.json", "ahead-1"))
+    second = get_request(server, "/.well-known/jwks.json", "ahead-2")
+    hostless = b"\r\n".join(line for line in token_request(server, reader, request_id="no-host").split(b"\r\n")
+                             if not line.startswith(b"Host:"))
+    with Conn(server) as conn:
+        conn.send(first + second + hostless)
+        answers = conn.read_responses(3)
+        assert [a.status for a in answers] == [200, 200, 400], answers
+        assert [a.header("X-Request-ID") for a in answers] == ["ahead-1", "ahead-2", "no-host"], answers
+        for answer in answers:
+            check_common(answer)
+        conn.expect_closed(what="after the refusal")
+    assert_alive(server, world, "a refusal behind pipelined requests")
+
+
 def test_the_server_survives_the_whole_file(server: Server, world: dict):
     """Last: the process is still running, and a fresh client (requests, not a raw socket)
     gets a token."""
