@@ -124,7 +124,8 @@ public enum TesseraHTTP {
         let limits = configuration.connections
         let registry = ConnectionRegistry(maximum: limits.maximumConnections)
         let routes = router(tessera: tessera, configuration: configuration, metrics: metrics)
-        let conformance = ConformanceResponses(requestIDs: routes.requestIDs, dates: HTTPDateCache())
+        let dates = HTTPDateCache()
+        let conformance = ConformanceResponses(requestIDs: routes.requestIDs, dates: dates)
         let server: HTTPServerBuilder
         if let tls = configuration.tls {
             let certificates = configuration.clientCertificates
@@ -134,7 +135,7 @@ public enum TesseraHTTP {
                 try TLSServerChannel(
                     tls: tls, certificates: certificates, limits: limits, registry: registry, conformance: conformance, responder: responder)
             }
-        } else if configuration.tokenFastPath, let lane = routes.fastLane {
+        } else if configuration.tokenFastPath, let lane = routes.fastLane(dates: dates) {
             server = .http1(
                 configuration: .init(additionalChannelHandlers: [
                     ConnectionGuard(limits: limits, registry: registry, conformance: conformance), TokenFastPath(lane: lane),

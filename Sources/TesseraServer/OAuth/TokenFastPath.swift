@@ -13,7 +13,8 @@ struct TokenFastLane: Sendable {
     let requestIDs: RequestIDs
     let metrics: RequestMetrics?
     let trustedProxies: TrustedProxies
-    let dates = HTTPDateCache()
+    /// The `Date` of the answers, shared with the connection's other handlers.
+    let dates: HTTPDateCache
 
     /// The route Hummingbird's router records for the token endpoint.
     static let route = "/oauth2/token"

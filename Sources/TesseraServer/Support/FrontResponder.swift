@@ -15,8 +15,8 @@ public struct TesseraRouter: HTTPResponderBuilder {
     var token: TokenEndpoint?
 
     /// What ``TokenFastPath`` answers with: the router's token endpoint, request ids and metrics.
-    var fastLane: TokenFastLane? {
-        token.map { TokenFastLane(endpoint: $0, requestIDs: requestIDs, metrics: metrics, trustedProxies: trustedProxies) }
+    func fastLane(dates: HTTPDateCache) -> TokenFastLane? {
+        token.map { TokenFastLane(endpoint: $0, requestIDs: requestIDs, metrics: metrics, trustedProxies: trustedProxies, dates: dates) }
     }
 
     public func buildResponder() -> FrontResponder<RouterResponder<TesseraRequestContext>> {
